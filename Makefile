@@ -1,0 +1,66 @@
+# ivshm — top-level build. Everything lands in build/.
+#
+#   make            build host library, CLI and guest images
+#   make demo       the main job (installs missing packages first)
+#   make test       every test (installs missing packages first)
+#   make test-unit  Check unit tests (plus ASan/UBSan and TSan builds)
+#   make test-boot  QEMU boot tests of the guest runtime
+#   make bench      benchmarks against DPDK
+#
+# Sub-makefiles (one per directory) add to the variables and targets below.
+
+.DEFAULT_GOAL := all
+SHELL := /bin/bash
+
+B := build
+CC ?= gcc
+V ?= 0
+Q := $(if $(filter 1,$(V)),,@)
+
+WARN := -Wall -Wextra -Werror
+HOST_CFLAGS := -std=gnu11 -O2 -g $(WARN) -fPIC -D_GNU_SOURCE -Iinclude -MMD -MP
+HOST_LDFLAGS :=
+HOST_LIBS := -lnuma -lpthread
+
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+
+# Freestanding shared code (ring, mempool, segment validation): compiled once
+# for the host and once for the guest from the same sources.
+COMMON_SRCS := $(wildcard common/*.c)
+
+ALL_TARGETS :=
+TEST_TARGETS :=
+CLEAN_DIRS := $(B)
+
+-include host/host.mk
+-include guest_rt/guest.mk
+-include tests/tests.mk
+-include tests/bench/bench.mk
+
+.PHONY: all deps demo test test-all clean format check-format
+all: $(ALL_TARGETS)
+
+deps:
+	$(Q)scripts/install-deps
+
+# The sub-make re-reads the Makefile after the packages are installed, so
+# pkg-config and friends see them.
+test: deps
+	$(Q)$(MAKE) --no-print-directory test-all
+
+test-all: $(TEST_TARGETS)
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)scripts/demo
+
+clean:
+	rm -rf $(CLEAN_DIRS)
+
+FORMAT_FILES = $(shell git ls-files '*.c' '*.h')
+format:
+	clang-format -i $(FORMAT_FILES)
+check-format:
+	clang-format --dry-run --Werror $(FORMAT_FILES)
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

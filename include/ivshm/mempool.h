@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Pool of fixed-size objects in shared memory, for host and guest alike.
+ *
+ * In the segment a pool is a free ring (MPMC) of handles, a state byte per
+ * object and the objects (layout: ivshm_mempool_layout()). A handle is the
+ * object's offset from the segment start, so it means the same thing to every
+ * party; ivshm_mempool_ptr() turns it into a local pointer.
+ *
+ * Any party may free any object. put checks each handle: it must be the exact
+ * start of one of this pool's objects (else IVSHM_E_FOREIGN) and that object
+ * must be allocated (else IVSHM_E_DOUBLE_FREE). Handles taken from the shared
+ * free ring are checked the same way before they are handed out, so a peer
+ * writing garbage into the ring costs objects, never memory safety.
+ *
+ * Per-party caches live in each party's private memory (struct
+ * ivshm_mempool_cache), never in the segment: one cache per thread.
+ *
+ * Freestanding: only <stdint.h>, <stddef.h>, <stdbool.h>, <stdatomic.h>.
+ */
+#ifndef IVSHM_MEMPOOL_H
+#define IVSHM_MEMPOOL_H
+
+#include "ring.h"
+
+#define IVSHM_MEMPOOL_CACHE_MAX 512u /* largest cache size */
+
+struct ivshm_mempool {
+    struct ivshm_ring ring; /* free ring */
+    uint8_t *base;          /* segment base, for handle -> pointer */
+    _Atomic uint8_t *state; /* one byte per object */
+    uint64_t objs_offset;   /* handle of object 0 */
+    uint64_t objs_bytes;    /* count * stride */
+    uint32_t count;
+    uint32_t obj_size;
+    uint32_t stride;
+    uint32_t stride_shift; /* stride = odd << stride_shift */
+    uint64_t odd_inverse;  /* (stride >> stride_shift)^-1 mod 2^64 */
+    uint8_t party;         /* our party index, recorded in state bytes */
+    uint64_t dropped;      /* garbage handles found in the free ring */
+};
+
+/* Private cache of free objects; one per thread. */
+struct ivshm_mempool_cache {
+    uint32_t size;     /* refill up to this many */
+    uint32_t flush_at; /* give back to the ring when this many */
+    uint32_t len;
+    uint64_t objs[2 * IVSHM_MEMPOOL_CACHE_MAX];
+};
+
+/* Builds a handle for the pool described by `entry`, acting as party `party`
+ * (from ivshm_party_claim; 0..63). */
+int ivshm_mempool_attach(struct ivshm_mempool *mp, const struct ivshm_segment_view *view,
+                         const struct ivshm_dir_entry *entry, int party, struct ivshm_error *err);
+
+/* Empties nothing; sets size (0..IVSHM_MEMPOOL_CACHE_MAX, 0 disables). */
+int ivshm_mempool_cache_init(struct ivshm_mempool_cache *cache, uint32_t size);
+
+/* Returns every cached object to the pool. Call before a thread exits. */
+void ivshm_mempool_cache_flush(struct ivshm_mempool *mp, struct ivshm_mempool_cache *cache);
+
+/* Object index of a handle, or UINT32_MAX when the handle is not the start of
+ * one of the pool's objects. One multiply: stride = odd * 2^shift, and for odd
+ * m, x * m^-1 mod 2^64 is below count exactly when x is m times an index. */
+static inline uint32_t ivshm_mempool_index(const struct ivshm_mempool *mp, uint64_t handle)
+{
+    uint64_t off = handle - mp->objs_offset;
+    if (IVSHM_UNLIKELY(off >= mp->objs_bytes || (off & ((1ull << mp->stride_shift) - 1))))
+        return UINT32_MAX;
+    uint64_t idx = (off >> mp->stride_shift) * mp->odd_inverse;
+    return IVSHM_LIKELY(idx < mp->count) ? (uint32_t)idx : UINT32_MAX;
+}
+
+static inline uint64_t ivshm_mempool_handle(const struct ivshm_mempool *mp, uint32_t index)
+{
+    return mp->objs_offset + (uint64_t)index * mp->stride;
+}
+
+/* Local address of an object. Only for handles this party got from get, or
+ * checked with ivshm_mempool_index(): a handle read from a ring is untrusted. */
+static inline void *ivshm_mempool_ptr(const struct ivshm_mempool *mp, uint64_t handle)
+{
+    return mp->base + handle;
+}
+
+/* Cold paths, in common/mempool.c. */
+int ivshm__mempool_refill(struct ivshm_mempool *mp, struct ivshm_mempool_cache *cache,
+                          uint32_t need);
+int ivshm__mempool_get_uncached(struct ivshm_mempool *mp, uint64_t *handles, uint32_t n);
+void ivshm__mempool_flush_to(struct ivshm_mempool *mp, struct ivshm_mempool_cache *cache,
+                             uint32_t keep);
+
+static inline void ivshm__mempool_mark(struct ivshm_mempool *mp, uint32_t index, uint8_t state)
+{
+    /* Relaxed: ownership moves between parties through the rings, whose
+     * release/acquire pairs order these bytes too. */
+    atomic_store_explicit(&mp->state[index], state, memory_order_relaxed);
+}
+
+/*
+ * Takes n objects (all or none). cache may be NULL. Returns IVSHM_OK or
+ * IVSHM_E_NOBUFS when the pool (with the cache) has fewer than n free.
+ */
+static inline int ivshm_mempool_get_bulk(struct ivshm_mempool *mp,
+                                         struct ivshm_mempool_cache *cache, uint64_t *handles,
+                                         uint32_t n)
+{
+    if (cache == NULL || cache->size == 0 || n > IVSHM_MEMPOOL_CACHE_MAX)
+        return ivshm__mempool_get_uncached(mp, handles, n);
+    if (IVSHM_UNLIKELY(cache->len < n)) {
+        int rc = ivshm__mempool_refill(mp, cache, cache->size + n - cache->len);
+        if (rc != IVSHM_OK)
+            return rc;
+    }
+    /* Objects in the cache were checked when they entered it. */
+    const uint8_t mine = (uint8_t)IVSHM_OBJ_ALLOCATED(mp->party);
+    uint32_t len = cache->len;
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t h = cache->objs[--len];
+        handles[i] = h;
+        ivshm__mempool_mark(mp, ivshm_mempool_index(mp, h), mine);
+    }
+    cache->len = len;
+    return IVSHM_OK;
+}
+
+static inline int ivshm_mempool_get(struct ivshm_mempool *mp, struct ivshm_mempool_cache *cache,
+                                    uint64_t *handle)
+{
+    return ivshm_mempool_get_bulk(mp, cache, handle, 1);
+}
+
+/*
+ * Frees n objects, in order. Stops at the first handle that is not one of the
+ * pool's objects (IVSHM_E_FOREIGN) or not allocated (IVSHM_E_DOUBLE_FREE):
+ * those before it are freed, it and those after it are not. *freed (if not
+ * NULL) gets how many were freed.
+ */
+static inline int ivshm_mempool_put_bulk(struct ivshm_mempool *mp,
+                                         struct ivshm_mempool_cache *cache, const uint64_t *handles,
+                                         uint32_t n, uint32_t *freed)
+{
+    const bool cached = cache != NULL && cache->size != 0 && n <= IVSHM_MEMPOOL_CACHE_MAX;
+    const uint8_t next = cached ? (uint8_t)IVSHM_OBJ_CACHED(mp->party) : IVSHM_OBJ_FREE;
+    int rc = IVSHM_OK;
+    uint32_t i;
+    for (i = 0; i < n; i++) {
+        uint32_t idx = ivshm_mempool_index(mp, handles[i]);
+        if (IVSHM_UNLIKELY(idx == UINT32_MAX)) {
+            rc = IVSHM_E_FOREIGN;
+            break;
+        }
+        uint8_t s = atomic_load_explicit(&mp->state[idx], memory_order_relaxed);
+        if (IVSHM_UNLIKELY(!IVSHM_OBJ_IS_ALLOCATED(s))) {
+            rc = IVSHM_E_DOUBLE_FREE;
+            break;
+        }
+        ivshm__mempool_mark(mp, idx, next);
+        if (cached)
+            cache->objs[cache->len++] = handles[i];
+    }
+    if (freed)
+        *freed = i;
+    if (cached) {
+        if (IVSHM_UNLIKELY(cache->len >= cache->flush_at))
+            ivshm__mempool_flush_to(mp, cache, cache->size);
+    } else if (i && ivshm_ring_enqueue_bulk(&mp->ring, handles, i, NULL) != i) {
+        /* The free ring holds every object, so only a corrupted ring is full. */
+        return IVSHM_E_CORRUPT;
+    }
+    return rc;
+}
+
+static inline int ivshm_mempool_put(struct ivshm_mempool *mp, struct ivshm_mempool_cache *cache,
+                                    uint64_t handle)
+{
+    return ivshm_mempool_put_bulk(mp, cache, &handle, 1, NULL);
+}
+
+/* Objects in the shared free ring (not counting private caches). */
+static inline uint32_t ivshm_mempool_free_count(const struct ivshm_mempool *mp)
+{
+    return ivshm_ring_count(&mp->ring);
+}
+
+/* Counts of objects by state byte. */
+struct ivshm_mempool_audit {
+    uint32_t free;                        /* IVSHM_OBJ_FREE */
+    uint32_t allocated;                   /* held by some party */
+    uint32_t cached;                      /* in some party's private cache */
+    uint32_t invalid;                     /* state byte of no known form */
+    uint32_t by_party[IVSHM_MAX_PARTIES]; /* allocated + cached, per party */
+};
+
+void ivshm_mempool_audit(const struct ivshm_mempool *mp, struct ivshm_mempool_audit *out);
+
+/*
+ * Gives back to the free ring every object that party `party` holds
+ * (allocated or cached). Only for a party that is gone, and only while none of
+ * its objects is in flight in a ring. Returns how many were reclaimed.
+ */
+uint32_t ivshm_mempool_reclaim(struct ivshm_mempool *mp, int party);
+
+#endif

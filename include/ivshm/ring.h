@@ -1,0 +1,328 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Ring of 64-bit entries in shared memory, for host and guest alike.
+ *
+ * A ring lives in a segment as a 256-byte control block (struct
+ * ivshm_ring_shared: producer line, guard line, consumer line, guard line)
+ * followed by `slots` entries. Each party uses it through a private handle
+ * (struct ivshm_ring) built by ivshm_ring_attach() from the checksummed
+ * directory entry: the slot count and mode come from there, never from the
+ * ring's writable memory, and every index read from shared memory is masked,
+ * so a peer writing garbage can lose or duplicate entries but never make us
+ * touch memory outside the ring.
+ *
+ * Indices run freely modulo 2^32: entries in use = prod.tail - cons.tail, and
+ * all `slots` entries are usable.
+ *
+ * Speed: each handle keeps a private copy of the other side's tail (on its
+ * own cache line), and re-reads the shared one only when the copy says there
+ * is not enough room or not enough entries. On a two-core producer/consumer
+ * pair this removes most of the cross-core reads of the other side's line.
+ *
+ * Concurrency: in SP mode one thread enqueues at a time, in SC mode one thread
+ * dequeues at a time; MP/MC rings serialise through a CAS on head. One handle
+ * may be shared by all the threads of a process.
+ *
+ * Freestanding: only <stdint.h>, <stddef.h>, <stdbool.h>, <stdatomic.h>.
+ */
+#ifndef IVSHM_RING_H
+#define IVSHM_RING_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "layout.h"
+#include "segment.h"
+#include "status.h"
+
+#ifndef IVSHM_LIKELY
+#define IVSHM_LIKELY(x)   __builtin_expect(!!(x), 1)
+#define IVSHM_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#endif
+
+/* Private handle. Put it in static storage, on the stack, or in memory from
+ * an allocator that honours its 64-byte alignment (aligned_alloc). */
+struct ivshm_ring {
+    /* Read-only after attach. */
+    struct ivshm_ring_shared *shared;
+    uint64_t *slots;
+    uint32_t mask;     /* slots - 1 */
+    uint32_t capacity; /* slots */
+    uint32_t mode;     /* IVSHM_RING_MP | IVSHM_RING_MC */
+    /* Producer side only: last cons.tail seen. */
+    _Alignas(IVSHM_CACHE_LINE) _Atomic uint32_t prod_seen_cons_tail;
+    /* Consumer side only: last prod.tail seen. */
+    _Alignas(IVSHM_CACHE_LINE) _Atomic uint32_t cons_seen_prod_tail;
+};
+
+/* Builds a handle for the ring described by `entry` (from ivshm_segment_find)
+ * in the segment mapped at view->base. Re-checks the entry. */
+int ivshm_ring_attach(struct ivshm_ring *r, const struct ivshm_segment_view *view,
+                      const struct ivshm_dir_entry *entry, struct ivshm_error *err);
+
+/* Same, from raw memory: `mem` is the control block, `slots` a power of two.
+ * Formats the ring (indices to zero) when `format` is true. For tests and for
+ * rings outside a segment. */
+int ivshm_ring_init_raw(struct ivshm_ring *r, void *mem, uint32_t slots, uint32_t mode,
+                        bool format);
+
+/* ---- internals ---- */
+
+static inline void ivshm__ring_write(struct ivshm_ring *r, uint32_t head, const uint64_t *objs,
+                                     uint32_t n)
+{
+    uint32_t idx = head & r->mask;
+    uint64_t *slots = r->slots;
+    if (IVSHM_LIKELY(idx + n <= r->capacity)) {
+        for (uint32_t i = 0; i < n; i++)
+            slots[idx + i] = objs[i];
+    } else {
+        uint32_t first = r->capacity - idx;
+        for (uint32_t i = 0; i < first; i++)
+            slots[idx + i] = objs[i];
+        for (uint32_t i = first; i < n; i++)
+            slots[i - first] = objs[i];
+    }
+}
+
+static inline void ivshm__ring_read(const struct ivshm_ring *r, uint32_t head, uint64_t *objs,
+                                    uint32_t n)
+{
+    uint32_t idx = head & r->mask;
+    const uint64_t *slots = r->slots;
+    if (IVSHM_LIKELY(idx + n <= r->capacity)) {
+        for (uint32_t i = 0; i < n; i++)
+            objs[i] = slots[idx + i];
+    } else {
+        uint32_t first = r->capacity - idx;
+        for (uint32_t i = 0; i < first; i++)
+            objs[i] = slots[idx + i];
+        for (uint32_t i = first; i < n; i++)
+            objs[i] = slots[i - first];
+    }
+}
+
+static inline void ivshm__cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+/*
+ * How many entries a producer at `head` may write: capacity - in use. First
+ * from the private copy of cons.tail; when that is not enough (or implausible,
+ * because other producers moved head past it), from the shared cons.tail.
+ *
+ * The shared read is an acquire: it pairs with the consumer's release store of
+ * cons.tail, so the consumer's reads of the slots it gave back happen before
+ * we overwrite them. The private copy is stored with release and loaded with
+ * acquire so that the same guarantee carries over to the other threads of an
+ * MP ring that use it; on x86 both are plain moves.
+ */
+static inline uint32_t ivshm__ring_room(struct ivshm_ring *r, uint32_t head, uint32_t want)
+{
+    uint32_t cons = atomic_load_explicit(&r->prod_seen_cons_tail, memory_order_acquire);
+    uint32_t room = r->capacity + cons - head;
+    if (IVSHM_LIKELY(room >= want && room <= r->capacity))
+        return room;
+    cons = atomic_load_explicit(&r->shared->cons.tail, memory_order_acquire);
+    atomic_store_explicit(&r->prod_seen_cons_tail, cons, memory_order_release);
+    room = r->capacity + cons - head;
+    /* More room than capacity: cons.tail is ahead of us, which no correct
+     * peer does. Refuse rather than overwrite entries. */
+    return room <= r->capacity ? room : 0;
+}
+
+/* Entries a consumer at `head` may read; mirror image of ivshm__ring_room. The
+ * acquire load of prod.tail pairs with the producer's release store, so the
+ * slot contents it published are visible. */
+static inline uint32_t ivshm__ring_avail(struct ivshm_ring *r, uint32_t head, uint32_t want)
+{
+    uint32_t prod = atomic_load_explicit(&r->cons_seen_prod_tail, memory_order_acquire);
+    uint32_t avail = prod - head;
+    if (IVSHM_LIKELY(avail >= want && avail <= r->capacity))
+        return avail;
+    prod = atomic_load_explicit(&r->shared->prod.tail, memory_order_acquire);
+    atomic_store_explicit(&r->cons_seen_prod_tail, prod, memory_order_release);
+    avail = prod - head;
+    return avail <= r->capacity ? avail : 0;
+}
+
+static inline void ivshm__count_event(_Atomic uint64_t *events)
+{
+    atomic_fetch_add_explicit(events, 1, memory_order_relaxed);
+}
+
+/* exact: all n or none (bulk); otherwise as many as fit (burst). */
+static inline uint32_t ivshm__ring_enqueue(struct ivshm_ring *r, const uint64_t *objs, uint32_t n,
+                                           bool exact, uint32_t *free_space)
+{
+    struct ivshm_ring_side *prod = &r->shared->prod;
+    uint32_t head, room;
+
+    if (!(r->mode & IVSHM_RING_MP)) {
+        /* Single producer: we alone write prod.*, so a relaxed read of our
+         * own tail is exact. */
+        head = atomic_load_explicit(&prod->tail, memory_order_relaxed);
+        room = ivshm__ring_room(r, head, n);
+        if (n > room)
+            n = exact ? 0 : room;
+        if (IVSHM_UNLIKELY(n == 0))
+            goto full;
+        ivshm__ring_write(r, head, objs, n);
+        atomic_store_explicit(&prod->head, head + n, memory_order_relaxed);
+        /* Release: the slot writes above are visible before the new tail. */
+        atomic_store_explicit(&prod->tail, head + n, memory_order_release);
+    } else {
+        uint32_t want = n;
+        head = atomic_load_explicit(&prod->head, memory_order_relaxed);
+        do {
+            n = want;
+            room = ivshm__ring_room(r, head, n);
+            if (n > room)
+                n = exact ? 0 : room;
+            if (IVSHM_UNLIKELY(n == 0))
+                goto full;
+            /* Relaxed CAS: it only hands out slot ranges among producers;
+             * the ordering with the consumer comes from the acquire in
+             * ivshm__ring_room and the release on tail below. */
+        } while (!atomic_compare_exchange_weak_explicit(
+            &prod->head, &head, head + n, memory_order_relaxed, memory_order_relaxed));
+        ivshm__ring_write(r, head, objs, n);
+        /* Producers that reserved earlier ranges publish first, so tail only
+         * ever covers fully written slots. */
+        while (atomic_load_explicit(&prod->tail, memory_order_relaxed) != head)
+            ivshm__cpu_relax();
+        atomic_store_explicit(&prod->tail, head + n, memory_order_release);
+    }
+    if (free_space)
+        *free_space = room - n;
+    return n;
+full:
+    ivshm__count_event(&prod->events);
+    if (free_space)
+        *free_space = room;
+    return 0;
+}
+
+static inline uint32_t ivshm__ring_dequeue(struct ivshm_ring *r, uint64_t *objs, uint32_t n,
+                                           bool exact, uint32_t *available)
+{
+    struct ivshm_ring_side *cons = &r->shared->cons;
+    uint32_t head, avail;
+
+    if (!(r->mode & IVSHM_RING_MC)) {
+        head = atomic_load_explicit(&cons->tail, memory_order_relaxed);
+        avail = ivshm__ring_avail(r, head, n);
+        if (n > avail)
+            n = exact ? 0 : avail;
+        if (IVSHM_UNLIKELY(n == 0))
+            goto empty;
+        ivshm__ring_read(r, head, objs, n);
+        atomic_store_explicit(&cons->head, head + n, memory_order_relaxed);
+        /* Release: our slot reads complete before the producer, acquiring
+         * cons.tail, may reuse the slots. */
+        atomic_store_explicit(&cons->tail, head + n, memory_order_release);
+    } else {
+        uint32_t want = n;
+        head = atomic_load_explicit(&cons->head, memory_order_relaxed);
+        do {
+            n = want;
+            avail = ivshm__ring_avail(r, head, n);
+            if (n > avail)
+                n = exact ? 0 : avail;
+            if (IVSHM_UNLIKELY(n == 0))
+                goto empty;
+        } while (!atomic_compare_exchange_weak_explicit(
+            &cons->head, &head, head + n, memory_order_relaxed, memory_order_relaxed));
+        ivshm__ring_read(r, head, objs, n);
+        while (atomic_load_explicit(&cons->tail, memory_order_relaxed) != head)
+            ivshm__cpu_relax();
+        atomic_store_explicit(&cons->tail, head + n, memory_order_release);
+    }
+    if (available)
+        *available = avail - n;
+    return n;
+empty:
+    ivshm__count_event(&cons->events);
+    if (available)
+        *available = avail;
+    return 0;
+}
+
+/* ---- public operations ---- */
+
+/* Enqueues all n entries or none. Returns n or 0; *free_space (if not NULL)
+ * gets the room left afterwards (as seen by this call). */
+static inline uint32_t ivshm_ring_enqueue_bulk(struct ivshm_ring *r, const uint64_t *objs,
+                                               uint32_t n, uint32_t *free_space)
+{
+    return ivshm__ring_enqueue(r, objs, n, true, free_space);
+}
+
+/* Enqueues as many of the n entries as fit. Returns how many. */
+static inline uint32_t ivshm_ring_enqueue_burst(struct ivshm_ring *r, const uint64_t *objs,
+                                                uint32_t n, uint32_t *free_space)
+{
+    return ivshm__ring_enqueue(r, objs, n, false, free_space);
+}
+
+/* Dequeues exactly n entries or none. Returns n or 0; *available gets the
+ * entries left afterwards (as seen by this call). */
+static inline uint32_t ivshm_ring_dequeue_bulk(struct ivshm_ring *r, uint64_t *objs, uint32_t n,
+                                               uint32_t *available)
+{
+    return ivshm__ring_dequeue(r, objs, n, true, available);
+}
+
+/* Dequeues up to n entries. Returns how many. */
+static inline uint32_t ivshm_ring_dequeue_burst(struct ivshm_ring *r, uint64_t *objs, uint32_t n,
+                                                uint32_t *available)
+{
+    return ivshm__ring_dequeue(r, objs, n, false, available);
+}
+
+/* One entry. Return IVSHM_OK or IVSHM_E_NOBUFS (full / empty). */
+static inline int ivshm_ring_enqueue(struct ivshm_ring *r, uint64_t obj)
+{
+    return ivshm__ring_enqueue(r, &obj, 1, true, NULL) ? IVSHM_OK : IVSHM_E_NOBUFS;
+}
+
+static inline int ivshm_ring_dequeue(struct ivshm_ring *r, uint64_t *obj)
+{
+    return ivshm__ring_dequeue(r, obj, 1, true, NULL) ? IVSHM_OK : IVSHM_E_NOBUFS;
+}
+
+/* Entries in use, from the shared tails; a snapshot, clamped to capacity. */
+static inline uint32_t ivshm_ring_count(const struct ivshm_ring *r)
+{
+    uint32_t cons = atomic_load_explicit(&r->shared->cons.tail, memory_order_acquire);
+    uint32_t prod = atomic_load_explicit(&r->shared->prod.tail, memory_order_acquire);
+    uint32_t used = prod - cons;
+    return used <= r->capacity ? used : r->capacity;
+}
+
+static inline uint32_t ivshm_ring_free_count(const struct ivshm_ring *r)
+{
+    return r->capacity - ivshm_ring_count(r);
+}
+
+struct ivshm_ring_stats {
+    uint32_t capacity;
+    uint32_t in_use;
+    uint32_t prod_head, prod_tail, cons_head, cons_tail;
+    uint64_t full_events;  /* enqueues that found no room */
+    uint64_t empty_events; /* dequeues that found nothing */
+};
+
+/* Snapshot of the shared state, for inspection. */
+void ivshm_ring_stats(const struct ivshm_ring *r, struct ivshm_ring_stats *out);
+
+/* IVSHM_OK, or IVSHM_E_CORRUPT with err saying which index is implausible
+ * (heads behind tails, or more entries in use than the capacity). */
+int ivshm_ring_check(const struct ivshm_ring *r, struct ivshm_error *err);
+
+#endif
