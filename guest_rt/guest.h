@@ -1,0 +1,110 @@
+/* guest.h — the API of the ivshm bare-metal guest runtime.
+ *
+ * A guest application is an ordinary C program: it defines
+ *
+ *     int main(int argc, char **argv);
+ *
+ * and links against the runtime (guest_rt) and newlib. Before main runs, the
+ * runtime has booted (Multiboot or UEFI), set up paging, exceptions, the
+ * serial console (printf goes to COM1), the heap (malloc), parsed the command
+ * line, walked PCI and validated every ivshm device. argv holds the command
+ * line words (argv[0] = "guest"); guest_arg() looks up key=value words.
+ * main's return value becomes the guest exit code (see guest_exit).
+ *
+ * Everything here is single-threaded and runs with interrupts off.
+ */
+#ifndef IVSHM_GUEST_H
+#define IVSHM_GUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- exit ------------------------------------------------------------- */
+
+/* Exit codes the runtime itself uses. QEMU's isa-debug-exit turns guest code
+ * V into the QEMU process status (V << 1) | 1, so 0 -> 1, 3 -> 7, 0x70 -> 225. */
+#define GUEST_EXIT_OK        0
+#define GUEST_EXIT_FAILURE   1
+#define GUEST_EXIT_REJECTED  3    /* probe: an ivshm device failed validation */
+#define GUEST_EXIT_EXCEPTION 0x70 /* a CPU exception was caught and reported */
+#define GUEST_EXIT_PANIC     0x71 /* the runtime could not continue (guest_panic) */
+
+/* Flushes stdio, then leaves through isa-debug-exit (I/O port 0xf4). Without
+ * that device QEMU ignores the write and the CPU halts forever. */
+__attribute__((noreturn)) void guest_exit(int code);
+
+/* The same without flushing stdio: safe from exception handlers. */
+__attribute__((noreturn)) void guest_hw_exit(int code);
+
+/* Prints "guest: panic: <message>" and exits with GUEST_EXIT_PANIC. */
+__attribute__((noreturn, format(printf, 1, 2))) void guest_panic(const char *fmt, ...);
+
+/* ---- command line ------------------------------------------------------ */
+
+/* The value of word "key=value" (the last one wins), "" for a bare "key",
+ * NULL when absent. Direct boot: QEMU -append. UEFI: the load options. */
+const char *guest_arg(const char *key);
+/* Numeric value (decimal, 0x hex, k/M/G suffix), or fallback when absent or
+ * malformed. */
+uint64_t guest_arg_u64(const char *key, uint64_t fallback);
+
+/* "multiboot" or "uefi". */
+const char *guest_boot_path(void);
+
+/* ---- time -------------------------------------------------------------- */
+
+static inline uint64_t guest_tsc(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return ((uint64_t)hi << 32) | lo;
+}
+/* TSC ticks per second: CPUID 0x15, else 0x16, else measured against the PIT
+ * (10 ms, done once on first call). */
+uint64_t guest_tsc_hz(void);
+/* Busy-waits. */
+void guest_delay_us(uint64_t microseconds);
+
+/* ---- memory ------------------------------------------------------------ */
+
+/* Identity-maps [phys, phys+length) with the given caching; 0 or -1. RAM and
+ * the BARs of the devices the runtime manages are already mapped. */
+enum guest_cache { GUEST_CACHE_WB, GUEST_CACHE_WC, GUEST_CACHE_UC };
+int guest_map(uint64_t phys, uint64_t length, enum guest_cache cache);
+
+/* ---- PCI --------------------------------------------------------------- */
+
+struct guest_pci_bar {
+    uint64_t address; /* 0 when unassigned or absent */
+    uint64_t size;    /* 0 when absent */
+    bool is_io;
+    bool is_64bit;
+    bool prefetchable;
+};
+
+struct guest_pci_function {
+    uint8_t bus, device, function;
+    uint16_t vendor_id, device_id;
+    uint8_t revision, class_code, subclass, header_type;
+    struct guest_pci_bar bars[6];
+};
+
+/* Every PCI function found at boot, in bus/device/function order. */
+size_t guest_pci_count(void);
+const struct guest_pci_function *guest_pci_get(size_t index);
+
+/* 32-bit config-space access to any function (ECAM when available). */
+uint32_t guest_pci_read32(uint8_t bus, uint8_t device, uint8_t function, uint16_t offset);
+void guest_pci_write32(uint8_t bus, uint8_t device, uint8_t function, uint16_t offset,
+                       uint32_t value);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,45 @@
+/* Internal interfaces between the pieces of the guest runtime. Applications
+ * use guest.h instead. */
+#ifndef GUEST_RT_H
+#define GUEST_RT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "boot_info.h"
+
+/* console.c: COM1 16550 */
+void console_init(void);
+void console_write(const char *s, size_t n);
+void console_puts(const char *s);
+void console_put_hex(uint64_t v);
+void console_put_dec(uint64_t v);
+
+/* cpu.c: GDT, IDT, SSE, exceptions */
+void cpu_init(void);
+__attribute__((noreturn)) void cpu_halt_forever(void);
+
+/* cpu.S */
+__attribute__((noreturn)) void rt_switch_stack(void *stack_top, void (*fn)(void *), void *arg);
+extern char exception_stubs_start[]; /* 32 stubs, 16 bytes apart */
+void cpu_load_gdt(const void *gdt_descriptor, uint16_t code_selector, uint16_t data_selector);
+
+/* paging.c */
+enum cache_attr { CACHE_WB, CACHE_WC, CACHE_UC };
+void paging_init(const struct boot_info *info);
+/* Identity-maps [phys, phys+length) (rounded out to 2 MiB), returns 0 or -1
+ * when the page-table pool is exhausted. */
+int paging_map(uint64_t phys, uint64_t length, enum cache_attr attr);
+int paging_has_1g_pages(void);
+
+/* syscalls.c */
+void heap_init(const struct boot_info *info);
+
+/* acpi.c */
+const void *acpi_find_table(uint64_t rsdp_address, const char signature[4]);
+
+/* The runtime's own stack (rt.c); bounds the backtrace walk. */
+#define RT_STACK_SIZE (64 * 1024)
+extern char rt_stack_bottom[RT_STACK_SIZE];
+
+#endif
