@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The forwarding loop shared by the guest forwarder and the host-only one. */
+#include "ivshm/fwd.h"
+
+static uint64_t load_le64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+uint32_t ivshm_pkt_checksum(const uint8_t *data, uint32_t len)
+{
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ len;
+    uint32_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        h = (h ^ load_le64(data + i)) * 0x100000001b3ull;
+        h ^= h >> 29;
+    }
+    for (; i < len; i++)
+        h = (h ^ data[i]) * 0x100000001b3ull;
+    return (uint32_t)(h ^ (h >> 32));
+}
+
+void ivshm_fwd_port_init(struct ivshm_fwd_port *port, struct ivshm_ring *rx,
+                         struct ivshm_ring *tx, const struct ivshm_mempool *pool,
+                         struct ivshm_fwd_counters *counters, const uint8_t src_mac[6],
+                         uint8_t dst_last, uint32_t burst)
+{
+    port->rx = rx;
+    port->tx = tx;
+    port->pool = pool;
+    port->counters = counters;
+    for (int i = 0; i < 6; i++)
+        port->src_mac[i] = src_mac[i];
+    port->dst_last = dst_last;
+    if (burst == 0)
+        burst = 1;
+    if (burst > 64)
+        burst = 64;
+    port->burst = burst;
+    port->pending_len = port->pending_at = 0;
+    /* Carry on from the shared counters: a forwarder that restarts keeps
+     * counting where the last one stopped. */
+    port->received = atomic_load_explicit(&counters->received, memory_order_relaxed);
+    port->sent = atomic_load_explicit(&counters->sent, memory_order_relaxed);
+    port->dropped = atomic_load_explicit(&counters->dropped, memory_order_relaxed);
+}
+
+/* Rewrites the Ethernet header of the frame behind `handle`, if the handle is
+ * one of the pool's objects and the frame lies inside it. The header fields are
+ * read once: a peer may change them at any time. */
+static bool rewrite_frame(const struct ivshm_fwd_port *port, uint64_t handle)
+{
+    const struct ivshm_mempool *pool = port->pool;
+    if (ivshm_mempool_index(pool, handle) == UINT32_MAX)
+        return false;
+    uint8_t *obj = ivshm_mempool_ptr(pool, handle);
+    volatile struct ivshm_pkt *pkt = (volatile struct ivshm_pkt *)obj;
+    uint32_t off = pkt->data_off;
+    uint32_t len = pkt->data_len;
+    if (off < sizeof(struct ivshm_pkt) || len < IVSHM_ETH_HLEN || off > pool->obj_size ||
+        len > pool->obj_size - off)
+        return false;
+    uint8_t *eth = obj + off;
+    eth[0] = 0x02;
+    eth[1] = eth[2] = eth[3] = eth[4] = 0;
+    eth[5] = port->dst_last;
+    for (int i = 0; i < 6; i++)
+        eth[6 + i] = port->src_mac[i];
+    return true;
+}
+
+static void publish(struct ivshm_fwd_port *port)
+{
+    /* Relaxed: counters are statistics; the host reads them only to report
+     * and to see that the forwarder holds nothing back. */
+    atomic_store_explicit(&port->counters->received, port->received, memory_order_relaxed);
+    atomic_store_explicit(&port->counters->sent, port->sent, memory_order_relaxed);
+    atomic_store_explicit(&port->counters->dropped, port->dropped, memory_order_relaxed);
+}
+
+uint32_t ivshm_fwd_poll(struct ivshm_fwd_port *port)
+{
+    uint32_t moved = 0;
+    if (port->pending_at < port->pending_len) {
+        uint32_t n = ivshm_ring_enqueue_burst(port->tx, &port->pending[port->pending_at],
+                                              port->pending_len - port->pending_at, NULL);
+        port->pending_at += n;
+        port->sent += n;
+        moved = n;
+        if (port->pending_at < port->pending_len) {
+            if (n)
+                publish(port);
+            return moved;
+        }
+        port->pending_at = port->pending_len = 0;
+    }
+
+    uint64_t burst[64];
+    uint32_t n = ivshm_ring_dequeue_burst(port->rx, burst, port->burst, NULL);
+    if (n == 0) {
+        if (moved)
+            publish(port);
+        return moved;
+    }
+    port->received += n;
+    uint32_t good = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (IVSHM_LIKELY(rewrite_frame(port, burst[i])))
+            burst[good++] = burst[i];
+        else
+            port->dropped++;
+    }
+    uint32_t sent = ivshm_ring_enqueue_burst(port->tx, burst, good, NULL);
+    port->sent += sent;
+    moved += sent;
+    for (uint32_t i = sent; i < good; i++)
+        port->pending[port->pending_len++] = burst[i];
+    publish(port);
+    return moved;
+}
+
+int ivshm_fwd_preset_add(struct ivshm_builder *b, uint32_t queues, struct ivshm_error *err)
+{
+    if (queues < 1 || queues > IVSHM_FWD_MAX_QUEUES)
+        return ivshm_fail(err, IVSHM_E_INVAL, "preset fwd: queues=%u is not in 1..%u", queues,
+                          IVSHM_FWD_MAX_QUEUES);
+    int rc = ivshm_builder_add_mempool(b, "pkts", ivshm_fwd_pool_count(queues),
+                                       IVSHM_FWD_PKT_SIZE, err);
+    for (uint32_t q = 0; rc == IVSHM_OK && q < queues; q++) {
+        char name[IVSHM_NAME_SIZE];
+        ivshm_format(name, sizeof(name), "rx%u", q);
+        rc = ivshm_builder_add_ring(b, name, IVSHM_FWD_RING_SLOTS, IVSHM_RING_SPSC, err);
+        if (rc == IVSHM_OK) {
+            ivshm_format(name, sizeof(name), "tx%u", q);
+            rc = ivshm_builder_add_ring(b, name, IVSHM_FWD_RING_SLOTS, IVSHM_RING_SPSC, err);
+        }
+    }
+    if (rc == IVSHM_OK)
+        rc = ivshm_builder_add_memzone(b, "ctrl", sizeof(struct ivshm_fwd_ctrl), 0, err);
+    return rc;
+}
