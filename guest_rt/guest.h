@@ -20,6 +20,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <ivshm/mempool.h>
+#include <ivshm/ring.h>
+#include <ivshm/segment.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -102,6 +106,58 @@ const struct guest_pci_function *guest_pci_get(size_t index);
 uint32_t guest_pci_read32(uint8_t bus, uint8_t device, uint8_t function, uint16_t offset);
 void guest_pci_write32(uint8_t bus, uint8_t device, uint8_t function, uint16_t offset,
                        uint32_t value);
+
+/* ---- ivshm devices --------------------------------------------------------
+ *
+ * Every IVSHMEM device (PCI 1af4:1110) is examined at boot: its BAR2 (the
+ * shared memory, 64-bit prefetchable, possibly above 4 GiB) is mapped
+ * write-back and validated with ivshm_segment_validate() before anything else
+ * reads it. A valid segment is attached as a guest party (the host sees the
+ * guest in the party table). A device whose memory does not start with the
+ * ivshm magic is not a segment: noted and skipped. Any other failure rejects
+ * the segment: one line "guest: ivshm <bdf>: segment rejected: <reason>" is
+ * printed and the device is skipped.
+ */
+
+enum guest_ivshm_state {
+    GUEST_IVSHM_VALID = 0,       /* validated, attached: objects usable */
+    GUEST_IVSHM_NOT_SEGMENT = 1, /* memory all zero where the magic goes: not ivshm's */
+    GUEST_IVSHM_REJECTED = 2,    /* looks like a segment (or BAR2 unusable) but fails */
+};
+
+struct guest_ivshm_device {
+    uint8_t bus, device, function;
+    uint64_t bar2_address, bar2_size;
+    enum guest_ivshm_state state;
+    int status;          /* IVSHM_OK or the validation's ivshm_status */
+    char reason[160];    /* why it was skipped or rejected; "" when valid */
+    int party;           /* our party index in the segment, < 0 if none */
+    struct ivshm_segment_view view; /* valid only in state GUEST_IVSHM_VALID */
+};
+
+/* Every IVSHMEM device, valid or not, in PCI order. */
+size_t guest_ivshm_count(void);
+const struct guest_ivshm_device *guest_ivshm_get(size_t index);
+/* The valid device holding segment `name`, or NULL. */
+const struct guest_ivshm_device *guest_ivshm_find_segment(const char *name);
+
+/* Object lookup by path "segment/object", or "object" alone to search every
+ * valid segment in PCI order. type is an enum ivshm_object_type or 0 (any).
+ * Returns IVSHM_OK or an ivshm_status, with err naming the path and reason. */
+int guest_ivshm_lookup(const char *path, uint32_t type, const struct guest_ivshm_device **device,
+                       struct ivshm_dir_entry *entry, struct ivshm_error *err);
+
+/* Attach to a ring / mempool (as this guest's party in that segment). The
+ * ring and mempool functions of <ivshm/ring.h> and <ivshm/mempool.h> then work
+ * exactly as on the host. */
+int guest_ring_lookup(const char *path, struct ivshm_ring *ring, struct ivshm_error *err);
+int guest_mempool_lookup(const char *path, struct ivshm_mempool *pool, struct ivshm_error *err);
+/* A memzone's first byte (and its length), or NULL with err set. */
+void *guest_memzone_lookup(const char *path, uint64_t *length, struct ivshm_error *err);
+
+/* Bumps our heartbeat in every attached segment: a polling loop calls it now
+ * and then so the host can tell a live guest from a dead one. */
+void guest_ivshm_heartbeat(void);
 
 #ifdef __cplusplus
 }

@@ -103,3 +103,11 @@ GUEST_IMAGES := $(foreach app,$(GUEST_APPS),$(GUEST_B)/$(app).elf $(GUEST_B)/$(a
 .PHONY: guest
 guest: $(GUEST_IMAGES)
 ALL_TARGETS += $(GUEST_IMAGES)
+
+# ---- boot tests ------------------------------------------------------------
+
+SEGTOOL := $(B)/tests/boot/segtool
+$(SEGTOOL): tests/boot/segtool.c $(COMMON_SRCS)
+	@mkdir -p $(@D)
+	$(Q)echo "  CC      $@"
+	$(Q)$(CC) $(HOST_CFLAGS) -o $@ $^

@@ -236,6 +236,7 @@ __attribute__((noreturn)) static void rt_continue(void *arg)
     if (guest_arg("verbose"))
         print_boot_summary();
     pci_init();
+    ivshm_devices_init(guest_arg("label") ? guest_arg("label") : "guest");
 
     static char *argv[CMDLINE_MAX_WORDS + 2];
     int argc = 0;

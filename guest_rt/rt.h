@@ -35,6 +35,9 @@ int paging_has_1g_pages(void);
 /* syscalls.c */
 void heap_init(const struct boot_info *info);
 
+/* ivshm_dev.c: examines every IVSHMEM device found by the PCI walk. */
+void ivshm_devices_init(const char *party_label);
+
 /* acpi.c */
 const void *acpi_find_table(uint64_t rsdp_address, const char signature[4]);
 
