@@ -111,3 +111,13 @@ $(SEGTOOL): tests/boot/segtool.c $(COMMON_SRCS)
 	@mkdir -p $(@D)
 	$(Q)echo "  CC      $@"
 	$(Q)$(CC) $(HOST_CFLAGS) -o $@ $^
+
+# The probe output is compared with `ivshm inspect --json` when the CLI is
+# part of the build (host/host.mk); segtool stands in for it otherwise.
+TEST_BOOT_DEPS := $(GUEST_IMAGES) $(SEGTOOL) $(filter $(B)/bin/ivshm,$(ALL_TARGETS))
+
+.PHONY: test-boot
+test-boot: $(TEST_BOOT_DEPS)
+	$(Q)tests/harness reset test-boot
+	$(Q)tests/harness shell test-boot 1200 tests/boot/boot_tests.py
+TEST_TARGETS += test-boot
