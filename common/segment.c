@@ -239,7 +239,8 @@ int ivshm_segment_validate(void *base, uint64_t mapped_size, struct ivshm_segmen
                           "directory offset 0x%llx is misaligned or overlaps the party table",
                           (unsigned long long)h.dir_offset);
     uint64_t dir_end = h.dir_offset + (uint64_t)h.dir_capacity * sizeof(struct ivshm_dir_entry);
-    if (dir_end > size || h.data_offset < dir_end || h.data_offset > size)
+    /* dir_offset first: near 2^64 the sum above wraps around to a small value. */
+    if (h.dir_offset > size || dir_end > size || h.data_offset < dir_end || h.data_offset > size)
         return ivshm_fail(
             err, IVSHM_E_BADSEG,
             "directory 0x%llx..0x%llx or data offset 0x%llx outside the %llu-byte segment",
