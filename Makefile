@@ -33,6 +33,7 @@ TEST_TARGETS :=
 CLEAN_DIRS := $(B)
 
 -include host/host.mk
+-include host/fwd/fwd.mk
 -include guest_rt/guest.mk
 -include tests/tests.mk
 -include tests/bench/bench.mk

@@ -23,10 +23,9 @@ uint32_t ivshm_pkt_checksum(const uint8_t *data, uint32_t len)
     return (uint32_t)(h ^ (h >> 32));
 }
 
-void ivshm_fwd_port_init(struct ivshm_fwd_port *port, struct ivshm_ring *rx,
-                         struct ivshm_ring *tx, const struct ivshm_mempool *pool,
-                         struct ivshm_fwd_counters *counters, const uint8_t src_mac[6],
-                         uint8_t dst_last, uint32_t burst)
+void ivshm_fwd_port_init(struct ivshm_fwd_port *port, struct ivshm_ring *rx, struct ivshm_ring *tx,
+                         const struct ivshm_mempool *pool, struct ivshm_fwd_counters *counters,
+                         const uint8_t src_mac[6], uint8_t dst_last, uint32_t burst)
 {
     port->rx = rx;
     port->tx = tx;
@@ -127,8 +126,8 @@ int ivshm_fwd_preset_add(struct ivshm_builder *b, uint32_t queues, struct ivshm_
     if (queues < 1 || queues > IVSHM_FWD_MAX_QUEUES)
         return ivshm_fail(err, IVSHM_E_INVAL, "preset fwd: queues=%u is not in 1..%u", queues,
                           IVSHM_FWD_MAX_QUEUES);
-    int rc = ivshm_builder_add_mempool(b, "pkts", ivshm_fwd_pool_count(queues),
-                                       IVSHM_FWD_PKT_SIZE, err);
+    int rc =
+        ivshm_builder_add_mempool(b, "pkts", ivshm_fwd_pool_count(queues), IVSHM_FWD_PKT_SIZE, err);
     for (uint32_t q = 0; rc == IVSHM_OK && q < queues; q++) {
         char name[IVSHM_NAME_SIZE];
         ivshm_format(name, sizeof(name), "rx%u", q);
@@ -141,4 +140,46 @@ int ivshm_fwd_preset_add(struct ivshm_builder *b, uint32_t queues, struct ivshm_
     if (rc == IVSHM_OK)
         rc = ivshm_builder_add_memzone(b, "ctrl", sizeof(struct ivshm_fwd_ctrl), 0, err);
     return rc;
+}
+
+uint32_t ivshm_fwd_run(struct ivshm_fwd_ctrl *ctrl, struct ivshm_fwd_port *ports, uint32_t nports,
+                       uint64_t drain_polls)
+{
+    ctrl->queues = nports;
+    uint32_t state = atomic_load_explicit(&ctrl->state, memory_order_acquire);
+    if (state != IVSHM_FWD_FWD) {
+        /* Release: queues (and the caller's mac) are visible with READY. */
+        atomic_store_explicit(&ctrl->state, IVSHM_FWD_READY, memory_order_release);
+    }
+    uint64_t beat = atomic_load_explicit(&ctrl->heartbeat, memory_order_relaxed);
+    for (;;) {
+        for (uint32_t i = 0; i < nports; i++)
+            ivshm_fwd_poll(&ports[i]);
+        /* Check the state and beat the heart every 64 rounds only: both touch
+         * a line the host reads, and the ring lines matter more. */
+        if ((++beat & 63) == 0) {
+            atomic_store_explicit(&ctrl->heartbeat, beat, memory_order_relaxed);
+            if (atomic_load_explicit(&ctrl->state, memory_order_acquire) == IVSHM_FWD_EXIT)
+                break;
+        }
+    }
+    uint64_t idle = 0;
+    uint32_t held;
+    for (;;) {
+        held = 0;
+        uint32_t moved = 0;
+        for (uint32_t i = 0; i < nports; i++) {
+            moved += ivshm_fwd_poll(&ports[i]);
+            held += ivshm_fwd_pending(&ports[i]);
+        }
+        if (held == 0 && moved == 0)
+            break;
+        idle = moved ? 0 : idle + 1;
+        if (idle >= drain_polls)
+            break;
+    }
+    atomic_store_explicit(&ctrl->heartbeat, beat + 1, memory_order_relaxed);
+    /* Release: the final counters are visible with DONE. */
+    atomic_store_explicit(&ctrl->state, IVSHM_FWD_DONE, memory_order_release);
+    return held;
 }

@@ -57,7 +57,7 @@ GUEST_RT_OBJS := $(patsubst %,$(GUEST_B)/obj/%.o,$(GUEST_RT_SRCS)) \
 GUEST_RT_LIB := $(GUEST_B)/libguest_rt.a
 MULTIBOOT_OBJS := $(GUEST_B)/obj/boot/multiboot.S.o $(GUEST_B)/obj/boot/multiboot.c.o
 EFI_OBJS := $(GUEST_B)/obj/boot/efi_main.c.o
-GUEST_APPS := hello probe
+GUEST_APPS := hello probe fwd
 GUEST_APP_OBJ = $(GUEST_B)/obj/guest_rt/apps/$(1).c.o
 
 # Every guest object waits for newlib's headers (order-only: never rebuilt

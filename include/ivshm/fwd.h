@@ -48,12 +48,12 @@ struct ivshm_fwd_counters {
 };
 
 struct ivshm_fwd_ctrl {
-    _Atomic uint32_t state;      /* enum ivshm_fwd_state */
-    uint32_t queues;             /* queue pairs the forwarder serves (set before READY) */
-    _Atomic uint64_t heartbeat;  /* bumped by the forwarder while it polls */
-    uint8_t mac[6];              /* the forwarder's port address (source MAC it writes) */
+    _Atomic uint32_t state;     /* enum ivshm_fwd_state */
+    uint32_t queues;            /* queue pairs the forwarder serves (set before READY) */
+    _Atomic uint64_t heartbeat; /* bumped by the forwarder while it polls */
+    uint8_t mac[6];             /* the forwarder's port address (source MAC it writes) */
     uint8_t pad0[2];
-    char reason[40];             /* NUL-terminated, when state is FAIL */
+    char reason[40]; /* NUL-terminated, when state is FAIL */
     struct ivshm_fwd_counters q[IVSHM_FWD_MAX_QUEUES];
 };
 
@@ -109,7 +109,7 @@ int ivshm_fwd_preset_add(struct ivshm_builder *b, uint32_t queues, struct ivshm_
 struct ivshm_fwd_port {
     struct ivshm_ring *rx;
     struct ivshm_ring *tx;
-    const struct ivshm_mempool *pool; /* where the handles point */
+    const struct ivshm_mempool *pool;    /* where the handles point */
     struct ivshm_fwd_counters *counters; /* in ctrl, shared */
     uint8_t src_mac[6];
     uint8_t dst_last; /* destination 02:00:00:00:00:<dst_last> */
@@ -123,10 +123,9 @@ struct ivshm_fwd_port {
 };
 
 /* Sets up a port; burst is clamped to 1..64. */
-void ivshm_fwd_port_init(struct ivshm_fwd_port *port, struct ivshm_ring *rx,
-                         struct ivshm_ring *tx, const struct ivshm_mempool *pool,
-                         struct ivshm_fwd_counters *counters, const uint8_t src_mac[6],
-                         uint8_t dst_last, uint32_t burst);
+void ivshm_fwd_port_init(struct ivshm_fwd_port *port, struct ivshm_ring *rx, struct ivshm_ring *tx,
+                         const struct ivshm_mempool *pool, struct ivshm_fwd_counters *counters,
+                         const uint8_t src_mac[6], uint8_t dst_last, uint32_t burst);
 
 /*
  * One poll: retries what the tx ring refused last time; when that is all
@@ -137,6 +136,17 @@ void ivshm_fwd_port_init(struct ivshm_fwd_port *port, struct ivshm_ring *rx,
  * number of entries moved to tx.
  */
 uint32_t ivshm_fwd_poll(struct ivshm_fwd_port *port);
+
+/*
+ * The forwarder's main loop, the same for guest and host builds: publishes
+ * `queues` and READY (unless a host already set FWD), polls every port until
+ * the host sets EXIT, then forwards what it still holds (giving up after
+ * `drain_polls` polls without progress, e.g. when nobody empties tx), publishes
+ * the final counters and sets DONE. Returns the number of entries it had to
+ * abandon (0 on a clean exit).
+ */
+uint32_t ivshm_fwd_run(struct ivshm_fwd_ctrl *ctrl, struct ivshm_fwd_port *ports, uint32_t nports,
+                       uint64_t drain_polls);
 
 /* Entries this port holds (dequeued, not yet in tx). */
 static inline uint32_t ivshm_fwd_pending(const struct ivshm_fwd_port *port)
