@@ -106,8 +106,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *system_table)
 
     for (UINTN at = 0; at + descriptor_size <= map_size; at += descriptor_size) {
         const EFI_MEMORY_DESCRIPTOR *d = (const void *)(memory_map + at);
-        boot_info_add_range(info, d->PhysicalStart, d->NumberOfPages * 4096,
-                            boot_type_of(d->Type));
+        boot_info_add_range(info, d->PhysicalStart, d->NumberOfPages * 4096, boot_type_of(d->Type));
     }
     rt_start(info);
 }

@@ -9,62 +9,50 @@ static bool is_blank(char c)
 
 void cmdline_parse(struct cmdline *cl, const char *text)
 {
+    /* Only the first CMDLINE_MAX_CHARS - 1 characters count: then the words
+     * (at most that many bytes with their terminators) and the keys split
+     * off them (as many again) always fit in storage. */
+    const char *p = text ? text : "";
+    const char *end = p + strnlen(p, CMDLINE_MAX_CHARS - 1);
     size_t out = 0;
     cl->count = 0;
     cl->dropped = 0;
-    if (!text)
-        text = "";
-    const char *p = text;
     for (;;) {
-        while (is_blank(*p))
+        while (p < end && is_blank(*p))
             p++;
-        if (!*p)
-            break;
-        if (out >= sizeof(cl->storage) - 1)
+        if (p == end)
             break;
         char *word = &cl->storage[out];
         char *key_end = NULL;
         bool quoted = false;
-        while (*p && (quoted || !is_blank(*p)) && out < sizeof(cl->storage) - 1) {
+        for (; p < end && (quoted || !is_blank(*p)); p++) {
             if (*p == '"') {
                 quoted = !quoted;
-                p++;
                 continue;
             }
             if (*p == '=' && !key_end && !quoted)
                 key_end = &cl->storage[out];
-            cl->storage[out++] = *p++;
+            cl->storage[out++] = *p;
         }
         cl->storage[out++] = '\0';
-        /* Skip whatever did not fit (the rest of an over-long word). */
-        while (*p && !is_blank(*p))
-            p++;
         if (cl->count >= CMDLINE_MAX_WORDS) {
             cl->dropped++;
             continue;
         }
         size_t i = cl->count++;
         cl->word[i] = word;
+        cl->key[i] = word;
+        cl->value[i] = "";
         if (key_end) {
-            /* The word is stored as "key=value": keep word intact, and store
-             * key and value separately after it when there is room. */
             size_t key_len = (size_t)(key_end - word);
-            if (out + key_len + 1 <= sizeof(cl->storage)) {
-                char *key = &cl->storage[out];
-                memcpy(key, word, key_len);
-                key[key_len] = '\0';
-                out += key_len + 1;
-                cl->key[i] = key;
-            } else {
-                cl->key[i] = "";
-            }
+            char *key = &cl->storage[out];
+            memcpy(key, word, key_len);
+            key[key_len] = '\0';
+            out += key_len + 1;
+            cl->key[i] = key;
             cl->value[i] = key_end + 1;
-        } else {
-            cl->key[i] = word;
-            cl->value[i] = "";
         }
     }
-    cl->storage[out < sizeof(cl->storage) ? out : sizeof(cl->storage) - 1] = '\0';
 }
 
 const char *cmdline_get(const struct cmdline *cl, const char *key)

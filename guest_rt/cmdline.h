@@ -11,15 +11,15 @@
 
 struct cmdline {
     char storage[2 * CMDLINE_MAX_CHARS]; /* words, then the keys split off */
-    size_t count;                     /* words kept */
-    size_t dropped;                   /* words beyond CMDLINE_MAX_WORDS */
+    size_t count;                        /* words kept */
+    size_t dropped;                      /* words beyond CMDLINE_MAX_WORDS */
     const char *word[CMDLINE_MAX_WORDS]; /* each word as written, unquoted */
     const char *key[CMDLINE_MAX_WORDS];
     const char *value[CMDLINE_MAX_WORDS]; /* "" for a bare word */
 };
 
 /* Splits text on blanks; a double-quoted part may hold blanks
- * (name="a b"); what does not fit in storage is dropped. */
+ * (name="a b"). Only the first CMDLINE_MAX_CHARS - 1 characters are read. */
 void cmdline_parse(struct cmdline *cl, const char *text);
 
 /* Value of the last word with this key, NULL when absent. */

@@ -11,9 +11,8 @@
 #define SEL_DATA   0x10
 
 static const uint64_t gdt[] = {
-    0,
-    0x00AF9A000000FFFF, /* 64-bit code, DPL 0 */
-    0x00CF92000000FFFF, /* data */
+    0, 0x00AF9A000000FFFF, /* 64-bit code, DPL 0 */
+    0x00CF92000000FFFF,    /* data */
 };
 
 struct descriptor_pointer {
@@ -42,12 +41,28 @@ struct exception_frame {
 };
 
 static const char *const exception_names[32] = {
-    "#DE divide error", "#DB debug", "NMI", "#BP breakpoint", "#OF overflow",
-    "#BR bound range", "#UD invalid opcode", "#NM device not available",
-    "#DF double fault", "coprocessor overrun", "#TS invalid TSS", "#NP segment not present",
-    "#SS stack fault", "#GP general protection", "#PF page fault", "reserved",
-    "#MF x87 error", "#AC alignment check", "#MC machine check", "#XM SIMD error",
-    "#VE virtualization", "#CP control protection",
+    "#DE divide error",
+    "#DB debug",
+    "NMI",
+    "#BP breakpoint",
+    "#OF overflow",
+    "#BR bound range",
+    "#UD invalid opcode",
+    "#NM device not available",
+    "#DF double fault",
+    "coprocessor overrun",
+    "#TS invalid TSS",
+    "#NP segment not present",
+    "#SS stack fault",
+    "#GP general protection",
+    "#PF page fault",
+    "reserved",
+    "#MF x87 error",
+    "#AC alignment check",
+    "#MC machine check",
+    "#XM SIMD error",
+    "#VE virtualization",
+    "#CP control protection",
 };
 
 static void put_field(const char *name, uint64_t value)
@@ -66,8 +81,8 @@ void exception_handler(struct exception_frame *f)
         console_puts("\nguest: exception inside the exception handler\n");
         guest_hw_exit(GUEST_EXIT_EXCEPTION);
     }
-    const char *name = f->vector < 32 && exception_names[f->vector] ? exception_names[f->vector]
-                                                                     : "reserved";
+    const char *name =
+        f->vector < 32 && exception_names[f->vector] ? exception_names[f->vector] : "reserved";
     console_puts("\nguest: EXCEPTION vector=");
     console_put_dec(f->vector);
     console_puts(" (");
@@ -87,8 +102,7 @@ void exception_handler(struct exception_frame *f)
     console_puts("\n");
     /* Frame pointers (-fno-omit-frame-pointer): [rbp] = caller's rbp,
      * [rbp+8] = return address. Only follow frames inside our stack. */
-    uint64_t rbp = f->rbp, lo = (uint64_t)(uintptr_t)rt_stack_bottom,
-             hi = lo + RT_STACK_SIZE;
+    uint64_t rbp = f->rbp, lo = (uint64_t)(uintptr_t)rt_stack_bottom, hi = lo + RT_STACK_SIZE;
     for (int depth = 1; depth < 32 && rbp >= lo && rbp + 16 <= hi && !(rbp & 7); depth++) {
         const uint64_t *frame = (const uint64_t *)(uintptr_t)rbp;
         if (frame[1] == 0)

@@ -129,9 +129,9 @@ struct guest_ivshm_device {
     uint8_t bus, device, function;
     uint64_t bar2_address, bar2_size;
     enum guest_ivshm_state state;
-    int status;          /* IVSHM_OK or the validation's ivshm_status */
-    char reason[160];    /* why it was skipped or rejected; "" when valid */
-    int party;           /* our party index in the segment, < 0 if none */
+    int status;                     /* IVSHM_OK or the validation's ivshm_status */
+    char reason[160];               /* why it was skipped or rejected; "" when valid */
+    int party;                      /* our party index in the segment, < 0 if none */
     struct ivshm_segment_view view; /* valid only in state GUEST_IVSHM_VALID */
 };
 

@@ -7,8 +7,8 @@
 #include "pci.h"
 #include "rt.h"
 
-#define IVSHMEM_VENDOR 0x1af4
-#define IVSHMEM_DEVICE 0x1110
+#define IVSHMEM_VENDOR    0x1af4
+#define IVSHMEM_DEVICE    0x1110
 #define MAX_IVSHM_DEVICES 64
 
 static struct guest_ivshm_device devices[MAX_IVSHM_DEVICES];

@@ -133,13 +133,12 @@ static void scan_bus(struct walk *w, unsigned bus, int16_t parent)
     for (unsigned dev = 0; dev < 32; dev++) {
         unsigned functions = 1;
         for (unsigned fn = 0; fn < functions; fn++) {
-            uint32_t id = w->cfg->read32(w->cfg->ctx, (uint8_t)bus, (uint8_t)dev, (uint8_t)fn,
-                                         PCI_VENDOR_ID);
+            uint32_t id =
+                w->cfg->read32(w->cfg->ctx, (uint8_t)bus, (uint8_t)dev, (uint8_t)fn, PCI_VENDOR_ID);
             if ((id & 0xFFFF) == 0xFFFF || (id & 0xFFFF) == 0)
                 continue;
-            uint8_t header_type = (uint8_t)(w->cfg->read32(w->cfg->ctx, (uint8_t)bus,
-                                                           (uint8_t)dev, (uint8_t)fn,
-                                                           PCI_HEADER_TYPE) >>
+            uint8_t header_type = (uint8_t)(w->cfg->read32(w->cfg->ctx, (uint8_t)bus, (uint8_t)dev,
+                                                           (uint8_t)fn, PCI_HEADER_TYPE) >>
                                             16);
             if (fn == 0 && (header_type & 0x80))
                 functions = 8;

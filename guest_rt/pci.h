@@ -10,8 +10,7 @@
 #include "guest.h"
 
 struct pci_config_access {
-    uint32_t (*read32)(void *ctx, uint8_t bus, uint8_t device, uint8_t function,
-                       uint16_t offset);
+    uint32_t (*read32)(void *ctx, uint8_t bus, uint8_t device, uint8_t function, uint16_t offset);
     void (*write32)(void *ctx, uint8_t bus, uint8_t device, uint8_t function, uint16_t offset,
                     uint32_t value);
     void *ctx;
@@ -35,10 +34,10 @@ struct pci_scan {
     struct guest_pci_function functions[PCI_MAX_FUNCTIONS];
     int16_t parent_bridge[PCI_MAX_FUNCTIONS]; /* index into functions, -1 = root bus */
     size_t count;
-    unsigned buses_numbered;   /* bridges we gave a bus number */
-    unsigned bars_assigned;    /* BARs we gave an address */
+    unsigned buses_numbered;    /* bridges we gave a bus number */
+    unsigned bars_assigned;     /* BARs we gave an address */
     unsigned bars_unassignable; /* BARs left at 0: no room in the window */
-    unsigned truncated;        /* functions beyond PCI_MAX_FUNCTIONS */
+    unsigned truncated;         /* functions beyond PCI_MAX_FUNCTIONS */
 };
 
 /* Walks every bus reachable from bus 0 (numbering bridges the firmware left
@@ -48,18 +47,18 @@ void pci_scan_all(const struct pci_config_access *cfg, const struct pci_root_win
                   struct pci_scan *out);
 
 /* Config-space register offsets used here and by the runtime. */
-#define PCI_VENDOR_ID     0x00
-#define PCI_COMMAND       0x04
-#define PCI_CLASS_REV     0x08
-#define PCI_HEADER_TYPE   0x0C /* byte 2 of the dword */
-#define PCI_BAR0          0x10
-#define PCI_BRIDGE_BUSES  0x18
-#define PCI_BRIDGE_MEM    0x20
-#define PCI_BRIDGE_PREF   0x24
+#define PCI_VENDOR_ID            0x00
+#define PCI_COMMAND              0x04
+#define PCI_CLASS_REV            0x08
+#define PCI_HEADER_TYPE          0x0C /* byte 2 of the dword */
+#define PCI_BAR0                 0x10
+#define PCI_BRIDGE_BUSES         0x18
+#define PCI_BRIDGE_MEM           0x20
+#define PCI_BRIDGE_PREF          0x24
 #define PCI_BRIDGE_PREF_BASE_HI  0x28
 #define PCI_BRIDGE_PREF_LIMIT_HI 0x2C
-#define PCI_COMMAND_IO     0x1
-#define PCI_COMMAND_MEMORY 0x2
-#define PCI_COMMAND_MASTER 0x4
+#define PCI_COMMAND_IO           0x1
+#define PCI_COMMAND_MEMORY       0x2
+#define PCI_COMMAND_MASTER       0x4
 
 #endif

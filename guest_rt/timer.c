@@ -4,11 +4,11 @@
 #include "rt.h"
 #include "x86.h"
 
-#define PIT_HZ        1193182u
-#define PIT_CH2_DATA  0x42
-#define PIT_COMMAND   0x43
-#define PORT_B        0x61 /* bit 0: ch2 gate, bit 1: speaker, bit 5: ch2 output */
-#define CALIBRATE_MS  10
+#define PIT_HZ       1193182u
+#define PIT_CH2_DATA 0x42
+#define PIT_COMMAND  0x43
+#define PORT_B       0x61 /* bit 0: ch2 gate, bit 1: speaker, bit 5: ch2 output */
+#define CALIBRATE_MS 10
 
 static uint64_t tsc_hz;
 

@@ -42,8 +42,8 @@ int main(int argc, char **argv)
 
     for (size_t i = 0; i < guest_pci_count(); i++) {
         const struct guest_pci_function *f = guest_pci_get(i);
-        printf("hello: pci %02x:%02x.%x %04x:%04x class %02x%02x", f->bus, f->device,
-               f->function, f->vendor_id, f->device_id, f->class_code, f->subclass);
+        printf("hello: pci %02x:%02x.%x %04x:%04x class %02x%02x", f->bus, f->device, f->function,
+               f->vendor_id, f->device_id, f->class_code, f->subclass);
         for (int b = 0; b < 6; b++)
             if (f->bars[b].size)
                 printf(" bar%d=0x%llx/%llu%s", b, (unsigned long long)f->bars[b].address,

@@ -106,8 +106,8 @@ static void copy_file(const char *from, const char *to)
 
 static void reseal(struct ivshm_segment_header *h, uint8_t *base)
 {
-    h->checksum = ivshm_segment_checksum(
-        h, (const struct ivshm_dir_entry *)(base + h->dir_offset), h->object_count);
+    h->checksum = ivshm_segment_checksum(h, (const struct ivshm_dir_entry *)(base + h->dir_offset),
+                                         h->object_count);
 }
 
 static int cmd_corrupt(int argc, char **argv)
