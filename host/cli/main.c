@@ -24,6 +24,7 @@
 #include "ivshm/host/qemu.h"
 #include "ivshm/host/segment_file.h"
 #include "ivshm/host/units.h"
+#include "pktgen.h"
 
 #ifndef IVSHM_VERSION
 #define IVSHM_VERSION "unknown"
@@ -333,6 +334,9 @@ struct command {
     const struct option_def *opts;
     int (*run)(struct cli *c);
     const char *summary;
+    /* A command with its own parser gets argv as is (argv[0] = its name)
+     * instead of the table-driven one; opts and run are then unused. */
+    int (*run_raw)(int argc, char **argv);
 };
 
 static int err_status(int code)
@@ -666,14 +670,18 @@ static int cmd_destroy(struct cli *c)
 
 static const struct command commands[] = {
     {"create", "NAME", 1, 1, create_opts, cmd_create,
-     "create segment NAME holding the given objects; prints its path"},
+     "create segment NAME holding the given objects; prints its path", NULL},
     {"inspect", "NAME", 1, 1, inspect_opts, cmd_inspect,
-     "print the header, every object and the party table"},
+     "print the header, every object and the party table", NULL},
     {"qemu-args", "NAME...", 1, 32, qemu_opts, cmd_qemu_args,
-     "print the QEMU arguments that attach the segments"},
-    {"list", "", 0, 0, list_opts, cmd_list, "list the segments of the directory"},
-    {"destroy", "NAME...", 1, 64, destroy_opts, cmd_destroy, "remove segments"},
-    {NULL, NULL, 0, 0, NULL, NULL, NULL},
+     "print the QEMU arguments that attach the segments", NULL},
+    {"list", "", 0, 0, list_opts, cmd_list, "list the segments of the directory", NULL},
+    {"destroy", "NAME...", 1, 64, destroy_opts, cmd_destroy, "remove segments", NULL},
+    {"pktgen", "NAME", 1, 1, NULL, NULL, "send frames through a forwarder and check them",
+     ivshm_cmd_pktgen},
+    {"reclaim", "NAME", 1, 1, NULL, NULL, "give back the buffers of dead host processes",
+     ivshm_cmd_reclaim},
+    {NULL, NULL, 0, 0, NULL, NULL, NULL, NULL},
 };
 
 static void print_command_help(const struct command *cmd)
@@ -790,6 +798,10 @@ int main(int argc, char **argv)
         if (strcmp(name, "help") == 0 && argc > 2)
             for (const struct command *cmd = commands; cmd->name; cmd++)
                 if (strcmp(cmd->name, argv[2]) == 0) {
+                    if (cmd->run_raw) {
+                        char *help_argv[] = {argv[2], (char *)"--help", NULL};
+                        return cmd->run_raw(2, help_argv);
+                    }
                     print_command_help(cmd);
                     return EXIT_OK;
                 }
@@ -802,6 +814,7 @@ int main(int argc, char **argv)
     }
     for (const struct command *cmd = commands; cmd->name; cmd++)
         if (strcmp(cmd->name, name) == 0)
-            return run_command(cmd, argc - 2, argv + 2);
+            return cmd->run_raw ? cmd->run_raw(argc - 1, argv + 1)
+                                : run_command(cmd, argc - 2, argv + 2);
     return fail(EXIT_USAGE, "unknown command '%s' (see %s --help)", name, prog);
 }
