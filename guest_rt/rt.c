@@ -220,9 +220,12 @@ static void print_boot_summary(void)
     for (uint32_t i = 0; i < boot->mem_range_count; i++)
         if (boot->mem_ranges[i].type == BOOT_MEM_USABLE)
             usable += boot->mem_ranges[i].length;
-    printf("guest: boot=%s ram=%llu KiB ranges=%u rsdp=0x%llx 1g-pages=%d cmdline=\"%s\"\n",
-           boot->boot_path, (unsigned long long)(usable >> 10), boot->mem_range_count,
-           (unsigned long long)boot->rsdp_address, paging_has_1g_pages(), boot->cmdline);
+    printf("guest: boot=%s image=0x%llx-0x%llx ram=%llu KiB ranges=%u rsdp=0x%llx 1g-pages=%d "
+           "cmdline=\"%s\"\n",
+           boot->boot_path, (unsigned long long)boot->image_start,
+           (unsigned long long)boot->image_end, (unsigned long long)(usable >> 10),
+           boot->mem_range_count, (unsigned long long)boot->rsdp_address, paging_has_1g_pages(),
+           boot->cmdline);
 }
 
 __attribute__((noreturn)) static void rt_continue(void *arg)

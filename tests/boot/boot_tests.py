@@ -261,6 +261,24 @@ def test_high_bar(path):
     report(f"probe maps a 4 GiB BAR2 above 4 GiB ({path})", problem, t)
 
 
+def test_qemu_args(path):
+    """The acceptance line: devices from `ivshm qemu-args` (needs the CLI)."""
+    name = f"{path[0]}qa"
+    if not have_cli():
+        report(f"probe with `ivshm qemu-args` ({path}) # SKIP no CLI", None)
+        return
+    seg = create_segment(name, "16M")
+    args = subprocess.run([IVSHM, "qemu-args", name, "--dir", os.path.join(TMP, "segments")],
+                          check=True, stdout=subprocess.PIPE).stdout.decode().split()
+    status, out, t = boot(path, "probe", devices=args)
+    problem = None
+    if status != status_of(EXIT_OK):
+        problem = f"QEMU status {status}: {tail(out)}"
+    else:
+        problem = check_probe(out, [(name, seg)])
+    report(f"probe with `ivshm qemu-args` ({path})", problem, t)
+
+
 CORRUPTIONS = {
     "magic": "bad magic",
     "version": "ABI version",
@@ -306,6 +324,7 @@ def test_not_a_segment(good):
 
 def main():
     only = sys.argv[1:]
+    os.makedirs(TMP, exist_ok=True)
 
     def want(name):
         return not only or any(o in name for o in only)
@@ -323,6 +342,8 @@ def main():
         ("probe-4-direct", lambda: test_probe("direct", 4, True)),
         ("probe-4-uefi", lambda: test_probe("uefi", 4, True)),
         ("probe-32-direct", lambda: test_probe("direct", 32, True, "2M")),
+        ("qemu-args-direct", lambda: test_qemu_args("direct")),
+        ("qemu-args-uefi", lambda: test_qemu_args("uefi")),
         ("high-bar-direct", lambda: test_high_bar("direct")),
         ("high-bar-uefi", lambda: test_high_bar("uefi")),
     ]
