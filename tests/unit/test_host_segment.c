@@ -1,0 +1,592 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* libivshm: segment files (create, attach from another process, lookup,
+ * parties and liveness, non-segments refused, directory fallback), size
+ * parsing and QEMU arguments. */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ivshm/host/hugepages.h"
+#include "ivshm/host/party.h"
+#include "ivshm/host/qemu.h"
+#include "ivshm/host/segment_file.h"
+#include "ivshm/host/units.h"
+
+static char dir[PATH_MAX];
+
+static void setup(void)
+{
+    const char *base = getenv("TEST_TMP");
+    snprintf(dir, sizeof(dir), "%s/host_segment.XXXXXX", base && *base ? base : "/tmp");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    unsetenv(IVSHM_ENV_DIR);
+}
+
+static void teardown(void)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        char p[PATH_MAX + 300];
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+            snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+            unlink(p);
+        }
+    }
+    if (d)
+        closedir(d);
+    rmdir(dir);
+}
+
+/* Number of entries in dir besides . and .. */
+static int dir_entries(const char *path)
+{
+    DIR *d = opendir(path);
+    ck_assert_ptr_nonnull(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    closedir(d);
+    return n;
+}
+
+static const struct ivshm_object_spec acceptance[] = {
+    {.type = IVSHM_OBJ_RING, .name = "rx", .slots = 1024, .mode = IVSHM_RING_SPSC},
+    {.type = IVSHM_OBJ_RING, .name = "tx", .slots = 1024, .mode = IVSHM_RING_MPMC},
+    {.type = IVSHM_OBJ_MEMPOOL, .name = "pkts", .count = 4096, .obj_size = 2048},
+    {.type = IVSHM_OBJ_MEMZONE, .name = "ctrl", .size = 4096},
+};
+
+static void create_t1(const char *where)
+{
+    struct ivshm_create_opts o = {
+        .name = "t1",
+        .dir = where,
+        .size = 16u << 20,
+        .numa_node = -1,
+        .objects = acceptance,
+        .object_count = 4,
+    };
+    struct ivshm_create_result res;
+    struct ivshm_error err = {0};
+    int rc = ivshm_segment_create(&o, &res, &err);
+    ck_assert_msg(rc == IVSHM_OK, "create: %s", err.msg);
+    ck_assert_uint_eq(res.size, 16u << 20);
+    ck_assert(!res.bad_arguments);
+}
+
+START_TEST(test_create_attach_lookup)
+{
+    create_t1(dir);
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof(path), "%s/ivshm-t1", dir);
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_uint_eq(st.st_size, 16u << 20);
+    ck_assert_int_eq(dir_entries(dir), 1); /* no temporary file left */
+
+    struct ivshm_segment seg;
+    struct ivshm_error err = {0};
+    ck_assert_int_eq(ivshm_segment_attach(dir, "t1", 0, NULL, &seg, &err), IVSHM_OK);
+    ck_assert_str_eq(seg.view.name, "t1");
+    ck_assert_uint_eq(seg.view.object_count, 4);
+    ck_assert_uint_eq(seg.view.party_capacity, IVSHM_DEFAULT_PARTIES);
+    ck_assert_int_eq(seg.party, -1);
+    struct ivshm_dir_entry e;
+    ck_assert_int_eq(ivshm_segment_lookup(&seg, "pkts", IVSHM_OBJ_MEMPOOL, &e, &err), IVSHM_OK);
+    ck_assert_uint_eq(e.param0, 4096);
+    ck_assert_uint_eq(e.param1, 2048);
+    ck_assert_int_eq(ivshm_segment_lookup(&seg, "pkts", IVSHM_OBJ_RING, &e, &err), IVSHM_E_NOENT);
+    ck_assert_int_eq(ivshm_segment_lookup(&seg, "nope", 0, &e, &err), IVSHM_E_NOENT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "nope"));
+    void *zone;
+    uint64_t len;
+    ck_assert_int_eq(ivshm_segment_memzone(&seg, "ctrl", &zone, &len, &err), IVSHM_OK);
+    ck_assert_uint_eq(len, 4096);
+    ck_assert_uint_eq(((uintptr_t)zone - (uintptr_t)seg.base) % 64, 0);
+    /* a mempool needs a party */
+    struct ivshm_mempool mp;
+    ck_assert_int_eq(ivshm_segment_mempool(&seg, "pkts", &mp, &err), IVSHM_E_INVAL);
+    ivshm_segment_detach(&seg);
+}
+END_TEST
+
+/* The child attaches as a party, allocates from the mempool, writes into the
+ * objects and passes their handles through ring rx; the parent, attached
+ * separately, checks the data and frees the objects the child allocated. */
+START_TEST(test_two_processes)
+{
+    create_t1(dir);
+    enum { N = 100 };
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        struct ivshm_segment seg;
+        struct ivshm_error err;
+        struct ivshm_ring rx;
+        struct ivshm_mempool mp;
+        if (ivshm_segment_attach(dir, "t1", IVSHM_ATTACH_CLAIM, "child", &seg, &err) ||
+            ivshm_segment_ring(&seg, "rx", &rx, &err) ||
+            ivshm_segment_mempool(&seg, "pkts", &mp, &err))
+            _exit(10);
+        for (uint64_t i = 0; i < N; i++) {
+            uint64_t h;
+            if (ivshm_mempool_get(&mp, NULL, &h) != IVSHM_OK)
+                _exit(11);
+            memset(ivshm_mempool_ptr(&mp, h), (int)(i & 0xff), 2048);
+            if (ivshm_ring_enqueue(&rx, h) != IVSHM_OK)
+                _exit(12);
+        }
+        ivshm_segment_detach(&seg);
+        _exit(0);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status 0x%x", status);
+
+    struct ivshm_segment seg;
+    struct ivshm_error err = {0};
+    ck_assert_int_eq(ivshm_segment_attach(dir, "t1", IVSHM_ATTACH_CLAIM, "parent", &seg, &err),
+                     IVSHM_OK);
+    ck_assert_int_ge(seg.party, 0);
+    struct ivshm_ring rx;
+    struct ivshm_mempool mp;
+    ck_assert_int_eq(ivshm_segment_ring(&seg, "rx", &rx, &err), IVSHM_OK);
+    ck_assert_int_eq(ivshm_segment_mempool(&seg, "pkts", &mp, &err), IVSHM_OK);
+    ck_assert_uint_eq(ivshm_ring_count(&rx), N);
+    ck_assert_uint_eq(ivshm_mempool_free_count(&mp), 4096 - N);
+    for (uint64_t i = 0; i < N; i++) {
+        uint64_t h;
+        ck_assert_int_eq(ivshm_ring_dequeue(&rx, &h), IVSHM_OK);
+        const uint8_t *p = ivshm_mempool_ptr(&mp, h);
+        ck_assert_uint_eq(p[0], i & 0xff);
+        ck_assert_uint_eq(p[2047], i & 0xff);
+        ck_assert_int_eq(ivshm_mempool_put(&mp, NULL, h), IVSHM_OK);
+    }
+    ck_assert_uint_eq(ivshm_mempool_free_count(&mp), 4096);
+    /* The child detached, so its slot (0) was GONE and the parent reused it. */
+    ck_assert_int_eq(seg.party, 0);
+    ck_assert_uint_eq(seg.view.parties[0].attach_count, 2);
+    ck_assert_uint_eq(seg.view.parties[0].pid, (uint64_t)getpid());
+    ivshm_segment_detach(&seg);
+}
+END_TEST
+
+START_TEST(test_party_liveness)
+{
+    create_t1(dir);
+    int ready[2], go[2];
+    ck_assert_int_eq(pipe(ready), 0);
+    ck_assert_int_eq(pipe(go), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        struct ivshm_segment seg;
+        struct ivshm_error err;
+        char c = 'x';
+        if (ivshm_segment_attach(dir, "t1", IVSHM_ATTACH_CLAIM, "sleeper", &seg, &err))
+            _exit(10);
+        c = (char)seg.party;
+        if (write(ready[1], &c, 1) != 1)
+            _exit(11);
+        /* Wait, then die without detaching. */
+        if (read(go[0], &c, 1) < 0)
+            _exit(12);
+        _exit(0);
+    }
+    char slot;
+    ck_assert_int_eq(read(ready[0], &slot, 1), 1);
+
+    struct ivshm_segment seg;
+    struct ivshm_error err = {0};
+    ck_assert_int_eq(ivshm_segment_attach(dir, "t1", IVSHM_ATTACH_CLAIM, "me", &seg, &err),
+                     IVSHM_OK);
+    ck_assert_int_ne(seg.party, slot);
+    struct ivshm_party *child = &seg.view.parties[(int)slot];
+    struct ivshm_party *me = &seg.view.parties[seg.party];
+    ck_assert_uint_eq(child->pid, (uint64_t)pid);
+    ck_assert_str_eq(child->label, "sleeper");
+    ck_assert(ivshm_party_alive(child));
+    ck_assert(ivshm_party_alive(me));
+    uint64_t start;
+    ck_assert_int_eq(ivshm_process_start_time(0, &start), 0);
+    ck_assert_uint_eq(me->start_time, start);
+    ck_assert_int_eq(ivshm_process_start_time(pid, &start), 0);
+    ck_assert_uint_eq(child->start_time, start);
+
+    /* A live pid with another start time is a reused pid: not alive. */
+    child->start_time++;
+    ck_assert(!ivshm_party_alive(child));
+    child->start_time--;
+
+    /* destroy refuses while a host party lives, unless forced */
+    ck_assert_int_eq(ivshm_segment_destroy(dir, "t1", false, &err), IVSHM_E_EXIST);
+
+    ck_assert_int_eq(write(go[1], "g", 1), 1);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(!ivshm_party_alive(child)); /* still ALIVE in the table, but dead */
+    ck_assert_uint_eq(atomic_load(&child->state), IVSHM_PARTY_ALIVE);
+
+    int my_slot = seg.party;
+    ivshm_segment_detach(&seg);
+    ck_assert_int_eq(ivshm_segment_attach(dir, "t1", IVSHM_ATTACH_READONLY, NULL, &seg, &err),
+                     IVSHM_OK);
+    ck_assert_uint_eq(atomic_load(&seg.view.parties[my_slot].state), IVSHM_PARTY_GONE);
+    ck_assert(!ivshm_party_alive(&seg.view.parties[my_slot]));
+    ivshm_segment_detach(&seg);
+    /* no live party left (the child is dead): destroy works */
+    ck_assert_int_eq(ivshm_segment_destroy(dir, "t1", false, &err), IVSHM_OK);
+    ck_assert_int_eq(dir_entries(dir), 0);
+}
+END_TEST
+
+START_TEST(test_party_table_full)
+{
+    struct ivshm_object_spec z = {.type = IVSHM_OBJ_MEMZONE, .name = "z", .size = 64};
+    struct ivshm_create_opts o = {.name = "few",
+                                  .dir = dir,
+                                  .size = 65536,
+                                  .numa_node = -1,
+                                  .party_capacity = 2,
+                                  .dir_capacity = 8,
+                                  .objects = &z,
+                                  .object_count = 1};
+    struct ivshm_error err = {0};
+    ck_assert_int_eq(ivshm_segment_create(&o, NULL, &err), IVSHM_OK);
+    struct ivshm_segment a, b, c;
+    ck_assert_int_eq(ivshm_segment_attach(dir, "few", IVSHM_ATTACH_CLAIM, "a", &a, &err), 0);
+    ck_assert_int_eq(ivshm_segment_attach(dir, "few", IVSHM_ATTACH_CLAIM, "b", &b, &err), 0);
+    ck_assert_uint_eq(a.view.hdr->dir_capacity, 8);
+    ck_assert_int_eq(ivshm_segment_attach(dir, "few", IVSHM_ATTACH_CLAIM, "c", &c, &err),
+                     IVSHM_E_PARTIES);
+    ivshm_segment_detach(&b);
+    ck_assert_int_eq(ivshm_segment_attach(dir, "few", IVSHM_ATTACH_CLAIM, "c", &c, &err), 0);
+    ck_assert_int_eq(c.party, 1); /* b's slot, reused */
+    ck_assert_uint_eq(c.view.parties[1].attach_count, 2);
+    ivshm_segment_detach(&c);
+    ivshm_segment_detach(&a);
+    /* read-only attach cannot claim */
+    ck_assert_int_eq(ivshm_segment_attach(dir, "few", IVSHM_ATTACH_CLAIM | IVSHM_ATTACH_READONLY,
+                                          NULL, &a, &err),
+                     IVSHM_E_INVAL);
+}
+END_TEST
+
+static void write_file(const char *path, const void *data, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, data, len), (ssize_t)len);
+    close(fd);
+}
+
+START_TEST(test_not_a_segment_refused)
+{
+    char path[PATH_MAX + 32];
+    static uint8_t junk[1 << 16];
+    for (size_t i = 0; i < sizeof(junk); i++)
+        junk[i] = (uint8_t)(i * 131 + 7);
+    snprintf(path, sizeof(path), "%s/ivshm-junk", dir);
+    write_file(path, junk, sizeof(junk));
+    snprintf(path, sizeof(path), "%s/ivshm-tiny", dir);
+    write_file(path, "IVSHMSEG", 8); /* the magic, but no header */
+
+    struct ivshm_segment seg;
+    struct ivshm_error err = {0};
+    ck_assert_int_eq(ivshm_segment_attach(dir, "junk", 0, NULL, &seg, &err), IVSHM_E_NOTSEG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "not an ivshm segment"));
+    ck_assert_int_eq(ivshm_segment_attach(dir, "tiny", 0, NULL, &seg, &err), IVSHM_E_NOTSEG);
+    ck_assert_int_eq(ivshm_segment_destroy(dir, "junk", true, &err), IVSHM_E_NOTSEG);
+    ck_assert_int_eq(ivshm_segment_destroy(dir, "tiny", true, &err), IVSHM_E_NOTSEG);
+    ck_assert_int_eq(dir_entries(dir), 2); /* both still there */
+    snprintf(path, sizeof(path), "%s/ivshm-junk", dir);
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_uint_eq(st.st_size, sizeof(junk));
+
+    /* A real segment with a damaged checksum is refused by attach but is
+     * still ours to destroy. */
+    create_t1(dir);
+    snprintf(path, sizeof(path), "%s/ivshm-t1", dir);
+    int fd = open(path, O_RDWR);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(pwrite(fd, "\xff", 1, 52), 1); /* object_count */
+    close(fd);
+    ck_assert_int_eq(ivshm_segment_attach(dir, "t1", 0, NULL, &seg, &err), IVSHM_E_BADSEG);
+    ck_assert_int_eq(ivshm_segment_destroy(dir, "t1", false, &err), IVSHM_OK);
+    ck_assert_int_eq(stat(path, &st), -1);
+    /* A missing segment */
+    ck_assert_int_eq(ivshm_segment_attach(dir, "t1", 0, NULL, &seg, &err), IVSHM_E_NOENT);
+    ck_assert_int_eq(ivshm_segment_destroy(dir, "t1", false, &err), IVSHM_E_NOENT);
+}
+END_TEST
+
+START_TEST(test_create_errors_leave_nothing)
+{
+    struct ivshm_create_result res;
+    struct ivshm_error err = {0};
+    struct ivshm_create_opts o = {.name = "t1",
+                                  .dir = dir,
+                                  .size = 16u << 20,
+                                  .numa_node = -1,
+                                  .objects = acceptance,
+                                  .object_count = 4};
+
+    o.size = 1u << 20; /* the mempool needs 8 MiB */
+    ck_assert_int_eq(ivshm_segment_create(&o, &res, &err), IVSHM_E_NOSPC);
+    ck_assert(res.bad_arguments);
+    ck_assert_ptr_nonnull(strstr(err.msg, "pkts"));
+    ck_assert_int_eq(dir_entries(dir), 0);
+
+    struct ivshm_object_spec dup[2] = {acceptance[0], acceptance[0]};
+    o.size = 16u << 20;
+    o.objects = dup;
+    o.object_count = 2;
+    ck_assert_int_eq(ivshm_segment_create(&o, &res, &err), IVSHM_E_EXIST);
+    ck_assert(res.bad_arguments);
+
+    struct ivshm_object_spec bad = acceptance[0];
+    bad.slots = 1000;
+    o.objects = &bad;
+    o.object_count = 1;
+    ck_assert_int_eq(ivshm_segment_create(&o, &res, &err), IVSHM_E_INVAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "slots=1000"));
+    bad = acceptance[2];
+    bad.cache = IVSHM_MEMPOOL_CACHE_MAX + 1;
+    ck_assert_int_eq(ivshm_segment_create(&o, &res, &err), IVSHM_E_INVAL);
+    bad.cache = IVSHM_MEMPOOL_CACHE_MAX;
+    bad.name = "name.with.dots";
+    ck_assert_int_eq(ivshm_segment_create(&o, &res, &err), IVSHM_E_INVAL);
+
+    o.objects = acceptance;
+    o.object_count = 4;
+    o.numa_node = 4000;
+    ck_assert_int_eq(ivshm_segment_create(&o, &res, &err), IVSHM_E_NOENT);
+    ck_assert(!res.bad_arguments);
+    o.numa_node = -1;
+
+    char missing[PATH_MAX + 8];
+    snprintf(missing, sizeof(missing), "%s/nope", dir);
+    o.dir = missing;
+    ck_assert_int_eq(ivshm_segment_create(&o, &res, &err), IVSHM_E_NOENT);
+    ck_assert(!res.bad_arguments);
+    o.dir = dir;
+    ck_assert_int_eq(dir_entries(dir), 0);
+
+    ck_assert_int_eq(ivshm_segment_create(&o, &res, &err), IVSHM_OK);
+    ck_assert_int_eq(ivshm_segment_create(&o, &res, &err), IVSHM_E_EXIST);
+    ck_assert_int_eq(dir_entries(dir), 1);
+}
+END_TEST
+
+/* The directory is found from --dir, then IVSHM_DIR, then the first
+ * hugetlbfs mount, then /dev/shm with the fallback flag. */
+START_TEST(test_dir_resolution)
+{
+    char mounts[PATH_MAX + 16], out[PATH_MAX];
+    bool fb = true;
+    struct ivshm_error err;
+    snprintf(mounts, sizeof(mounts), "%s/mounts", dir);
+    const char *no_huge = "proc /proc proc rw 0 0\n"
+                          "tmpfs /dev/shm tmpfs rw 0 0\n";
+    write_file(mounts, no_huge, strlen(no_huge));
+    ck_assert_int_eq(ivshm_dir_resolve_from(NULL, mounts, out, sizeof(out), &fb, &err), 0);
+    ck_assert_str_eq(out, "/dev/shm");
+    ck_assert(fb);
+
+    const char *with_huge = "proc /proc proc rw 0 0\n"
+                            "none /mnt/huge\\040pages hugetlbfs rw,pagesize=2M 0 0\n"
+                            "none /dev/hugepages1G hugetlbfs rw,pagesize=1G 0 0\n";
+    write_file(mounts, with_huge, strlen(with_huge));
+    ck_assert_int_eq(ivshm_dir_resolve_from(NULL, mounts, out, sizeof(out), &fb, &err), 0);
+    ck_assert_str_eq(out, "/mnt/huge pages");
+    ck_assert(!fb);
+
+    setenv(IVSHM_ENV_DIR, "/from/env", 1);
+    ck_assert_int_eq(ivshm_dir_resolve_from(NULL, mounts, out, sizeof(out), &fb, &err), 0);
+    ck_assert_str_eq(out, "/from/env");
+    ck_assert_int_eq(ivshm_dir_resolve_from("/explicit", mounts, out, sizeof(out), &fb, &err), 0);
+    ck_assert_str_eq(out, "/explicit");
+    unsetenv(IVSHM_ENV_DIR);
+}
+END_TEST
+
+/* Creating in /dev/shm (the fallback directory) gives 4 KiB pages. */
+START_TEST(test_dev_shm_segment)
+{
+    struct ivshm_dir_info info;
+    struct ivshm_error err = {0};
+    if (ivshm_dir_info(IVSHM_SHM_DIR, &info, &err) != IVSHM_OK)
+        return; /* no /dev/shm here: nothing to check */
+    ck_assert(!info.hugetlbfs);
+    char name[32];
+    snprintf(name, sizeof(name), "unit-%d", (int)getpid());
+    struct ivshm_object_spec z = {.type = IVSHM_OBJ_MEMZONE, .name = "z", .size = 100};
+    struct ivshm_create_opts o = {.name = name,
+                                  .dir = IVSHM_SHM_DIR,
+                                  .size = 5000,
+                                  .numa_node = -1,
+                                  .objects = &z,
+                                  .object_count = 1};
+    struct ivshm_create_result res;
+    ck_assert_int_eq(ivshm_segment_create(&o, &res, &err), IVSHM_OK);
+    ck_assert_uint_eq(res.page_size, (uint64_t)sysconf(_SC_PAGESIZE));
+    ck_assert_uint_eq(res.size, 8192);
+    ck_assert(!res.shm_fallback); /* asked for explicitly */
+    struct ivshm_segment seg;
+    ck_assert_int_eq(ivshm_segment_attach(IVSHM_SHM_DIR, name, 0, NULL, &seg, &err), IVSHM_OK);
+    ck_assert_uint_eq(seg.view.hdr->page_size, res.page_size);
+    ivshm_segment_detach(&seg);
+    ck_assert_int_eq(ivshm_segment_destroy(IVSHM_SHM_DIR, name, false, &err), IVSHM_OK);
+}
+END_TEST
+
+struct list_seen {
+    int n;
+    char names[4][32];
+    bool valid[4];
+};
+
+static int list_cb(const char *name, const char *p, const struct ivshm_segment *seg,
+                   const struct ivshm_error *why, void *ctx)
+{
+    struct list_seen *seen = ctx;
+    (void)p;
+    ck_assert(seg != NULL || (why != NULL && why->code == IVSHM_E_NOTSEG));
+    if (seen->n < 4) {
+        snprintf(seen->names[seen->n], 32, "%s", name);
+        seen->valid[seen->n] = seg != NULL;
+    }
+    seen->n++;
+    return 0;
+}
+
+START_TEST(test_list)
+{
+    create_t1(dir);
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof(path), "%s/ivshm-junk", dir);
+    char text[300];
+    memset(text, '.', sizeof(text)); /* longer than a header, no magic */
+    write_file(path, text, sizeof(text));
+    snprintf(path, sizeof(path), "%s/unrelated", dir);
+    write_file(path, "x", 1);
+    struct ivshm_error err;
+    struct list_seen seen = {0};
+    ck_assert_int_eq(ivshm_segment_list(dir, list_cb, &seen, &err), IVSHM_OK);
+    ck_assert_int_eq(seen.n, 2);
+    ck_assert_str_eq(seen.names[0], "junk");
+    ck_assert(!seen.valid[0]);
+    ck_assert_str_eq(seen.names[1], "t1");
+    ck_assert(seen.valid[1]);
+}
+END_TEST
+
+START_TEST(test_parse_size)
+{
+    struct ivshm_error err;
+    uint64_t v;
+    ck_assert_int_eq(ivshm_parse_size("16M", "--size", &v, &err), 0);
+    ck_assert_uint_eq(v, 16u << 20);
+    ck_assert_int_eq(ivshm_parse_size("2g", "--size", &v, &err), 0);
+    ck_assert_uint_eq(v, 2ull << 30);
+    ck_assert_int_eq(ivshm_parse_size("4KiB", "--size", &v, &err), 0);
+    ck_assert_uint_eq(v, 4096);
+    ck_assert_int_eq(ivshm_parse_size("0x1000", "--size", &v, &err), 0);
+    ck_assert_uint_eq(v, 4096);
+    ck_assert_int_eq(ivshm_parse_size("123", "--size", &v, &err), 0);
+    ck_assert_uint_eq(v, 123);
+    const char *bad[] = {
+        "", "M", "1.5M", "-1", "12Q", "16MM", "0x", "18446744073709551616", "17179869184G", " 1"};
+    for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ck_assert_msg(ivshm_parse_size(bad[i], "--size", &v, &err) == IVSHM_E_INVAL, "'%s'",
+                      bad[i]);
+        ck_assert_ptr_nonnull(strstr(err.msg, "--size"));
+    }
+    ck_assert_int_eq(ivshm_parse_u64("512", "cache", 0, 512, &v, &err), 0);
+    ck_assert_int_eq(ivshm_parse_u64("513", "cache", 0, 512, &v, &err), IVSHM_E_INVAL);
+    ck_assert_int_eq(ivshm_parse_u64("5k", "cache", 0, 512, &v, &err), IVSHM_E_INVAL);
+    ck_assert_uint_eq(ivshm_round_segment_size(5000, 4096), 8192);
+    ck_assert_uint_eq(ivshm_round_segment_size(1, 2u << 20), 2u << 20);
+    ck_assert_uint_eq(ivshm_round_segment_size((16u << 20) + 1, 2u << 20), 32u << 20);
+}
+END_TEST
+
+START_TEST(test_qemu_args)
+{
+    static struct ivshm_qemu_segment segs[32];
+    static char names[32][8];
+    for (int i = 0; i < 32; i++) {
+        snprintf(names[i], sizeof(names[i]), "s%d", i);
+        segs[i] = (struct ivshm_qemu_segment){names[i], "/dev/hugepages/ivshm-x", 2u << 20, -1};
+    }
+    segs[5].numa_node = 1;
+    static char out[65536];
+    struct ivshm_error err;
+    ck_assert_int_eq(ivshm_qemu_args(segs, 32, NULL, out, sizeof(out), &err), IVSHM_OK);
+    ck_assert_ptr_nonnull(strstr(out, "addr=0x10.0x0,multifunction=on"));
+    ck_assert_ptr_nonnull(strstr(out, "addr=0x13.0x7,"));
+    ck_assert_ptr_null(strstr(out, "addr=0x14"));
+    ck_assert_ptr_nonnull(strstr(out, "size=2097152,share=on,host-nodes=1,policy=bind"));
+    ck_assert_ptr_nonnull(strstr(out, "-device ivshmem-plain,id=ivshm-s31,memdev=ivshm-mem-s31,"
+                                      "bus=ivshm-port-s31"));
+    /* one line per segment */
+    int lines = 1;
+    for (char *p = out; *p; p++)
+        lines += *p == '\n';
+    ck_assert_int_eq(lines, 32);
+
+    struct ivshm_qemu_opts pc = {IVSHM_QEMU_PC, 0};
+    ck_assert_int_eq(ivshm_qemu_args(segs, 1, &pc, out, sizeof(out), &err), IVSHM_OK);
+    ck_assert_ptr_null(strstr(out, "pcie-root-port"));
+    ck_assert_ptr_null(strstr(out, "bus="));
+
+    segs[0].path = "/tmp/a,b";
+    ck_assert_int_eq(ivshm_qemu_args(segs, 1, NULL, out, sizeof(out), &err), IVSHM_OK);
+    ck_assert_ptr_nonnull(strstr(out, "mem-path=/tmp/a,,b,size="));
+    segs[0].path = "/tmp/a b";
+    ck_assert_int_eq(ivshm_qemu_args(segs, 1, NULL, out, sizeof(out), &err), IVSHM_E_INVAL);
+    segs[0].path = "/tmp/ok";
+    struct ivshm_qemu_opts late = {IVSHM_QEMU_Q35, 0x1c};
+    ck_assert_int_eq(ivshm_qemu_args(segs, 32, &late, out, sizeof(out), &err), IVSHM_E_INVAL);
+    ck_assert_int_eq(ivshm_qemu_args(segs, 32, NULL, out, 100, &err), IVSHM_E_NOSPC);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("host_segment");
+    TCase *tc = tcase_create("segment_file");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_create_attach_lookup);
+    tcase_add_test(tc, test_two_processes);
+    tcase_add_test(tc, test_party_liveness);
+    tcase_add_test(tc, test_party_table_full);
+    tcase_add_test(tc, test_not_a_segment_refused);
+    tcase_add_test(tc, test_create_errors_leave_nothing);
+    tcase_add_test(tc, test_dir_resolution);
+    tcase_add_test(tc, test_dev_shm_segment);
+    tcase_add_test(tc, test_list);
+    suite_add_tcase(s, tc);
+    TCase *tc2 = tcase_create("parsing");
+    tcase_add_test(tc2, test_parse_size);
+    tcase_add_test(tc2, test_qemu_args);
+    suite_add_tcase(s, tc2);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
