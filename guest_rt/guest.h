@@ -38,8 +38,9 @@ extern "C" {
 #define GUEST_EXIT_EXCEPTION 0x70 /* a CPU exception was caught and reported */
 #define GUEST_EXIT_PANIC     0x71 /* the runtime could not continue (guest_panic) */
 
-/* Flushes stdio, then leaves through isa-debug-exit (I/O port 0xf4). Without
- * that device QEMU ignores the write and the CPU halts forever. */
+/* Flushes stdio, releases our party slots (state GONE), then leaves through
+ * isa-debug-exit (I/O port 0xf4). Without that device QEMU ignores the write
+ * and the CPU halts forever. */
 __attribute__((noreturn)) void guest_exit(int code);
 
 /* The same without flushing stdio: safe from exception handlers. */

@@ -169,6 +169,17 @@ void *guest_memzone_lookup(const char *path, uint64_t *length, struct ivshm_erro
     return d->view.base + entry.offset;
 }
 
+void ivshm_devices_release(void)
+{
+    for (size_t i = 0; i < device_count; i++) {
+        struct guest_ivshm_device *d = &devices[i];
+        if (d->state == GUEST_IVSHM_VALID && d->party >= 0) {
+            ivshm_party_release(&d->view, d->party);
+            d->party = -1;
+        }
+    }
+}
+
 void guest_ivshm_heartbeat(void)
 {
     for (size_t i = 0; i < device_count; i++) {

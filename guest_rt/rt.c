@@ -28,6 +28,7 @@ int main(int argc, char **argv);
 
 void guest_hw_exit(int code)
 {
+    ivshm_devices_release();
     /* isa-debug-exit: QEMU exits with (code << 1) | 1. Without the device
      * the write goes nowhere and we halt. */
     outl(DEBUG_EXIT_PORT, (uint32_t)code);

@@ -37,6 +37,9 @@ void heap_init(const struct boot_info *info);
 
 /* ivshm_dev.c: examines every IVSHMEM device found by the PCI walk. */
 void ivshm_devices_init(const char *party_label);
+/* Marks our party slots GONE: called on every way out (exit, exception,
+ * panic) so a guest that reboots does not fill the party table. */
+void ivshm_devices_release(void);
 
 /* acpi.c */
 const void *acpi_find_table(uint64_t rsdp_address, const char signature[4]);
