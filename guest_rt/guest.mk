@@ -57,7 +57,8 @@ GUEST_RT_OBJS := $(patsubst %,$(GUEST_B)/obj/%.o,$(GUEST_RT_SRCS)) \
 GUEST_RT_LIB := $(GUEST_B)/libguest_rt.a
 MULTIBOOT_OBJS := $(GUEST_B)/obj/boot/multiboot.S.o $(GUEST_B)/obj/boot/multiboot.c.o
 EFI_OBJS := $(GUEST_B)/obj/boot/efi_main.c.o
-GUEST_APPS := hello probe fwd
+# Every guest_rt/apps/NAME.c becomes build/guest/NAME.elf and NAME.efi.
+GUEST_APPS := $(sort $(basename $(notdir $(wildcard guest_rt/apps/*.c))))
 GUEST_APP_OBJ = $(GUEST_B)/obj/guest_rt/apps/$(1).c.o
 
 # Every guest object waits for newlib's headers (order-only: never rebuilt
