@@ -23,7 +23,7 @@
 
 /* 1 PML4 + 1 PDPT + 4 PDs cover the first 4 GiB; the rest serves RAM above
  * 4 GiB and high BARs (one PDPT per 512 GiB, one PD per GiB touched). */
-#define TABLE_POOL_PAGES 48
+#define TABLE_POOL_PAGES 64
 static uint64_t table_pool[TABLE_POOL_PAGES][512] __attribute__((aligned(4096)));
 static unsigned tables_used;
 static uint64_t *pml4;
@@ -99,6 +99,22 @@ static int map_into(uint64_t phys, uint64_t length, enum cache_attr attr)
     return 0;
 }
 
+int paging_is_mapped(uint64_t address)
+{
+    const uint64_t *pdpt, *pd;
+    uint64_t e = pml4[(address >> 39) & 511];
+    if (!(e & PTE_PRESENT))
+        return 0;
+    pdpt = (const uint64_t *)(uintptr_t)(e & PTE_ADDRESS);
+    e = pdpt[(address >> 30) & 511];
+    if (!(e & PTE_PRESENT))
+        return 0;
+    if (e & PTE_HUGE)
+        return 1;
+    pd = (const uint64_t *)(uintptr_t)(e & PTE_ADDRESS);
+    return (pd[(address >> 21) & 511] & PTE_PRESENT) != 0;
+}
+
 int paging_map(uint64_t phys, uint64_t length, enum cache_attr attr)
 {
     int rc = map_into(phys, length, attr);
@@ -126,7 +142,7 @@ void paging_init(const struct boot_info *info)
         if (r->type == BOOT_MEM_RESERVED && r->base >= (1ull << 20))
             continue; /* reserved ranges above 1 MiB may be MMIO */
         if (map_into(r->base, r->length, CACHE_WB) < 0)
-            break;
+            break; /* out of tables: the heap keeps to what is mapped */
     }
     write_cr3((uint64_t)(uintptr_t)pml4);
 }

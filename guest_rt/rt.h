@@ -31,6 +31,7 @@ void paging_init(const struct boot_info *info);
  * when the page-table pool is exhausted. */
 int paging_map(uint64_t phys, uint64_t length, enum cache_attr attr);
 int paging_has_1g_pages(void);
+int paging_is_mapped(uint64_t address);
 
 /* syscalls.c */
 void heap_init(const struct boot_info *info);

@@ -41,6 +41,13 @@ void heap_init(const struct boot_info *info)
                 end = info->image_start;
         }
         start = (start + 4095) & ~4095ull;
+        /* Only what paging_init managed to map (huge RAM without 1 GiB
+         * pages can exhaust the page-table pool). */
+        for (uint64_t at = start; at < end; at = (at | 0x1FFFFF) + 1)
+            if (!paging_is_mapped(at)) {
+                end = at;
+                break;
+            }
         if (end > start && end - start > best_end - best_start) {
             best_start = start;
             best_end = end;
