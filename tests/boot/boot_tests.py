@@ -178,6 +178,31 @@ def test_hello(path):
     report(f"hello boots ({path})", problem, t)
 
 
+def test_uefi_load_options():
+    """Load options as the UEFI shell passes them ("hello.efi alpha=1 beta"):
+    no BOOTX64.EFI, so OVMF falls back to its shell, which runs startup.nsh."""
+    esp = tempfile.mkdtemp(prefix="esp-shell-", dir=TMP)
+    shutil.copy(os.path.join(GUEST, "hello.efi"), os.path.join(esp, "hello.efi"))
+    with open(os.path.join(esp, "startup.nsh"), "w") as f:
+        f.write("fs0:\r\nhello.efi alpha=1 beta\r\n")
+    args = ["qemu-system-x86_64", "-machine", "q35", "-m", "64M", "-nographic", "-nic", "none",
+            "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+            "-bios", OVMF, "-drive", f"format=raw,file=fat:rw:{esp}"]
+    start = time.monotonic()
+    try:
+        proc = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              stdin=subprocess.DEVNULL, timeout=UEFI_TIMEOUT)
+        status, out = proc.returncode, proc.stdout.decode("utf-8", "replace")
+    except subprocess.TimeoutExpired as e:
+        status, out = "timeout", (e.stdout or b"").decode("utf-8", "replace")
+    problem = None
+    if status != status_of(EXIT_OK):
+        problem = f"QEMU status {status}: {tail(out)}"
+    elif "hello: argv[1]=alpha=1" not in out or "hello: argv[2]=beta" not in out:
+        problem = f"load options not passed: {tail(out)}"
+    report("UEFI load options from the shell reach argv", problem, time.monotonic() - start)
+
+
 def test_min_ram(mem):
     status, out, t = boot("direct", "hello", mem=mem)
     problem = None if status == status_of(EXIT_OK) and "hello: done" in out else \
@@ -332,6 +357,7 @@ def main():
     tests = [
         ("hello-direct", lambda: test_hello("direct")),
         ("hello-uefi", lambda: test_hello("uefi")),
+        ("uefi-load-options", test_uefi_load_options),
         ("ram-32M", lambda: test_min_ram("32M")),
         ("fault-pf-direct", lambda: test_fault("direct", "pf", 14, "cr2=0x00004000deadb000")),
         ("fault-ud-direct", lambda: test_fault("direct", "ud", 6)),
