@@ -8,7 +8,8 @@ set -u
 IVSHM=${IVSHM:-build/bin/ivshm}
 TEST_TMP=${TEST_TMP:-$(mktemp -d)}
 QEMU=${QEMU:-qemu-system-x86_64}
-D="$TEST_TMP/segs"
+# IVSHM_TEST_DIR: run against another directory (e.g. a hugetlbfs mount)
+D=${IVSHM_TEST_DIR:-$TEST_TMP/segs}
 mkdir -p "$D"
 fails=0
 QEMU_PID=""
