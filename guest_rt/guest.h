@@ -72,6 +72,9 @@ static inline uint64_t guest_tsc(void)
 /* TSC ticks per second: CPUID 0x15, else 0x16, else measured against the PIT
  * (10 ms, done once on first call). */
 uint64_t guest_tsc_hz(void);
+/* The TSC when the runtime started (rt_start): guest_tsc() - guest_boot_tsc()
+ * is the time since the boot path handed over. */
+uint64_t guest_boot_tsc(void);
 /* Busy-waits. */
 void guest_delay_us(uint64_t microseconds);
 

@@ -17,6 +17,7 @@ char rt_stack_bottom[RT_STACK_SIZE] __attribute__((aligned(16)));
 #define rt_stack_top (rt_stack_bottom + RT_STACK_SIZE)
 
 static const struct boot_info *boot;
+static uint64_t boot_tsc;
 static struct cmdline cmdline;
 static struct pci_scan pci;
 static uint8_t *ecam_base;
@@ -239,8 +240,14 @@ __attribute__((noreturn)) static void rt_continue(void *arg)
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (guest_arg("verbose"))
         print_boot_summary();
+    uint64_t t_pci = rdtsc();
     pci_init();
+    uint64_t t_ivshm = rdtsc();
     ivshm_devices_init(guest_arg("label") ? guest_arg("label") : "guest");
+    if (guest_arg("verbose"))
+        printf("guest: start-up TSC ticks: paging+heap %llu, pci %llu, ivshm %llu\n",
+               (unsigned long long)(t_pci - boot_tsc), (unsigned long long)(t_ivshm - t_pci),
+               (unsigned long long)(rdtsc() - t_ivshm));
 
     static char *argv[CMDLINE_MAX_WORDS + 2];
     int argc = 0;
@@ -272,8 +279,14 @@ void boot_info_add_range(struct boot_info *info, uint64_t base, uint64_t length,
     r->type = type;
 }
 
+uint64_t guest_boot_tsc(void)
+{
+    return boot_tsc;
+}
+
 void rt_start(const struct boot_info *info)
 {
+    boot_tsc = rdtsc();
     console_init();
     cpu_init();
     rt_switch_stack(rt_stack_top, rt_continue, (void *)info);

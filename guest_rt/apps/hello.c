@@ -37,8 +37,12 @@ int main(int argc, char **argv)
     memset(block, 0xA5, 1 << 20);
     free(block);
 
-    if (guest_arg("tsc"))
-        printf("hello: tsc %.1f MHz\n", (double)guest_tsc_hz() / 1e6);
+    if (guest_arg("tsc")) {
+        uint64_t at_main = guest_tsc();
+        double hz = (double)guest_tsc_hz();
+        printf("hello: tsc %.1f MHz, runtime start to main %.0f us\n", hz / 1e6,
+               (double)(at_main - guest_boot_tsc()) / hz * 1e6);
+    }
 
     for (size_t i = 0; i < guest_pci_count(); i++) {
         const struct guest_pci_function *f = guest_pci_get(i);

@@ -368,6 +368,7 @@ def main():
         ("probe-4-direct", lambda: test_probe("direct", 4, True)),
         ("probe-4-uefi", lambda: test_probe("uefi", 4, True)),
         ("probe-32-direct", lambda: test_probe("direct", 32, True, "2M")),
+        ("probe-32-uefi", lambda: test_probe("uefi", 32, True, "2M")),
         ("qemu-args-direct", lambda: test_qemu_args("direct")),
         ("qemu-args-uefi", lambda: test_qemu_args("uefi")),
         ("high-bar-direct", lambda: test_high_bar("direct")),
