@@ -42,6 +42,13 @@
 #define IVSHM_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #endif
 
+/* Hot-path functions are always inlined: the compiler then folds the mode,
+ * bulk/burst and (often) n into each call site. Left to itself, GCC -O2 made
+ * out-of-line copies of the enqueue and dequeue bodies. */
+#ifndef IVSHM_INLINE
+#define IVSHM_INLINE inline __attribute__((always_inline))
+#endif
+
 /* Private handle. Put it in static storage, on the stack, or in memory from
  * an allocator that honours its 64-byte alignment (aligned_alloc). */
 struct ivshm_ring {
@@ -70,8 +77,8 @@ int ivshm_ring_init_raw(struct ivshm_ring *r, void *mem, uint32_t slots, uint32_
 
 /* ---- internals ---- */
 
-static inline void ivshm__ring_write(struct ivshm_ring *r, uint32_t head, const uint64_t *objs,
-                                     uint32_t n)
+static IVSHM_INLINE void ivshm__ring_write(struct ivshm_ring *r, uint32_t head,
+                                           const uint64_t *objs, uint32_t n)
 {
     uint32_t idx = head & r->mask;
     uint64_t *slots = r->slots;
@@ -87,8 +94,8 @@ static inline void ivshm__ring_write(struct ivshm_ring *r, uint32_t head, const 
     }
 }
 
-static inline void ivshm__ring_read(const struct ivshm_ring *r, uint32_t head, uint64_t *objs,
-                                    uint32_t n)
+static IVSHM_INLINE void ivshm__ring_read(const struct ivshm_ring *r, uint32_t head, uint64_t *objs,
+                                          uint32_t n)
 {
     uint32_t idx = head & r->mask;
     const uint64_t *slots = r->slots;
@@ -104,7 +111,7 @@ static inline void ivshm__ring_read(const struct ivshm_ring *r, uint32_t head, u
     }
 }
 
-static inline void ivshm__cpu_relax(void)
+static IVSHM_INLINE void ivshm__cpu_relax(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
@@ -112,9 +119,12 @@ static inline void ivshm__cpu_relax(void)
 }
 
 /*
- * How many entries a producer at `head` may write: capacity - in use. First
- * from the private copy of cons.tail; when that is not enough (or implausible,
- * because other producers moved head past it), from the shared cons.tail.
+ * Room for a producer whose head is `head`: capacity - in use, first from the
+ * private copy of cons.tail, and only when that says "not enough" from the
+ * shared cons.tail (one cross-core read per ring's worth of entries instead of
+ * one per call). Returns a value above capacity when even the shared cons.tail
+ * is ahead of head: a stale head (MP: other producers moved on since we read
+ * it) or a peer's garbage; the caller tells which.
  *
  * The shared read is an acquire: it pairs with the consumer's release store of
  * cons.tail, so the consumer's reads of the slots it gave back happen before
@@ -122,79 +132,113 @@ static inline void ivshm__cpu_relax(void)
  * acquire so that the same guarantee carries over to the other threads of an
  * MP ring that use it; on x86 both are plain moves.
  */
-static inline uint32_t ivshm__ring_room(struct ivshm_ring *r, uint32_t head, uint32_t want)
+static IVSHM_INLINE uint32_t ivshm__ring_room(struct ivshm_ring *r, uint32_t head, uint32_t want)
 {
+    const uint32_t capacity = r->capacity;
     uint32_t cons = atomic_load_explicit(&r->prod_seen_cons_tail, memory_order_acquire);
-    uint32_t room = r->capacity + cons - head;
-    if (IVSHM_LIKELY(room >= want && room <= r->capacity))
+    uint32_t room = capacity + cons - head;
+    if (IVSHM_LIKELY(room >= want && room <= capacity))
         return room;
     cons = atomic_load_explicit(&r->shared->cons.tail, memory_order_acquire);
     atomic_store_explicit(&r->prod_seen_cons_tail, cons, memory_order_release);
-    room = r->capacity + cons - head;
-    /* More room than capacity: cons.tail is ahead of us, which no correct
-     * peer does. Refuse rather than overwrite entries. */
-    return room <= r->capacity ? room : 0;
+    return capacity + cons - head;
 }
 
-/* Entries a consumer at `head` may read; mirror image of ivshm__ring_room. The
- * acquire load of prod.tail pairs with the producer's release store, so the
- * slot contents it published are visible. */
-static inline uint32_t ivshm__ring_avail(struct ivshm_ring *r, uint32_t head, uint32_t want)
+/* Entries for a consumer whose head is `head`; mirror image of
+ * ivshm__ring_room (above capacity: stale head or garbage). The acquire load
+ * of prod.tail pairs with the producer's release store, so the slot contents
+ * it published are visible. */
+static IVSHM_INLINE uint32_t ivshm__ring_avail(struct ivshm_ring *r, uint32_t head, uint32_t want)
 {
+    const uint32_t capacity = r->capacity;
     uint32_t prod = atomic_load_explicit(&r->cons_seen_prod_tail, memory_order_acquire);
     uint32_t avail = prod - head;
-    if (IVSHM_LIKELY(avail >= want && avail <= r->capacity))
+    if (IVSHM_LIKELY(avail >= want && avail <= capacity))
         return avail;
     prod = atomic_load_explicit(&r->shared->prod.tail, memory_order_acquire);
     atomic_store_explicit(&r->cons_seen_prod_tail, prod, memory_order_release);
-    avail = prod - head;
-    return avail <= r->capacity ? avail : 0;
+    return prod - head;
 }
 
-static inline void ivshm__count_event(_Atomic uint64_t *events)
+/* Counts a refused call. Statistics only, so relaxed. With a single writer
+ * (SP producer side, SC consumer side) a load and a store do: a locked
+ * read-modify-write would cost ~20 cycles on every poll of an empty ring. */
+static IVSHM_INLINE void ivshm__count_event(_Atomic uint64_t *events, bool single_writer)
 {
-    atomic_fetch_add_explicit(events, 1, memory_order_relaxed);
+    if (single_writer)
+        atomic_store_explicit(events, atomic_load_explicit(events, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
+    else
+        atomic_fetch_add_explicit(events, 1, memory_order_relaxed);
 }
 
-/* exact: all n or none (bulk); otherwise as many as fit (burst). */
-static inline uint32_t ivshm__ring_enqueue(struct ivshm_ring *r, const uint64_t *objs, uint32_t n,
-                                           bool exact, uint32_t *free_space)
+/* How many of `want` to move given `space` (room or entries): all or none
+ * when exact (bulk), as many as there are otherwise (burst). */
+static IVSHM_INLINE uint32_t ivshm__ring_take(uint32_t want, uint32_t space, bool exact)
+{
+    if (IVSHM_LIKELY(want <= space))
+        return want;
+    return exact ? 0 : space;
+}
+
+static IVSHM_INLINE uint32_t ivshm__ring_enqueue(struct ivshm_ring *r, const uint64_t *objs,
+                                                 uint32_t want, bool exact, uint32_t *free_space)
 {
     struct ivshm_ring_side *prod = &r->shared->prod;
-    uint32_t head, room;
+    const uint32_t capacity = r->capacity;
+    const bool single = !(r->mode & IVSHM_RING_MP);
+    uint32_t head, room, n;
 
-    if (!(r->mode & IVSHM_RING_MP)) {
+    if (single) {
         /* Single producer: we alone write prod.*, so a relaxed read of our
-         * own tail is exact. */
+         * own tail is exact, and a room above capacity can only be a peer's
+         * garbage in cons.tail: refuse rather than overwrite entries. */
         head = atomic_load_explicit(&prod->tail, memory_order_relaxed);
-        room = ivshm__ring_room(r, head, n);
-        if (n > room)
-            n = exact ? 0 : room;
+        room = ivshm__ring_room(r, head, want);
+        if (IVSHM_UNLIKELY(room > capacity))
+            room = 0;
+        n = ivshm__ring_take(want, room, exact);
         if (IVSHM_UNLIKELY(n == 0))
             goto full;
         ivshm__ring_write(r, head, objs, n);
+        /* head mirrors tail for SP, for inspection; relaxed (only we write
+         * it, nobody synchronises on it). */
         atomic_store_explicit(&prod->head, head + n, memory_order_relaxed);
         /* Release: the slot writes above are visible before the new tail. */
         atomic_store_explicit(&prod->tail, head + n, memory_order_release);
     } else {
-        uint32_t want = n;
         head = atomic_load_explicit(&prod->head, memory_order_relaxed);
-        do {
-            n = want;
-            room = ivshm__ring_room(r, head, n);
-            if (n > room)
-                n = exact ? 0 : room;
+        for (;;) {
+            room = ivshm__ring_room(r, head, want);
+            if (IVSHM_UNLIKELY(room > capacity)) {
+                /* Our head is stale (other producers reserved and the
+                 * consumers caught up meanwhile): retry with the current one.
+                 * If head has not moved, cons.tail really is ahead of it:
+                 * a peer's garbage, refuse. */
+                uint32_t now = atomic_load_explicit(&prod->head, memory_order_relaxed);
+                if (now != head) {
+                    head = now;
+                    continue;
+                }
+                room = 0;
+            }
+            n = ivshm__ring_take(want, room, exact);
             if (IVSHM_UNLIKELY(n == 0))
                 goto full;
             /* Relaxed CAS: it only hands out slot ranges among producers;
              * the ordering with the consumer comes from the acquire in
-             * ivshm__ring_room and the release on tail below. */
-        } while (!atomic_compare_exchange_weak_explicit(
-            &prod->head, &head, head + n, memory_order_relaxed, memory_order_relaxed));
+             * ivshm__ring_room and the release on tail below. On failure
+             * head gets the current value and we recompute the room. */
+            if (atomic_compare_exchange_weak_explicit(&prod->head, &head, head + n,
+                                                      memory_order_relaxed, memory_order_relaxed))
+                break;
+        }
         ivshm__ring_write(r, head, objs, n);
         /* Producers that reserved earlier ranges publish first, so tail only
-         * ever covers fully written slots. */
-        while (atomic_load_explicit(&prod->tail, memory_order_relaxed) != head)
+         * ever covers fully written slots. Acquire: their slot writes then
+         * happen before our release of tail, which is all a consumer
+         * synchronises with (a plain store does not extend their release). */
+        while (atomic_load_explicit(&prod->tail, memory_order_acquire) != head)
             ivshm__cpu_relax();
         atomic_store_explicit(&prod->tail, head + n, memory_order_release);
     }
@@ -202,23 +246,28 @@ static inline uint32_t ivshm__ring_enqueue(struct ivshm_ring *r, const uint64_t 
         *free_space = room - n;
     return n;
 full:
-    ivshm__count_event(&prod->events);
+    ivshm__count_event(&prod->events, single);
     if (free_space)
         *free_space = room;
     return 0;
 }
 
-static inline uint32_t ivshm__ring_dequeue(struct ivshm_ring *r, uint64_t *objs, uint32_t n,
-                                           bool exact, uint32_t *available)
+static IVSHM_INLINE uint32_t ivshm__ring_dequeue(struct ivshm_ring *r, uint64_t *objs,
+                                                 uint32_t want, bool exact, uint32_t *available)
 {
     struct ivshm_ring_side *cons = &r->shared->cons;
-    uint32_t head, avail;
+    const uint32_t capacity = r->capacity;
+    const bool single = !(r->mode & IVSHM_RING_MC);
+    uint32_t head, avail, n;
 
-    if (!(r->mode & IVSHM_RING_MC)) {
+    if (single) {
+        /* Single consumer: our own tail, read relaxed, is exact; more
+         * entries than capacity is a peer's garbage in prod.tail. */
         head = atomic_load_explicit(&cons->tail, memory_order_relaxed);
-        avail = ivshm__ring_avail(r, head, n);
-        if (n > avail)
-            n = exact ? 0 : avail;
+        avail = ivshm__ring_avail(r, head, want);
+        if (IVSHM_UNLIKELY(avail > capacity))
+            avail = 0;
+        n = ivshm__ring_take(want, avail, exact);
         if (IVSHM_UNLIKELY(n == 0))
             goto empty;
         ivshm__ring_read(r, head, objs, n);
@@ -227,19 +276,32 @@ static inline uint32_t ivshm__ring_dequeue(struct ivshm_ring *r, uint64_t *objs,
          * cons.tail, may reuse the slots. */
         atomic_store_explicit(&cons->tail, head + n, memory_order_release);
     } else {
-        uint32_t want = n;
         head = atomic_load_explicit(&cons->head, memory_order_relaxed);
-        do {
-            n = want;
-            avail = ivshm__ring_avail(r, head, n);
-            if (n > avail)
-                n = exact ? 0 : avail;
+        for (;;) {
+            avail = ivshm__ring_avail(r, head, want);
+            if (IVSHM_UNLIKELY(avail > capacity)) {
+                /* Stale head (other consumers moved on and producers
+                 * refilled): retry with the current one; garbage if not. */
+                uint32_t now = atomic_load_explicit(&cons->head, memory_order_relaxed);
+                if (now != head) {
+                    head = now;
+                    continue;
+                }
+                avail = 0;
+            }
+            n = ivshm__ring_take(want, avail, exact);
             if (IVSHM_UNLIKELY(n == 0))
                 goto empty;
-        } while (!atomic_compare_exchange_weak_explicit(
-            &cons->head, &head, head + n, memory_order_relaxed, memory_order_relaxed));
+            /* Relaxed CAS, as for producers: the acquire in
+             * ivshm__ring_avail orders the slot reads. */
+            if (atomic_compare_exchange_weak_explicit(&cons->head, &head, head + n,
+                                                      memory_order_relaxed, memory_order_relaxed))
+                break;
+        }
         ivshm__ring_read(r, head, objs, n);
-        while (atomic_load_explicit(&cons->tail, memory_order_relaxed) != head)
+        /* Acquire, as for producers: earlier consumers' slot reads happen
+         * before our release of tail, so no producer overwrites them early. */
+        while (atomic_load_explicit(&cons->tail, memory_order_acquire) != head)
             ivshm__cpu_relax();
         atomic_store_explicit(&cons->tail, head + n, memory_order_release);
     }
@@ -247,7 +309,7 @@ static inline uint32_t ivshm__ring_dequeue(struct ivshm_ring *r, uint64_t *objs,
         *available = avail - n;
     return n;
 empty:
-    ivshm__count_event(&cons->events);
+    ivshm__count_event(&cons->events, single);
     if (available)
         *available = avail;
     return 0;
@@ -257,41 +319,41 @@ empty:
 
 /* Enqueues all n entries or none. Returns n or 0; *free_space (if not NULL)
  * gets the room left afterwards (as seen by this call). */
-static inline uint32_t ivshm_ring_enqueue_bulk(struct ivshm_ring *r, const uint64_t *objs,
-                                               uint32_t n, uint32_t *free_space)
+static IVSHM_INLINE uint32_t ivshm_ring_enqueue_bulk(struct ivshm_ring *r, const uint64_t *objs,
+                                                     uint32_t n, uint32_t *free_space)
 {
     return ivshm__ring_enqueue(r, objs, n, true, free_space);
 }
 
 /* Enqueues as many of the n entries as fit. Returns how many. */
-static inline uint32_t ivshm_ring_enqueue_burst(struct ivshm_ring *r, const uint64_t *objs,
-                                                uint32_t n, uint32_t *free_space)
+static IVSHM_INLINE uint32_t ivshm_ring_enqueue_burst(struct ivshm_ring *r, const uint64_t *objs,
+                                                      uint32_t n, uint32_t *free_space)
 {
     return ivshm__ring_enqueue(r, objs, n, false, free_space);
 }
 
 /* Dequeues exactly n entries or none. Returns n or 0; *available gets the
  * entries left afterwards (as seen by this call). */
-static inline uint32_t ivshm_ring_dequeue_bulk(struct ivshm_ring *r, uint64_t *objs, uint32_t n,
-                                               uint32_t *available)
+static IVSHM_INLINE uint32_t ivshm_ring_dequeue_bulk(struct ivshm_ring *r, uint64_t *objs,
+                                                     uint32_t n, uint32_t *available)
 {
     return ivshm__ring_dequeue(r, objs, n, true, available);
 }
 
 /* Dequeues up to n entries. Returns how many. */
-static inline uint32_t ivshm_ring_dequeue_burst(struct ivshm_ring *r, uint64_t *objs, uint32_t n,
-                                                uint32_t *available)
+static IVSHM_INLINE uint32_t ivshm_ring_dequeue_burst(struct ivshm_ring *r, uint64_t *objs,
+                                                      uint32_t n, uint32_t *available)
 {
     return ivshm__ring_dequeue(r, objs, n, false, available);
 }
 
 /* One entry. Return IVSHM_OK or IVSHM_E_NOBUFS (full / empty). */
-static inline int ivshm_ring_enqueue(struct ivshm_ring *r, uint64_t obj)
+static IVSHM_INLINE int ivshm_ring_enqueue(struct ivshm_ring *r, uint64_t obj)
 {
     return ivshm__ring_enqueue(r, &obj, 1, true, NULL) ? IVSHM_OK : IVSHM_E_NOBUFS;
 }
 
-static inline int ivshm_ring_dequeue(struct ivshm_ring *r, uint64_t *obj)
+static IVSHM_INLINE int ivshm_ring_dequeue(struct ivshm_ring *r, uint64_t *obj)
 {
     return ivshm__ring_dequeue(r, obj, 1, true, NULL) ? IVSHM_OK : IVSHM_E_NOBUFS;
 }
