@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <numa.h>
+#include <numaif.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -221,6 +222,40 @@ static int publish(const char *tmp, const char *path, struct ivshm_error *err)
     return IVSHM_OK;
 }
 
+/*
+ * Allocates the file's pages, on `node` when node >= 0. The mapping's policy
+ * (mbind) is what tmpfs follows, but hugetlbfs allocates in fallocate() by the
+ * calling thread's policy: set both, and restore the thread's afterwards.
+ * On failure err->msg holds the reason alone (the caller adds the context).
+ */
+static int allocate_pages(int fd, void *base, uint64_t size, int node, struct ivshm_error *err)
+{
+    enum { MASK_BITS = 4096 };
+    unsigned long old_mask[MASK_BITS / (8 * sizeof(unsigned long))];
+    int old_mode = MPOL_DEFAULT;
+    bool restore = false;
+    if (node >= 0) {
+        unsigned long mask[MASK_BITS / (8 * sizeof(unsigned long))] = {0};
+        mask[node / (8 * sizeof(unsigned long))] |= 1ul << (node % (8 * sizeof(unsigned long)));
+        if (mbind(base, size, MPOL_BIND, mask, MASK_BITS, 0) != 0)
+            return ivshm_fail(err, IVSHM_E_SYSTEM, "mbind to node %d: %s", node, strerror(errno));
+        if (get_mempolicy(&old_mode, old_mask, MASK_BITS, NULL, 0) != 0)
+            return ivshm_fail(err, IVSHM_E_SYSTEM, "get_mempolicy: %s", strerror(errno));
+        if (set_mempolicy(MPOL_BIND, mask, MASK_BITS) != 0)
+            return ivshm_fail(err, IVSHM_E_SYSTEM, "set_mempolicy node %d: %s", node,
+                              strerror(errno));
+        restore = true;
+    }
+    int rc = IVSHM_OK;
+    if (fallocate(fd, 0, 0, (off_t)size) != 0 && errno != EOPNOTSUPP)
+        rc = ivshm_fail(err, errno == ENOSPC ? IVSHM_E_NOSPC : IVSHM_E_SYSTEM, "%s",
+                        strerror(errno));
+    if (restore)
+        set_mempolicy(old_mode, old_mode == MPOL_DEFAULT ? NULL : old_mask,
+                      old_mode == MPOL_DEFAULT ? 0 : MASK_BITS);
+    return rc;
+}
+
 int ivshm_segment_create(const struct ivshm_create_opts *o, struct ivshm_create_result *res,
                          struct ivshm_error *err)
 {
@@ -309,17 +344,13 @@ int ivshm_segment_create(const struct ivshm_create_opts *o, struct ivshm_create_
                         strerror(errno));
         goto fail;
     }
-    if (o->numa_node >= 0) {
-        /* The policy of a shared mapping is the file's: pages allocated below
-         * (fallocate, first touch) come from the node. */
-        numa_tonode_memory(base, size, o->numa_node);
-    }
     /* Allocate every page now: a shortage is an error here rather than a
      * SIGBUS on first touch (tmpfs full, hugepages taken meanwhile). */
-    if (fallocate(fd, 0, 0, (off_t)size) != 0 && errno != EOPNOTSUPP) {
-        rc = ivshm_fail(err, errno == ENOSPC ? IVSHM_E_NOSPC : IVSHM_E_SYSTEM,
-                        "segment '%s': allocating %llu bytes in %s: %s", o->name,
-                        (unsigned long long)size, dir, strerror(errno));
+    struct ivshm_error why;
+    rc = allocate_pages(fd, base, size, o->numa_node, &why);
+    if (rc) {
+        ivshm_fail(err, rc, "segment '%s': allocating %llu bytes in %s: %s", o->name,
+                   (unsigned long long)size, dir, why.msg);
         goto fail;
     }
     struct ivshm_builder b;
@@ -335,6 +366,19 @@ int ivshm_segment_create(const struct ivshm_create_opts *o, struct ivshm_create_
     clock_gettime(CLOCK_REALTIME, &ts);
     b.hdr->created_unix_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
     ivshm_builder_finalize(&b);
+    /* A termination signal that arrived meanwhile cancels the creation: the
+     * temporary file goes, then the signal is delivered when the mask is
+     * restored (unless the caller itself had blocked it). */
+    sigset_t pending;
+    sigpending(&pending);
+    for (int sig = 1; sig < NSIG; sig++) {
+        if (sigismember(&block, sig) == 1 && sigismember(&pending, sig) == 1 &&
+            sigismember(&saved, sig) != 1) {
+            rc = ivshm_fail(err, IVSHM_E_SYSTEM, "segment '%s': interrupted by signal %d", o->name,
+                            sig);
+            goto fail;
+        }
+    }
     rc = publish(tmp, res->path, err);
     if (rc)
         goto fail;

@@ -92,7 +92,8 @@ struct ivshm_create_result {
  * name without replacing anything (renameat2 RENAME_NOREPLACE, else
  * link + unlink). On any error the temporary file is removed; SIGINT, SIGTERM,
  * SIGHUP and SIGQUIT are held off while the temporary file exists, so they
- * cannot leave it behind either.
+ * cannot leave it behind either: one that arrives meanwhile cancels the
+ * creation (IVSHM_E_SYSTEM, file removed) and is delivered on return.
  * Errors: IVSHM_E_INVAL (bad argument), IVSHM_E_NOSPC (objects do not fit, or
  * not enough hugepages or memory), IVSHM_E_EXIST (NAME exists), IVSHM_E_NOENT
  * (DIR or node missing), IVSHM_E_SYSTEM (a system call failed).
