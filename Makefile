@@ -36,6 +36,7 @@ CLEAN_DIRS := $(B)
 -include host/fwd/fwd.mk
 -include guest_rt/guest.mk
 -include tests/tests.mk
+-include tests/fwd/fwd.mk
 -include tests/bench/bench.mk
 
 .PHONY: all deps demo test test-all clean format check-format
@@ -49,7 +50,14 @@ deps:
 test: deps
 	$(Q)$(MAKE) --no-print-directory test-all
 
-test-all: $(TEST_TARGETS)
+# Every test target runs even when an earlier one fails, so one run shows
+# everything; the last line is the total, "N passed, M failed".
+test-all:
+	$(Q)rc=0; for t in $(TEST_TARGETS); do \
+		$(MAKE) --no-print-directory $$t || rc=1; \
+	done; \
+	BUILD=$(B) tests/harness summary $(TEST_TARGETS) || rc=1; \
+	exit $$rc
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all

@@ -121,27 +121,6 @@ uint32_t ivshm_fwd_poll(struct ivshm_fwd_port *port)
     return moved;
 }
 
-int ivshm_fwd_preset_add(struct ivshm_builder *b, uint32_t queues, struct ivshm_error *err)
-{
-    if (queues < 1 || queues > IVSHM_FWD_MAX_QUEUES)
-        return ivshm_fail(err, IVSHM_E_INVAL, "preset fwd: queues=%u is not in 1..%u", queues,
-                          IVSHM_FWD_MAX_QUEUES);
-    int rc =
-        ivshm_builder_add_mempool(b, "pkts", ivshm_fwd_pool_count(queues), IVSHM_FWD_PKT_SIZE, err);
-    for (uint32_t q = 0; rc == IVSHM_OK && q < queues; q++) {
-        char name[IVSHM_NAME_SIZE];
-        ivshm_format(name, sizeof(name), "rx%u", q);
-        rc = ivshm_builder_add_ring(b, name, IVSHM_FWD_RING_SLOTS, IVSHM_RING_SPSC, err);
-        if (rc == IVSHM_OK) {
-            ivshm_format(name, sizeof(name), "tx%u", q);
-            rc = ivshm_builder_add_ring(b, name, IVSHM_FWD_RING_SLOTS, IVSHM_RING_SPSC, err);
-        }
-    }
-    if (rc == IVSHM_OK)
-        rc = ivshm_builder_add_memzone(b, "ctrl", sizeof(struct ivshm_fwd_ctrl), 0, err);
-    return rc;
-}
-
 uint32_t ivshm_fwd_run(struct ivshm_fwd_ctrl *ctrl, struct ivshm_fwd_port *ports, uint32_t nports,
                        uint64_t drain_polls)
 {

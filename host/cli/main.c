@@ -24,6 +24,7 @@
 #include "ivshm/host/qemu.h"
 #include "ivshm/host/segment_file.h"
 #include "ivshm/host/units.h"
+#include "ivshm/fwd.h"
 #include "pktgen.h"
 
 #ifndef IVSHM_VERSION
@@ -259,6 +260,42 @@ static int opt_memzone(struct cli *c, const char *opt, const char *v)
     return parse_object(c, opt, v, IVSHM_OBJ_MEMZONE, memzone_keys);
 }
 
+/* --preset fwd[,queues=Q]: the objects the forwarder and pktgen expect
+ * (include/ivshm/fwd.h, docs/abi.md section 4). */
+static int opt_preset(struct cli *c, const char *opt, const char *v)
+{
+    uint64_t queues = 1;
+    if (strncmp(v, "fwd", 3) != 0 || (v[3] != '\0' && v[3] != ','))
+        return fail(EXIT_USAGE, "%s '%s': unknown preset (known: fwd[,queues=Q])", opt, v);
+    if (v[3] == ',') {
+        struct ivshm_error err;
+        if (strncmp(v + 4, "queues=", 7) != 0)
+            return fail(EXIT_USAGE, "%s '%s': unknown key '%s' (keys: queues)", opt, v, v + 4);
+        if (ivshm_parse_u64(v + 11, "--preset fwd queues", 1, IVSHM_FWD_MAX_QUEUES, &queues, &err))
+            return fail(EXIT_USAGE, "%s", err.msg);
+    }
+    struct ivshm_object_spec *pool = new_object(c, IVSHM_OBJ_MEMPOOL);
+    pool->name = "pkts";
+    pool->count = ivshm_fwd_pool_count((uint32_t)queues);
+    pool->obj_size = IVSHM_FWD_PKT_SIZE;
+    for (uint32_t q = 0; q < queues; q++) {
+        for (int dir = 0; dir < 2; dir++) {
+            char name[IVSHM_NAME_SIZE];
+            snprintf(name, sizeof(name), "%s%u", dir ? "tx" : "rx", q);
+            struct ivshm_object_spec *ring = new_object(c, IVSHM_OBJ_RING);
+            ring->name = strdup(name);
+            if (!ring->name)
+                return fail(EXIT_RUNTIME, "out of memory");
+            ring->slots = IVSHM_FWD_RING_SLOTS;
+            ring->mode = IVSHM_RING_SPSC;
+        }
+    }
+    struct ivshm_object_spec *ctrl = new_object(c, IVSHM_OBJ_MEMZONE);
+    ctrl->name = "ctrl";
+    ctrl->size = sizeof(struct ivshm_fwd_ctrl);
+    return EXIT_OK;
+}
+
 static int opt_machine(struct cli *c, const char *opt, const char *v)
 {
     if (strcmp(v, "q35") == 0)
@@ -300,6 +337,8 @@ static const struct option_def create_opts[] = {
     {"--mempool", "name=P,count=N,size=BYTES[,cache=C]", opt_mempool,
      "add a mempool (repeatable); cache (0..512) is checked, not stored"},
     {"--memzone", "name=Z,size=BYTES[,align=A]", opt_memzone, "add a memzone (repeatable)"},
+    {"--preset", "fwd[,queues=Q]", opt_preset,
+     "add mempool pkts, rings rx0..rxQ-1 and tx0..txQ-1, memzone ctrl (for fwd and pktgen)"},
     {NULL, NULL, NULL, NULL},
 };
 static const struct option_def inspect_opts[] = {

@@ -657,7 +657,7 @@ static int parse_options(const char *cmd, int argc, char **argv, struct pg_optio
     optind = 1;
     int c;
     uint64_t v;
-    while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         if (!traffic_options && c != OPT_DIR && c != 'h' && c != 't' && c != '?' && c != ':' &&
             c != OPT_TX_TO && c != OPT_RX_FROM && c != 'q')
             return usage_error(cmd, "option '%s' does not apply here", argv[optind - 1]);

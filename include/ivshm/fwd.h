@@ -102,9 +102,6 @@ static inline uint32_t ivshm_fwd_preset_objects(uint32_t queues)
     return 2u * queues + 2u;
 }
 
-/* Adds the preset's objects to a segment under construction (queues 1..16). */
-int ivshm_fwd_preset_add(struct ivshm_builder *b, uint32_t queues, struct ivshm_error *err);
-
 /* One forwarding queue pair, private to the forwarder. */
 struct ivshm_fwd_port {
     struct ivshm_ring *rx;
