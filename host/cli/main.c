@@ -619,7 +619,9 @@ static int cmd_qemu_args(struct cli *c)
             status = fail(err_status(rc), "%s", err.msg);
             break;
         }
-        strcpy(paths[i], seg.path);
+        /* QEMU may run from another directory: give it an absolute path. */
+        if (!realpath(seg.path, paths[i]))
+            strcpy(paths[i], seg.path);
         segs[i].name = c->pos[i];
         segs[i].path = paths[i];
         segs[i].size = seg.view.size;
