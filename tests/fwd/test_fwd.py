@@ -68,7 +68,7 @@ def create(name, preset="fwd", size="16M"):
 def pool_state(name):
     info = json.loads(ivshm("inspect", name, "--json").stdout)
     pool = next(o for o in info["objects"] if o["name"] == "pkts")
-    return pool["free"], pool["count"]
+    return pool["free_objects"], pool["count"]
 
 
 def start_vm(image_path, segments, cmdline="", uefi=False, tag="vm"):
@@ -220,12 +220,11 @@ def case_host_restart():
     first = subprocess.Popen([IVSHM, "pktgen", "hr", "--duration", "120", "--keep"], env=ENV,
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     cleanups.append(lambda: first.poll() is None and first.kill())
-    # Kill it while traffic flows: after the guest is forwarding.
+    # Kill it while traffic flows: once it holds buffers (it is sending).
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        state = json.loads(ivshm("inspect", "hr", "--json").stdout)
-        ctrl_moving = first.poll() is None and pool_state("hr")[0] < pool_state("hr")[1]
-        if ctrl_moving:
+    while time.monotonic() < deadline and first.poll() is None:
+        free, count = pool_state("hr")
+        if free < count:
             break
         time.sleep(0.2)
     time.sleep(1.0)
