@@ -43,15 +43,15 @@ run_vm() {
     for spec in "$@"; do
         name=${spec%%=*}
         size=${spec#*=}
-        if ! "$IVSHM" create "$name" --size "$size" --dir "$D" --memzone "name=z,size=4096" >/dev/null; then
-            not_ok "$label: create $name"
+        if ! "$IVSHM" create "$name" --size "$size" --dir "$D" --memzone "name=z,size=4096" >/dev/null 2>"$TEST_TMP/err"; then
+            not_ok "$label: create $name: $(cat "$TEST_TMP/err")"
             return
         fi
         names+=("$name")
     done
     local args
-    if ! args=$("$IVSHM" qemu-args --dir "$D" "${names[@]}"); then
-        not_ok "$label: qemu-args"
+    if ! args=$("$IVSHM" qemu-args --dir "$D" "${names[@]}" 2>"$TEST_TMP/err"); then
+        not_ok "$label: qemu-args: $(cat "$TEST_TMP/err")"
         return
     fi
     local mon="$TEST_TMP/mon-$label.sock" log="$TEST_TMP/qemu-$label.log"
