@@ -60,25 +60,59 @@ int ivshm_mempool_cache_init(struct ivshm_mempool_cache *cache, uint32_t size);
 void ivshm_mempool_cache_flush(struct ivshm_mempool *mp, struct ivshm_mempool_cache *cache);
 
 /* Object index of a handle, or UINT32_MAX when the handle is not the start of
- * one of the pool's objects. One multiply: stride = odd * 2^shift, and for odd
- * m, x * m^-1 mod 2^64 is below count exactly when x is m times an index. */
-static inline uint32_t ivshm_mempool_index(const struct ivshm_mempool *mp, uint64_t handle)
+ * one of the pool's objects. One rotate and one multiply, no other test:
+ * stride = odd << shift, inv = odd^-1 mod 2^64, off = handle - objs_offset.
+ * x -> x * inv is a bijection of 64-bit values mapping odd * k to k, so
+ * ror(off, shift) * inv < count exactly when ror(off, shift) = odd * k with
+ * k < count, that is when off = k * stride (a misaligned off rotates its low
+ * bits to the top, an off past the pool is some other odd * k with k >=
+ * count). tests/unit/test_ring_opt.c checks every offset around a pool. */
+static IVSHM_INLINE uint32_t ivshm__mempool_index(uint64_t handle, uint64_t objs_offset,
+                                                  uint32_t shift, uint64_t inverse, uint32_t count)
 {
-    uint64_t off = handle - mp->objs_offset;
-    if (IVSHM_UNLIKELY(off >= mp->objs_bytes || (off & ((1ull << mp->stride_shift) - 1))))
-        return UINT32_MAX;
-    uint64_t idx = (off >> mp->stride_shift) * mp->odd_inverse;
-    return IVSHM_LIKELY(idx < mp->count) ? (uint32_t)idx : UINT32_MAX;
+    uint64_t off = handle - objs_offset;
+    uint64_t rotated = (off >> shift) | (off << ((64 - shift) & 63));
+    uint64_t idx = rotated * inverse;
+    return IVSHM_LIKELY(idx < count) ? (uint32_t)idx : UINT32_MAX;
 }
 
-static inline uint64_t ivshm_mempool_handle(const struct ivshm_mempool *mp, uint32_t index)
+static IVSHM_INLINE uint32_t ivshm_mempool_index(const struct ivshm_mempool *mp, uint64_t handle)
+{
+    return ivshm__mempool_index(handle, mp->objs_offset, mp->stride_shift, mp->odd_inverse,
+                                mp->count);
+}
+
+/* The hot loops copy the handle's geometry into locals first: the state
+ * bytes they store are character types, which may alias anything, so the
+ * compiler would otherwise reload every field after every store. */
+struct ivshm__mempool_geom {
+    uint64_t objs_offset;
+    uint64_t inverse;
+    _Atomic uint8_t *state;
+    uint32_t shift;
+    uint32_t count;
+};
+
+static IVSHM_INLINE struct ivshm__mempool_geom ivshm__mempool_geom(const struct ivshm_mempool *mp)
+{
+    struct ivshm__mempool_geom g = {mp->objs_offset, mp->odd_inverse, mp->state, mp->stride_shift,
+                                    mp->count};
+    return g;
+}
+
+static IVSHM_INLINE uint32_t ivshm__geom_index(const struct ivshm__mempool_geom *g, uint64_t h)
+{
+    return ivshm__mempool_index(h, g->objs_offset, g->shift, g->inverse, g->count);
+}
+
+static IVSHM_INLINE uint64_t ivshm_mempool_handle(const struct ivshm_mempool *mp, uint32_t index)
 {
     return mp->objs_offset + (uint64_t)index * mp->stride;
 }
 
 /* Local address of an object. Only for handles this party got from get, or
  * checked with ivshm_mempool_index(): a handle read from a ring is untrusted. */
-static inline void *ivshm_mempool_ptr(const struct ivshm_mempool *mp, uint64_t handle)
+static IVSHM_INLINE void *ivshm_mempool_ptr(const struct ivshm_mempool *mp, uint64_t handle)
 {
     return mp->base + handle;
 }
@@ -90,7 +124,8 @@ int ivshm__mempool_get_uncached(struct ivshm_mempool *mp, uint64_t *handles, uin
 void ivshm__mempool_flush_to(struct ivshm_mempool *mp, struct ivshm_mempool_cache *cache,
                              uint32_t keep);
 
-static inline void ivshm__mempool_mark(struct ivshm_mempool *mp, uint32_t index, uint8_t state)
+static IVSHM_INLINE void ivshm__mempool_mark(struct ivshm_mempool *mp, uint32_t index,
+                                             uint8_t state)
 {
     /* Relaxed: ownership moves between parties through the rings, whose
      * release/acquire pairs order these bytes too. */
@@ -101,9 +136,9 @@ static inline void ivshm__mempool_mark(struct ivshm_mempool *mp, uint32_t index,
  * Takes n objects (all or none). cache may be NULL. Returns IVSHM_OK or
  * IVSHM_E_NOBUFS when the pool (with the cache) has fewer than n free.
  */
-static inline int ivshm_mempool_get_bulk(struct ivshm_mempool *mp,
-                                         struct ivshm_mempool_cache *cache, uint64_t *handles,
-                                         uint32_t n)
+static IVSHM_INLINE int ivshm_mempool_get_bulk(struct ivshm_mempool *mp,
+                                               struct ivshm_mempool_cache *cache, uint64_t *handles,
+                                               uint32_t n)
 {
     if (cache == NULL || cache->size == 0 || n > IVSHM_MEMPOOL_CACHE_MAX)
         return ivshm__mempool_get_uncached(mp, handles, n);
@@ -111,21 +146,25 @@ static inline int ivshm_mempool_get_bulk(struct ivshm_mempool *mp,
         int rc = ivshm__mempool_refill(mp, cache, cache->size + n - cache->len);
         if (rc != IVSHM_OK)
             return rc;
+        /* The pool may have had fewer than we asked for. */
+        if (cache->len < n)
+            return IVSHM_E_NOBUFS;
     }
     /* Objects in the cache were checked when they entered it. */
+    const struct ivshm__mempool_geom g = ivshm__mempool_geom(mp);
     const uint8_t mine = (uint8_t)IVSHM_OBJ_ALLOCATED(mp->party);
-    uint32_t len = cache->len;
+    const uint64_t *src = &cache->objs[cache->len - n];
+    cache->len -= n;
     for (uint32_t i = 0; i < n; i++) {
-        uint64_t h = cache->objs[--len];
+        uint64_t h = src[n - 1 - i];
         handles[i] = h;
-        ivshm__mempool_mark(mp, ivshm_mempool_index(mp, h), mine);
+        atomic_store_explicit(&g.state[ivshm__geom_index(&g, h)], mine, memory_order_relaxed);
     }
-    cache->len = len;
     return IVSHM_OK;
 }
 
-static inline int ivshm_mempool_get(struct ivshm_mempool *mp, struct ivshm_mempool_cache *cache,
-                                    uint64_t *handle)
+static IVSHM_INLINE int ivshm_mempool_get(struct ivshm_mempool *mp,
+                                          struct ivshm_mempool_cache *cache, uint64_t *handle)
 {
     return ivshm_mempool_get_bulk(mp, cache, handle, 1);
 }
@@ -136,43 +175,69 @@ static inline int ivshm_mempool_get(struct ivshm_mempool *mp, struct ivshm_mempo
  * those before it are freed, it and those after it are not. *freed (if not
  * NULL) gets how many were freed.
  */
-static inline int ivshm_mempool_put_bulk(struct ivshm_mempool *mp,
-                                         struct ivshm_mempool_cache *cache, const uint64_t *handles,
-                                         uint32_t n, uint32_t *freed)
+static IVSHM_INLINE int ivshm_mempool_put_bulk(struct ivshm_mempool *mp,
+                                               struct ivshm_mempool_cache *cache,
+                                               const uint64_t *handles, uint32_t n, uint32_t *freed)
 {
-    const bool cached = cache != NULL && cache->size != 0 && n <= IVSHM_MEMPOOL_CACHE_MAX;
-    const uint8_t next = cached ? (uint8_t)IVSHM_OBJ_CACHED(mp->party) : IVSHM_OBJ_FREE;
     int rc = IVSHM_OK;
     uint32_t i;
+    if (cache != NULL && cache->size != 0 && n <= IVSHM_MEMPOOL_CACHE_MAX) {
+        /* Into the private cache: check and mark each, append it. Before a
+         * put len < flush_at <= 768, so len + n may pass the 1024 slots when
+         * n is large: give the excess back first. */
+        if (IVSHM_UNLIKELY(cache->len + n > 2 * IVSHM_MEMPOOL_CACHE_MAX))
+            ivshm__mempool_flush_to(mp, cache, cache->size);
+        const struct ivshm__mempool_geom g = ivshm__mempool_geom(mp);
+        const uint8_t next = (uint8_t)IVSHM_OBJ_CACHED(mp->party);
+        uint64_t *dst = &cache->objs[cache->len];
+        for (i = 0; i < n; i++) {
+            uint64_t h = handles[i];
+            uint32_t idx = ivshm__geom_index(&g, h);
+            if (IVSHM_UNLIKELY(idx == UINT32_MAX)) {
+                rc = IVSHM_E_FOREIGN;
+                break;
+            }
+            /* Relaxed, like every state byte access: see ivshm__mempool_mark. */
+            uint8_t s = atomic_load_explicit(&g.state[idx], memory_order_relaxed);
+            if (IVSHM_UNLIKELY(!IVSHM_OBJ_IS_ALLOCATED(s))) {
+                rc = IVSHM_E_DOUBLE_FREE;
+                break;
+            }
+            atomic_store_explicit(&g.state[idx], next, memory_order_relaxed);
+            dst[i] = h;
+        }
+        cache->len += i;
+        if (freed)
+            *freed = i;
+        if (IVSHM_UNLIKELY(cache->len >= cache->flush_at))
+            ivshm__mempool_flush_to(mp, cache, cache->size);
+        return rc;
+    }
+    const struct ivshm__mempool_geom g = ivshm__mempool_geom(mp);
     for (i = 0; i < n; i++) {
-        uint32_t idx = ivshm_mempool_index(mp, handles[i]);
+        uint32_t idx = ivshm__geom_index(&g, handles[i]);
         if (IVSHM_UNLIKELY(idx == UINT32_MAX)) {
             rc = IVSHM_E_FOREIGN;
             break;
         }
-        uint8_t s = atomic_load_explicit(&mp->state[idx], memory_order_relaxed);
+        uint8_t s = atomic_load_explicit(&g.state[idx], memory_order_relaxed);
         if (IVSHM_UNLIKELY(!IVSHM_OBJ_IS_ALLOCATED(s))) {
             rc = IVSHM_E_DOUBLE_FREE;
             break;
         }
-        ivshm__mempool_mark(mp, idx, next);
-        if (cached)
-            cache->objs[cache->len++] = handles[i];
+        atomic_store_explicit(&g.state[idx], IVSHM_OBJ_FREE, memory_order_relaxed);
     }
     if (freed)
         *freed = i;
-    if (cached) {
-        if (IVSHM_UNLIKELY(cache->len >= cache->flush_at))
-            ivshm__mempool_flush_to(mp, cache, cache->size);
-    } else if (i && ivshm_ring_enqueue_bulk(&mp->ring, handles, i, NULL) != i) {
+    if (i && ivshm_ring_enqueue_bulk(&mp->ring, handles, i, NULL) != i) {
         /* The free ring holds every object, so only a corrupted ring is full. */
         return IVSHM_E_CORRUPT;
     }
     return rc;
 }
 
-static inline int ivshm_mempool_put(struct ivshm_mempool *mp, struct ivshm_mempool_cache *cache,
-                                    uint64_t handle)
+static IVSHM_INLINE int ivshm_mempool_put(struct ivshm_mempool *mp,
+                                          struct ivshm_mempool_cache *cache, uint64_t handle)
 {
     return ivshm_mempool_put_bulk(mp, cache, &handle, 1, NULL);
 }

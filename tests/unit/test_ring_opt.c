@@ -260,6 +260,86 @@ START_TEST(test_mempool_index_exhaustive)
 }
 END_TEST
 
+/* A full-size cache (512, flushed at 768) holding 767 objects takes a put of
+ * 512 more: the cache's 1024 slots must not overflow (ASan checks), and every
+ * object stays accounted for. */
+START_TEST(test_mempool_big_put_into_full_cache)
+{
+    const uint32_t count = 2048;
+    struct ivshm_mempool_layout lay;
+    ck_assert_int_eq(ivshm_mempool_layout(count, 64, &lay), IVSHM_OK);
+    uint64_t seg = ivshm_next_pow2(ivshm_metadata_bytes(4, 4) + lay.length + 4096);
+    void *mem = test_seg_alloc(seg);
+    struct ivshm_builder b;
+    struct ivshm_error err;
+    test_builder_init(&b, mem, seg, 4, 4);
+    ck_assert_int_eq(ivshm_builder_add_mempool(&b, "p", count, 64, &err), IVSHM_OK);
+    ivshm_builder_finalize(&b);
+    struct ivshm_segment_view view;
+    struct ivshm_dir_entry e;
+    struct ivshm_mempool mp;
+    test_validate(mem, seg, &view);
+    test_find(&view, "p", IVSHM_OBJ_MEMPOOL, &e);
+    ck_assert_int_eq(ivshm_mempool_attach(&mp, &view, &e, 1, &err), IVSHM_OK);
+    struct ivshm_mempool_cache *cache = malloc(sizeof(*cache));
+    ck_assert_ptr_nonnull(cache);
+    ck_assert_int_eq(ivshm_mempool_cache_init(cache, IVSHM_MEMPOOL_CACHE_MAX), IVSHM_OK);
+    static uint64_t h[2048];
+    ck_assert_int_eq(ivshm_mempool_get_bulk(&mp, NULL, h, 767 + 512), IVSHM_OK);
+    for (uint32_t i = 0; i < 767; i++)
+        ck_assert_int_eq(ivshm_mempool_put(&mp, cache, h[i]), IVSHM_OK);
+    ck_assert_uint_eq(cache->len, 767);
+    uint32_t freed = 0;
+    ck_assert_int_eq(ivshm_mempool_put_bulk(&mp, cache, h + 767, 512, &freed), IVSHM_OK);
+    ck_assert_uint_eq(freed, 512);
+    ck_assert_uint_le(cache->len, 2 * IVSHM_MEMPOOL_CACHE_MAX);
+    ivshm_mempool_cache_flush(&mp, cache);
+    ck_assert_uint_eq(ivshm_mempool_free_count(&mp), count);
+    /* Double free through the cache path is still refused. */
+    ck_assert_int_eq(ivshm_mempool_get_bulk(&mp, cache, h, 8), IVSHM_OK);
+    ck_assert_int_eq(ivshm_mempool_put_bulk(&mp, cache, h, 8, NULL), IVSHM_OK);
+    ck_assert_int_eq(ivshm_mempool_put(&mp, cache, h[3]), IVSHM_E_DOUBLE_FREE);
+    ck_assert_int_eq(ivshm_mempool_put(&mp, cache, h[3] + 1), IVSHM_E_FOREIGN);
+    free(cache);
+    free(mem);
+}
+END_TEST
+
+/* A cached get larger than what the pool still has fails cleanly (it used to
+ * take objects from below the start of the cache). */
+START_TEST(test_mempool_cached_get_exhausted)
+{
+    const uint32_t count = 16;
+    struct ivshm_mempool_layout lay;
+    ck_assert_int_eq(ivshm_mempool_layout(count, 64, &lay), IVSHM_OK);
+    uint64_t seg = ivshm_next_pow2(ivshm_metadata_bytes(4, 4) + lay.length + 4096);
+    void *mem = test_seg_alloc(seg);
+    struct ivshm_builder b;
+    struct ivshm_error err;
+    test_builder_init(&b, mem, seg, 4, 4);
+    ck_assert_int_eq(ivshm_builder_add_mempool(&b, "p", count, 64, &err), IVSHM_OK);
+    ivshm_builder_finalize(&b);
+    struct ivshm_segment_view view;
+    struct ivshm_dir_entry e;
+    struct ivshm_mempool mp;
+    test_validate(mem, seg, &view);
+    test_find(&view, "p", IVSHM_OBJ_MEMPOOL, &e);
+    ck_assert_int_eq(ivshm_mempool_attach(&mp, &view, &e, 2, &err), IVSHM_OK);
+    struct ivshm_mempool_cache *cache = malloc(sizeof(*cache));
+    ck_assert_ptr_nonnull(cache);
+    ck_assert_int_eq(ivshm_mempool_cache_init(cache, 8), IVSHM_OK);
+    uint64_t h[32];
+    ck_assert_int_eq(ivshm_mempool_get_bulk(&mp, cache, h, 32), IVSHM_E_NOBUFS);
+    ck_assert_int_eq(ivshm_mempool_get_bulk(&mp, cache, h, 16), IVSHM_OK);
+    ck_assert_int_eq(ivshm_mempool_get(&mp, cache, h + 16), IVSHM_E_NOBUFS);
+    ck_assert_int_eq(ivshm_mempool_put_bulk(&mp, cache, h, 16, NULL), IVSHM_OK);
+    ivshm_mempool_cache_flush(&mp, cache);
+    ck_assert_uint_eq(ivshm_mempool_free_count(&mp), count);
+    free(cache);
+    free(mem);
+}
+END_TEST
+
 static Suite *ring_opt_suite(void)
 {
     Suite *s = suite_create("ring_opt");
@@ -269,6 +349,8 @@ static Suite *ring_opt_suite(void)
     tcase_add_loop_test(tc, test_events_counted, 0, NMODES);
     tcase_add_loop_test(tc, test_implausible_indices_refused, 0, NMODES);
     tcase_add_loop_test(tc, test_mempool_index_exhaustive, 0, 6);
+    tcase_add_test(tc, test_mempool_big_put_into_full_cache);
+    tcase_add_test(tc, test_mempool_cached_get_exhausted);
     suite_add_tcase(s, tc);
     TCase *tt = tcase_create("threads");
     tcase_set_tags(tt, "threads");
