@@ -390,6 +390,63 @@ START_TEST(test_create_errors_leave_nothing)
 }
 END_TEST
 
+/* SIGTERM while the temporary file exists: the process dies of it, and what
+ * is left is either nothing or the complete, valid segment (if the signal
+ * came after the last check), never a temporary or half-built file. */
+START_TEST(test_signal_during_create)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        /* Check's own SIGTERM handler (inherited) would kill the whole
+         * process group: this process must just die of the signal. */
+        signal(SIGTERM, SIG_DFL);
+        /* 256 MiB to zero: long enough for the parent to see the temp file */
+        struct ivshm_object_spec z = {.type = IVSHM_OBJ_MEMZONE, .name = "z", .size = 255u << 20};
+        struct ivshm_create_opts o = {.name = "sig",
+                                      .dir = dir,
+                                      .size = 256u << 20,
+                                      .numa_node = -1,
+                                      .objects = &z,
+                                      .object_count = 1};
+        struct ivshm_error err;
+        int rc = ivshm_segment_create(&o, NULL, &err);
+        _exit(rc == IVSHM_OK ? 0 : 3);
+    }
+    bool seen_tmp = false;
+    for (int i = 0; i < 20000 && !seen_tmp; i++) {
+        DIR *d = opendir(dir);
+        struct dirent *e;
+        while (d && (e = readdir(d)) != NULL)
+            seen_tmp |= strncmp(e->d_name, ".ivshm-sig.tmp-", 15) == 0;
+        if (d)
+            closedir(d);
+        if (!seen_tmp)
+            usleep(100);
+    }
+    if (seen_tmp)
+        kill(pid, SIGTERM);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    if (!seen_tmp) {
+        /* creation finished before we looked: nothing to check but success */
+        ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        return;
+    }
+    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM, "status 0x%x", status);
+    int n = dir_entries(dir);
+    if (n == 1) {
+        struct ivshm_segment seg;
+        struct ivshm_error err;
+        ck_assert_int_eq(ivshm_segment_attach(dir, "sig", IVSHM_ATTACH_READONLY, NULL, &seg, &err),
+                         IVSHM_OK);
+        ivshm_segment_detach(&seg);
+    } else {
+        ck_assert_int_eq(n, 0);
+    }
+}
+END_TEST
+
 /* The directory is found from --dir, then IVSHM_DIR, then the first
  * hugetlbfs mount, then /dev/shm with the fallback flag. */
 START_TEST(test_dir_resolution)
@@ -576,6 +633,7 @@ int main(void)
     tcase_add_test(tc, test_party_table_full);
     tcase_add_test(tc, test_not_a_segment_refused);
     tcase_add_test(tc, test_create_errors_leave_nothing);
+    tcase_add_test(tc, test_signal_during_create);
     tcase_add_test(tc, test_dir_resolution);
     tcase_add_test(tc, test_dev_shm_segment);
     tcase_add_test(tc, test_list);
