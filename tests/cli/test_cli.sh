@@ -18,6 +18,7 @@ cleanup() {
     fi
 }
 trap cleanup EXIT
+trap 'cleanup; exit 1' INT TERM
 
 ok() { echo "ok - $*"; }
 not_ok() {
@@ -205,7 +206,8 @@ expect_fail "inspect of a missing segment" 1 "$D" "ghost" "$IVSHM" inspect ghost
 expect_fail "destroy of a missing segment" 1 "$D" "ghost" "$IVSHM" destroy ghost --dir "$D"
 rm -f "$D/ivshm-junk" "$D/ivshm-tiny"
 
-# not enough free hugepages: needs a hugetlbfs mount (one we mount, as root)
+# not enough free hugepages: needs a hugetlbfs mount (one we mount, as root,
+# for a moment)
 if [[ $(id -u) -eq 0 ]] && mkdir -p "$TEST_TMP/huge" && mount -t hugetlbfs none "$TEST_TMP/huge" 2>/dev/null; then
     HUGE_MNT="$TEST_TMP/huge"
     free=$(($(cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages) - $(cat /sys/kernel/mm/hugepages/hugepages-2048kB/resv_hugepages)))
@@ -226,6 +228,10 @@ if [[ $(id -u) -eq 0 ]] && mkdir -p "$TEST_TMP/huge" && mount -t hugetlbfs none 
     else
         echo "ok - create on hugetlbfs # SKIP only $free free hugepages"
     fi
+    # unmount at once: while mounted, this is a hugetlbfs mount other
+    # processes on the machine could pick as their default directory
+    cleanup
+    HUGE_MNT=""
 else
     echo "ok - not enough free hugepages # SKIP cannot mount hugetlbfs (not root)"
 fi

@@ -22,6 +22,7 @@ cleanup() {
     rm -f "$D"/ivshm-* "$D"/.ivshm-*
 }
 trap cleanup EXIT
+trap 'cleanup; exit 1' INT TERM
 
 ok() { echo "ok - $*"; }
 not_ok() {
