@@ -98,7 +98,7 @@ $(GUEST_B)/%.efi: $(GUEST_B)/%.efi.so
 	$(Q)objcopy -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .rela \
 		-j .reloc --target=efi-app-x86_64 --subsystem=10 $< $@
 
-.PRECIOUS: $(GUEST_B)/%.sym.elf $(GUEST_B)/%.efi.so $(GUEST_B)/obj/%.c.o
+.PRECIOUS: $(GUEST_B)/%.sym.elf $(GUEST_B)/%.efi.so $(GUEST_B)/obj/%.c.o $(GUEST_B)/obj/%.S.o
 
 GUEST_IMAGES := $(foreach app,$(GUEST_APPS),$(GUEST_B)/$(app).elf $(GUEST_B)/$(app).efi)
 .PHONY: guest
