@@ -9,10 +9,28 @@
 
 #define SEL_CODE64 0x08
 #define SEL_DATA   0x10
+#define SEL_TSS    0x18
 
-static const uint64_t gdt[] = {
-    0, 0x00AF9A000000FFFF, /* 64-bit code, DPL 0 */
-    0x00CF92000000FFFF,    /* data */
+/* The TSS only serves the interrupt stack table: every exception handler
+ * runs on its own stack (IST1), so a stack overflow, which faults on the
+ * runtime stack's guard page, can still be reported. */
+struct tss64 {
+    uint32_t reserved0;
+    uint64_t rsp[3];
+    uint64_t reserved1;
+    uint64_t ist[7];
+    uint64_t reserved2;
+    uint16_t reserved3;
+    uint16_t iomap_base;
+} __attribute__((packed));
+
+static struct tss64 tss;
+static uint8_t exception_stack[16384] __attribute__((aligned(16)));
+
+static uint64_t gdt[5] = {
+    [1] = 0x00AF9A000000FFFF, /* 64-bit code, DPL 0 */
+    [2] = 0x00CF92000000FFFF, /* data */
+    /* [3], [4]: the 16-byte TSS descriptor, filled in by cpu_init */
 };
 
 struct descriptor_pointer {
@@ -92,6 +110,9 @@ void exception_handler(struct exception_frame *f)
     put_field(" rip=", f->rip);
     put_field(" cr2=", read_cr2());
     console_puts("\n");
+    uint64_t guard = (uint64_t)(uintptr_t)rt_stack_area;
+    if (f->vector == 14 && read_cr2() >= guard && read_cr2() < guard + RT_GUARD_SIZE)
+        console_puts("guest:   stack overflow: the fault hit the runtime stack's guard page\n");
     put_field("guest:   rsp=", f->rsp);
     put_field(" rbp=", f->rbp);
     put_field(" rax=", f->rax);
@@ -133,15 +154,22 @@ static void enable_sse(void)
 void cpu_init(void)
 {
     static struct descriptor_pointer gdt_pointer, idt_pointer;
+    uint64_t tss_base = (uint64_t)(uintptr_t)&tss, tss_limit = sizeof(tss) - 1;
+    tss.ist[0] = (uint64_t)(uintptr_t)(exception_stack + sizeof(exception_stack));
+    tss.iomap_base = sizeof(tss); /* no I/O permission bitmap */
+    gdt[3] = (tss_limit & 0xFFFF) | (tss_base & 0xFFFFFF) << 16 | 0x89ull << 40 |
+             ((tss_limit >> 16) & 0xF) << 48 | ((tss_base >> 24) & 0xFF) << 56;
+    gdt[4] = tss_base >> 32;
     gdt_pointer.limit = sizeof(gdt) - 1;
     gdt_pointer.base = (uint64_t)(uintptr_t)gdt;
     cpu_load_gdt(&gdt_pointer, SEL_CODE64, SEL_DATA);
+    __asm__ volatile("ltr %w0" : : "r"(SEL_TSS));
 
     for (int v = 0; v < 32; v++) {
         uint64_t handler = (uint64_t)(uintptr_t)(exception_stubs_start + 16 * v);
         idt[v].offset_low = (uint16_t)handler;
         idt[v].selector = SEL_CODE64;
-        idt[v].ist = 0;
+        idt[v].ist = 1;
         idt[v].type_attr = 0x8E; /* present, DPL 0, 64-bit interrupt gate */
         idt[v].offset_mid = (uint16_t)(handler >> 16);
         idt[v].offset_high = (uint32_t)(handler >> 32);

@@ -115,6 +115,36 @@ int paging_is_mapped(uint64_t address)
     return (pd[(address >> 21) & 511] & PTE_PRESENT) != 0;
 }
 
+int paging_unmap_page(uint64_t address)
+{
+    uint64_t e = pml4[(address >> 39) & 511];
+    if (!(e & PTE_PRESENT))
+        return -1;
+    uint64_t *pdpt = (uint64_t *)(uintptr_t)(e & PTE_ADDRESS);
+    uint64_t *pd = next_level(&pdpt[(address >> 30) & 511], 1);
+    if (!pd)
+        return -1;
+    uint64_t *pde = &pd[(address >> 21) & 511];
+    if (!(*pde & PTE_PRESENT))
+        return 0;
+    if (*pde & PTE_HUGE) {
+        /* Split the 2 MiB page into 4 KiB pages with the same caching (in a
+         * 4 KiB entry bit 7 is PAT, not "huge": leave it clear). */
+        uint64_t *pt = table_alloc();
+        if (!pt)
+            return -1;
+        uint64_t base = *pde & PTE_ADDRESS & ~(PAGE_2M - 1);
+        uint64_t flags = *pde & (PTE_PRESENT | PTE_WRITABLE | PTE_PWT | PTE_PCD);
+        for (int i = 0; i < 512; i++)
+            pt[i] = (base + (uint64_t)i * 4096) | flags;
+        *pde = (uint64_t)(uintptr_t)pt | PTE_PRESENT | PTE_WRITABLE;
+    }
+    uint64_t *pt = (uint64_t *)(uintptr_t)(*pde & PTE_ADDRESS);
+    pt[(address >> 12) & 511] = 0;
+    write_cr3(read_cr3());
+    return 0;
+}
+
 int paging_map(uint64_t phys, uint64_t length, enum cache_attr attr)
 {
     int rc = map_into(phys, length, attr);

@@ -13,7 +13,7 @@
 
 #define DEBUG_EXIT_PORT 0xF4
 
-char rt_stack_bottom[RT_STACK_SIZE] __attribute__((aligned(16)));
+char rt_stack_area[RT_GUARD_SIZE + RT_STACK_SIZE] __attribute__((aligned(4096)));
 #define rt_stack_top (rt_stack_bottom + RT_STACK_SIZE)
 
 static const struct boot_info *boot;
@@ -234,6 +234,7 @@ __attribute__((noreturn)) static void rt_continue(void *arg)
 {
     boot = arg;
     paging_init(boot);
+    paging_unmap_page((uint64_t)(uintptr_t)rt_stack_area);
     heap_init(boot);
     cmdline_parse(&cmdline, boot->cmdline);
     /* Line-buffered: whole lines reach the serial port even if we fault. */

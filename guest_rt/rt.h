@@ -32,6 +32,8 @@ void paging_init(const struct boot_info *info);
 int paging_map(uint64_t phys, uint64_t length, enum cache_attr attr);
 int paging_has_1g_pages(void);
 int paging_is_mapped(uint64_t address);
+/* Makes one 4 KiB page not present (splitting its 2 MiB page); 0 or -1. */
+int paging_unmap_page(uint64_t address);
 
 /* syscalls.c */
 void heap_init(const struct boot_info *info);
@@ -45,8 +47,12 @@ void ivshm_devices_release(void);
 /* acpi.c */
 const void *acpi_find_table(uint64_t rsdp_address, const char signature[4]);
 
-/* The runtime's own stack (rt.c); bounds the backtrace walk. */
+/* The runtime's own stack (rt.c): a guard page, then RT_STACK_SIZE bytes.
+ * paging_init unmaps the guard page so an overflow faults (reported from the
+ * exception stack) instead of silently overwriting what lies below. */
 #define RT_STACK_SIZE (64 * 1024)
-extern char rt_stack_bottom[RT_STACK_SIZE];
+#define RT_GUARD_SIZE 4096
+extern char rt_stack_area[RT_GUARD_SIZE + RT_STACK_SIZE];
+#define rt_stack_bottom (rt_stack_area + RT_GUARD_SIZE)
 
 #endif

@@ -1,11 +1,24 @@
 /* hello: smallest guest application. Prints what the runtime found, and with
- * fault=pf|gp|ud|de triggers that CPU exception on purpose (boot tests check
+ * fault=pf|gp|ud|de|stack triggers that CPU exception on purpose (boot tests check
  * the exception handler catches and reports it). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "guest.h"
+
+/* Recurses until the stack runs into its guard page (the volatile limit is
+ * never reached; it keeps gcc from calling the recursion infinite). */
+static volatile uint64_t recursion_limit = UINT64_MAX;
+
+__attribute__((noinline)) static uint64_t recurse(uint64_t depth)
+{
+    volatile char pad[256];
+    pad[0] = (char)depth;
+    if (depth == recursion_limit)
+        return 0;
+    return recurse(depth + 1) + pad[0];
+}
 
 __attribute__((noinline)) static void trigger_fault(const char *kind)
 {
@@ -16,6 +29,8 @@ __attribute__((noinline)) static void trigger_fault(const char *kind)
     } else if (strcmp(kind, "gp") == 0) {
         volatile uint64_t *p = (volatile uint64_t *)0xdead000000000000ull; /* non-canonical */
         *p = 1;
+    } else if (strcmp(kind, "stack") == 0) {
+        printf("%llu\n", (unsigned long long)recurse(0));
     } else if (strcmp(kind, "ud") == 0) {
         __asm__ volatile("ud2");
     } else if (strcmp(kind, "de") == 0) {

@@ -362,6 +362,8 @@ def main():
         ("fault-pf-direct", lambda: test_fault("direct", "pf", 14, "cr2=0x00004000deadb000")),
         ("fault-ud-direct", lambda: test_fault("direct", "ud", 6)),
         ("fault-de-direct", lambda: test_fault("direct", "de", 0)),
+        ("fault-stack-direct", lambda: test_fault("direct", "stack", 14, "stack overflow")),
+        ("fault-stack-uefi", lambda: test_fault("uefi", "stack", 14, "stack overflow")),
         ("fault-pf-uefi", lambda: test_fault("uefi", "pf", 14, "cr2=0x00004000deadb000")),
         ("probe-1-direct", lambda: test_probe("direct", 1, False)),
         ("probe-1-uefi", lambda: test_probe("uefi", 1, False)),
