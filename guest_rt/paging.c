@@ -174,5 +174,9 @@ void paging_init(const struct boot_info *info)
         if (map_into(r->base, r->length, CACHE_WB) < 0)
             break; /* out of tables: the heap keeps to what is mapped */
     }
+    /* Our own image: on the UEFI path it is "loader" memory, which the boot
+     * map calls reserved, yet it is RAM we run from. */
+    if (info->image_end > info->image_start)
+        map_into(info->image_start, info->image_end - info->image_start, CACHE_WB);
     write_cr3((uint64_t)(uintptr_t)pml4);
 }
