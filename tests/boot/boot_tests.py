@@ -49,10 +49,10 @@ def report(name, problem, elapsed=None):
     sys.stdout.flush()
 
 
-def boot(path, image, cmdline="", mem="64M", devices=(), timeout=None):
+def boot(path, image, cmdline="", mem="64M", devices=(), timeout=None, machine="q35"):
     """Boots `image` through `path` ("direct" or "uefi"); returns
     (status, output, seconds from QEMU start to exit)."""
-    args = ["qemu-system-x86_64", "-machine", "q35", "-m", mem, "-nographic",
+    args = ["qemu-system-x86_64", "-machine", machine, "-m", mem, "-nographic",
             "-nic", "none", "-no-reboot",
             "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
     if path == "direct":
@@ -270,6 +270,22 @@ def test_probe(path, count, behind_root_ports, size="16M"):
     report(f"probe finds {count} segment(s) {where} ({path})", problem, t)
 
 
+def test_i440fx():
+    """The pc machine has no MCFG: config space through ports 0xCF8/0xCFC."""
+    name = "pc1"
+    seg = create_segment(name, "16M")
+    status, out, t = boot("direct", "probe", "verbose", devices=segment_devices([seg]),
+                          machine="pc")
+    problem = None
+    if status != status_of(EXIT_OK):
+        problem = f"QEMU status {status}: {tail(out)}"
+    elif "via ports 0xCF8/0xCFC" not in out:
+        problem = f"did not use the config ports: {tail(out)}"
+    else:
+        problem = check_probe(out, [(name, seg)])
+    report("probe on i440fx through config ports (direct)", problem, t)
+
+
 def test_high_bar(path):
     """A segment large enough that the firmware places BAR2 above 4 GiB."""
     name = f"{path[0]}big"
@@ -371,6 +387,7 @@ def main():
         ("probe-4-uefi", lambda: test_probe("uefi", 4, True)),
         ("probe-32-direct", lambda: test_probe("direct", 32, True, "2M")),
         ("probe-32-uefi", lambda: test_probe("uefi", 32, True, "2M")),
+        ("i440fx-direct", test_i440fx),
         ("qemu-args-direct", lambda: test_qemu_args("direct")),
         ("qemu-args-uefi", lambda: test_qemu_args("uefi")),
         ("high-bar-direct", lambda: test_high_bar("direct")),
