@@ -82,18 +82,22 @@ int ivshm__mempool_get_uncached(struct ivshm_mempool *mp, uint64_t *handles, uin
 {
     if (ivshm_ring_dequeue_bulk(&mp->ring, handles, n, NULL) != n)
         return IVSHM_E_NOBUFS;
+    const struct ivshm__mempool_geom g = ivshm__mempool_geom(mp);
     const uint8_t mine = (uint8_t)IVSHM_OBJ_ALLOCATED(mp->party);
-    uint32_t kept = 0;
+    uint32_t kept = 0, dropped = 0;
     for (uint32_t i = 0; i < n; i++) {
-        uint32_t idx = ivshm_mempool_index(mp, handles[i]);
-        if (idx == UINT32_MAX ||
-            atomic_load_explicit(&mp->state[idx], memory_order_relaxed) != IVSHM_OBJ_FREE) {
-            mp->dropped++;
+        uint32_t idx = ivshm__geom_index(&g, handles[i]);
+        /* Relaxed: the acquire in the ring dequeue ordered these bytes. */
+        if (IVSHM_UNLIKELY(idx == UINT32_MAX ||
+                           atomic_load_explicit(&g.state[idx], memory_order_relaxed) !=
+                               IVSHM_OBJ_FREE)) {
+            dropped++;
             continue;
         }
-        ivshm__mempool_mark(mp, idx, mine);
+        atomic_store_explicit(&g.state[idx], mine, memory_order_relaxed);
         handles[kept++] = handles[i];
     }
+    mp->dropped += dropped;
     if (kept == n)
         return IVSHM_OK;
     /* Some handles were garbage: give back the good ones, report the rest. */

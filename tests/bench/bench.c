@@ -3,7 +3,7 @@
  * ivshm-bench main: options, CPU selection, TSC calibration, the repetition
  * harness, the table and build/bench/results.json.
  *
- *   ivshm-bench [--smoke] [--reps N] [--filter TEXT] [--out FILE]
+ *   ivshm-bench [--smoke] [--reps N] [--runs N] [--filter TEXT] [--out FILE]
  */
 #include <errno.h>
 #include <pthread.h>
@@ -24,9 +24,10 @@
 
 struct bench_config bench_cfg = {
     .reps = 5,
-    .ring_elems = 1u << 22,
-    .mempool_objs = 1u << 21,
-    .pipeline_pkts = 1u << 21,
+    .runs = 5,
+    .ring_elems = 1u << 19,
+    .mempool_objs = 1u << 18,
+    .pipeline_pkts = 1u << 18,
 };
 
 struct row {
@@ -77,10 +78,19 @@ void bench_row(const char *name, const char *unit, bool higher_is_better, bench_
         bench_die("more than %d rows", MAX_ROWS);
     double iv[BENCH_MAX_REPS], dp[BENCH_MAX_REPS];
     for (unsigned r = 0; r < bench_cfg.reps; r++) {
-        iv[r] = measure(arg, IMPL_IVSHM);
-        dp[r] = measure(arg, IMPL_DPDK);
-        if (iv[r] <= 0 || dp[r] <= 0)
-            bench_die("%s: measurement failed (ivshm %g, dpdk %g)", name, iv[r], dp[r]);
+        /* A repetition is the best of `runs` short runs: on a shared machine
+         * a run during which the scheduler preempted one of our threads
+         * measures the other process, not the ring. */
+        for (unsigned k = 0; k < bench_cfg.runs; k++) {
+            double a = measure(arg, IMPL_IVSHM);
+            double b = measure(arg, IMPL_DPDK);
+            if (a <= 0 || b <= 0)
+                bench_die("%s: measurement failed (ivshm %g, dpdk %g)", name, a, b);
+            bool better_a = higher_is_better ? a > iv[r] : a < iv[r];
+            bool better_b = higher_is_better ? b > dp[r] : b < dp[r];
+            iv[r] = k == 0 || better_a ? a : iv[r];
+            dp[r] = k == 0 || better_b ? b : dp[r];
+        }
     }
     struct row *row = &rows[row_count++];
     snprintf(row->name, sizeof(row->name), "%s", name);
@@ -236,9 +246,10 @@ static unsigned long parse_count(const char *opt, const char *v, unsigned long m
 
 static void usage(FILE *f)
 {
-    fputs("usage: ivshm-bench [--smoke] [--reps N] [--filter TEXT] [--out FILE]\n"
+    fputs("usage: ivshm-bench [--smoke] [--reps N] [--runs N] [--filter TEXT] [--out FILE]\n"
           "  --smoke        tiny iteration counts: checks that everything runs, times nothing\n"
           "  --reps N       repetitions per figure, median reported (default 5)\n"
+          "  --runs N       short runs per repetition, best kept (default 5)\n"
           "  --filter TEXT  only rows whose name contains TEXT\n"
           "  --out FILE     results file (default build/bench/results.json)\n",
           f);
@@ -259,6 +270,9 @@ int main(int argc, char **argv)
         } else if (v && strcmp(a, "--reps") == 0) {
             bench_cfg.reps = parse_count(a, v, BENCH_MAX_REPS);
             i++;
+        } else if (v && strcmp(a, "--runs") == 0) {
+            bench_cfg.runs = parse_count(a, v, 100);
+            i++;
         } else if (v && strcmp(a, "--filter") == 0) {
             bench_cfg.filter = v;
             i++;
@@ -272,6 +286,7 @@ int main(int argc, char **argv)
         }
     }
     if (smoke) {
+        bench_cfg.runs = 1;
         bench_cfg.ring_elems = 1u << 12;
         bench_cfg.mempool_objs = 1u << 10;
         bench_cfg.pipeline_pkts = 1u << 12;
@@ -286,8 +301,9 @@ int main(int argc, char **argv)
 
     char cpu[128];
     cpu_model(cpu, sizeof(cpu));
-    printf("ivshm-bench: %s%u repetitions per figure, median reported\n",
-           smoke ? "SMOKE (numbers mean nothing), " : "", bench_cfg.reps);
+    printf("ivshm-bench: %s%u repetitions per figure, median reported; each repetition the "
+           "best of %u runs\n",
+           smoke ? "SMOKE (numbers mean nothing), " : "", bench_cfg.reps, bench_cfg.runs);
     printf("cpu:      %s, TSC %.3f GHz, cores %d and %d\n", cpu, bench_cfg.tsc_hz / 1e9,
            bench_cfg.cpu[0], bench_cfg.cpu[1]);
     printf("compiler: gcc %s\n", __VERSION__);

@@ -16,6 +16,7 @@ enum bench_impl { IMPL_IVSHM = 0, IMPL_DPDK = 1 };
 
 struct bench_config {
     unsigned reps;          /* repetitions of each figure (median reported) */
+    unsigned runs;          /* short runs per repetition (best kept) */
     uint64_t ring_elems;    /* elements moved per ring measurement */
     uint64_t mempool_objs;  /* objects got+put per thread per mempool measurement */
     uint64_t pipeline_pkts; /* packets per pipeline measurement */
