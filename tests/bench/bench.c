@@ -306,6 +306,14 @@ int main(int argc, char **argv)
            smoke ? "SMOKE (numbers mean nothing), " : "", bench_cfg.reps, bench_cfg.runs);
     printf("cpu:      %s, TSC %.3f GHz, cores %d and %d\n", cpu, bench_cfg.tsc_hz / 1e9,
            bench_cfg.cpu[0], bench_cfg.cpu[1]);
+    char load[64] = "unknown";
+    FILE *lf = fopen("/proc/loadavg", "r");
+    if (lf) {
+        if (fgets(load, sizeof(load), lf))
+            load[strcspn(load, "\n")] = 0;
+        fclose(lf);
+    }
+    printf("load:     %s (/proc/loadavg at start; other processes disturb the figures)\n", load);
     printf("compiler: gcc %s\n", __VERSION__);
     printf("flags:    %s\n", BENCH_CFLAGS_STR);
     printf("ratio = DPDK cost / ivshm cost (Mpps: ivshm / DPDK); above 1: ivshm is faster\n\n");
