@@ -9,6 +9,23 @@
 
 #include "ivshm/segment.h"
 
+/* Check's ck_assert_* record every passing assertion with the parent process
+ * (a write per call), which makes loops of millions of them slow. In loops,
+ * these only call into Check when they fail. */
+#define EXPECT(cond)                                                                               \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            ck_abort_msg("Assertion '%s' failed", #cond);                                          \
+    } while (0)
+#define EXPECT_OP(a, op, b)                                                                        \
+    do {                                                                                           \
+        uintmax_t a_ = (a), b_ = (b);                                                              \
+        if (!(a_ op b_))                                                                           \
+            ck_abort_msg("Assertion '%s %s %s' failed: %ju vs %ju", #a, #op, #b, a_, b_);          \
+    } while (0)
+#define EXPECT_EQ(a, b) EXPECT_OP(a, ==, b)
+#define EXPECT_LE(a, b) EXPECT_OP(a, <=, b)
+
 /* Memory for a segment, page aligned, filled with a pattern so that tests
  * notice code that relies on zeroed memory. */
 static inline void *test_seg_alloc(uint64_t size)
