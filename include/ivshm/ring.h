@@ -98,29 +98,29 @@ static IVSHM_INLINE void ivshm__copy64(uint64_t *restrict dst, const uint64_t *r
         dst[i] = src[i];
 }
 
-static IVSHM_INLINE void ivshm__ring_write(struct ivshm_ring *r, uint32_t head,
-                                           const uint64_t *objs, uint32_t n)
+/* The handle's fields reach the hot path as arguments, read once per call:
+ * after each atomic access GCC would read them from the handle again. */
+static IVSHM_INLINE void ivshm__ring_write(uint64_t *slots, uint32_t mask, uint32_t capacity,
+                                           uint32_t head, const uint64_t *objs, uint32_t n)
 {
-    uint32_t idx = head & r->mask;
-    uint64_t *slots = r->slots;
-    if (IVSHM_LIKELY(idx + n <= r->capacity)) {
+    uint32_t idx = head & mask;
+    if (IVSHM_LIKELY(idx + n <= capacity)) {
         ivshm__copy64(slots + idx, objs, n);
     } else {
-        uint32_t first = r->capacity - idx;
+        uint32_t first = capacity - idx;
         ivshm__copy64(slots + idx, objs, first);
         ivshm__copy64(slots, objs + first, n - first);
     }
 }
 
-static IVSHM_INLINE void ivshm__ring_read(const struct ivshm_ring *r, uint32_t head, uint64_t *objs,
-                                          uint32_t n)
+static IVSHM_INLINE void ivshm__ring_read(const uint64_t *slots, uint32_t mask, uint32_t capacity,
+                                          uint32_t head, uint64_t *objs, uint32_t n)
 {
-    uint32_t idx = head & r->mask;
-    const uint64_t *slots = r->slots;
-    if (IVSHM_LIKELY(idx + n <= r->capacity)) {
+    uint32_t idx = head & mask;
+    if (IVSHM_LIKELY(idx + n <= capacity)) {
         ivshm__copy64(objs, slots + idx, n);
     } else {
-        uint32_t first = r->capacity - idx;
+        uint32_t first = capacity - idx;
         ivshm__copy64(objs, slots + idx, first);
         ivshm__copy64(objs + first, slots, n - first);
     }
@@ -163,14 +163,14 @@ static IVSHM_INLINE void ivshm__ring_wait_tail(_Atomic uint32_t *tail, uint32_t 
  * acquire so that the same guarantee carries over to the other threads of an
  * MP ring that use it; on x86 both are plain moves.
  */
-static IVSHM_INLINE uint32_t ivshm__ring_room(struct ivshm_ring *r, uint32_t head, uint32_t want)
+static IVSHM_INLINE uint32_t ivshm__ring_room(struct ivshm_ring *r, _Atomic uint32_t *cons_tail,
+                                              uint32_t capacity, uint32_t head, uint32_t want)
 {
-    const uint32_t capacity = r->capacity;
     uint32_t cons = atomic_load_explicit(&r->prod_seen_cons_tail, memory_order_acquire);
     uint32_t room = capacity + cons - head;
     if (IVSHM_LIKELY(room >= want && room <= capacity))
         return room;
-    cons = atomic_load_explicit(&r->shared->cons.tail, memory_order_acquire);
+    cons = atomic_load_explicit(cons_tail, memory_order_acquire);
     atomic_store_explicit(&r->prod_seen_cons_tail, cons, memory_order_release);
     return capacity + cons - head;
 }
@@ -179,14 +179,14 @@ static IVSHM_INLINE uint32_t ivshm__ring_room(struct ivshm_ring *r, uint32_t hea
  * ivshm__ring_room (above capacity: stale head or garbage). The acquire load
  * of prod.tail pairs with the producer's release store, so the slot contents
  * it published are visible. */
-static IVSHM_INLINE uint32_t ivshm__ring_avail(struct ivshm_ring *r, uint32_t head, uint32_t want)
+static IVSHM_INLINE uint32_t ivshm__ring_avail(struct ivshm_ring *r, _Atomic uint32_t *prod_tail,
+                                               uint32_t capacity, uint32_t head, uint32_t want)
 {
-    const uint32_t capacity = r->capacity;
     uint32_t prod = atomic_load_explicit(&r->cons_seen_prod_tail, memory_order_acquire);
     uint32_t avail = prod - head;
     if (IVSHM_LIKELY(avail >= want && avail <= capacity))
         return avail;
-    prod = atomic_load_explicit(&r->shared->prod.tail, memory_order_acquire);
+    prod = atomic_load_explicit(prod_tail, memory_order_acquire);
     atomic_store_explicit(&r->cons_seen_prod_tail, prod, memory_order_release);
     return prod - head;
 }
@@ -215,8 +215,10 @@ static IVSHM_INLINE uint32_t ivshm__ring_take(uint32_t want, uint32_t space, boo
 static IVSHM_INLINE uint32_t ivshm__ring_enqueue(struct ivshm_ring *r, const uint64_t *objs,
                                                  uint32_t want, bool exact, uint32_t *free_space)
 {
-    struct ivshm_ring_side *prod = &r->shared->prod;
-    const uint32_t capacity = r->capacity;
+    struct ivshm_ring_shared *shared = r->shared;
+    struct ivshm_ring_side *prod = &shared->prod;
+    uint64_t *const slots = r->slots;
+    const uint32_t mask = r->mask, capacity = r->capacity;
     const bool single = !(r->mode & IVSHM_RING_MP);
     uint32_t head, room, n;
 
@@ -225,13 +227,13 @@ static IVSHM_INLINE uint32_t ivshm__ring_enqueue(struct ivshm_ring *r, const uin
          * own tail is exact, and a room above capacity can only be a peer's
          * garbage in cons.tail: refuse rather than overwrite entries. */
         head = atomic_load_explicit(&prod->tail, memory_order_relaxed);
-        room = ivshm__ring_room(r, head, want);
+        room = ivshm__ring_room(r, &shared->cons.tail, capacity, head, want);
         if (IVSHM_UNLIKELY(room > capacity))
             room = 0;
         n = ivshm__ring_take(want, room, exact);
         if (IVSHM_UNLIKELY(n == 0))
             goto full;
-        ivshm__ring_write(r, head, objs, n);
+        ivshm__ring_write(slots, mask, capacity, head, objs, n);
         /* head mirrors tail for SP, for inspection; relaxed (only we write
          * it, nobody synchronises on it). */
         atomic_store_explicit(&prod->head, head + n, memory_order_relaxed);
@@ -240,7 +242,7 @@ static IVSHM_INLINE uint32_t ivshm__ring_enqueue(struct ivshm_ring *r, const uin
     } else {
         head = atomic_load_explicit(&prod->head, memory_order_relaxed);
         for (;;) {
-            room = ivshm__ring_room(r, head, want);
+            room = ivshm__ring_room(r, &shared->cons.tail, capacity, head, want);
             if (IVSHM_UNLIKELY(room > capacity)) {
                 /* Our head is stale (other producers reserved and the
                  * consumers caught up meanwhile): retry with the current one.
@@ -264,7 +266,7 @@ static IVSHM_INLINE uint32_t ivshm__ring_enqueue(struct ivshm_ring *r, const uin
                                                       memory_order_relaxed, memory_order_relaxed))
                 break;
         }
-        ivshm__ring_write(r, head, objs, n);
+        ivshm__ring_write(slots, mask, capacity, head, objs, n);
         /* Producers that reserved earlier ranges publish first, so tail only
          * ever covers fully written slots. */
         ivshm__ring_wait_tail(&prod->tail, head);
@@ -283,8 +285,10 @@ full:
 static IVSHM_INLINE uint32_t ivshm__ring_dequeue(struct ivshm_ring *r, uint64_t *objs,
                                                  uint32_t want, bool exact, uint32_t *available)
 {
-    struct ivshm_ring_side *cons = &r->shared->cons;
-    const uint32_t capacity = r->capacity;
+    struct ivshm_ring_shared *shared = r->shared;
+    struct ivshm_ring_side *cons = &shared->cons;
+    const uint64_t *const slots = r->slots;
+    const uint32_t mask = r->mask, capacity = r->capacity;
     const bool single = !(r->mode & IVSHM_RING_MC);
     uint32_t head, avail, n;
 
@@ -292,13 +296,13 @@ static IVSHM_INLINE uint32_t ivshm__ring_dequeue(struct ivshm_ring *r, uint64_t 
         /* Single consumer: our own tail, read relaxed, is exact; more
          * entries than capacity is a peer's garbage in prod.tail. */
         head = atomic_load_explicit(&cons->tail, memory_order_relaxed);
-        avail = ivshm__ring_avail(r, head, want);
+        avail = ivshm__ring_avail(r, &shared->prod.tail, capacity, head, want);
         if (IVSHM_UNLIKELY(avail > capacity))
             avail = 0;
         n = ivshm__ring_take(want, avail, exact);
         if (IVSHM_UNLIKELY(n == 0))
             goto empty;
-        ivshm__ring_read(r, head, objs, n);
+        ivshm__ring_read(slots, mask, capacity, head, objs, n);
         atomic_store_explicit(&cons->head, head + n, memory_order_relaxed);
         /* Release: our slot reads complete before the producer, acquiring
          * cons.tail, may reuse the slots. */
@@ -306,7 +310,7 @@ static IVSHM_INLINE uint32_t ivshm__ring_dequeue(struct ivshm_ring *r, uint64_t 
     } else {
         head = atomic_load_explicit(&cons->head, memory_order_relaxed);
         for (;;) {
-            avail = ivshm__ring_avail(r, head, want);
+            avail = ivshm__ring_avail(r, &shared->prod.tail, capacity, head, want);
             if (IVSHM_UNLIKELY(avail > capacity)) {
                 /* Stale head (other consumers moved on and producers
                  * refilled): retry with the current one; garbage if not. */
@@ -326,7 +330,7 @@ static IVSHM_INLINE uint32_t ivshm__ring_dequeue(struct ivshm_ring *r, uint64_t 
                                                       memory_order_relaxed, memory_order_relaxed))
                 break;
         }
-        ivshm__ring_read(r, head, objs, n);
+        ivshm__ring_read(slots, mask, capacity, head, objs, n);
         ivshm__ring_wait_tail(&cons->tail, head);
         atomic_store_explicit(&cons->tail, head + n, memory_order_release);
     }
