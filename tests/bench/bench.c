@@ -23,8 +23,8 @@
 #endif
 
 struct bench_config bench_cfg = {
-    .reps = 5,
-    .runs = 5,
+    .reps = 7,
+    .runs = 7,
     .ring_elems = 1u << 19,
     .mempool_objs = 1u << 18,
     .pipeline_pkts = 1u << 18,
@@ -248,8 +248,8 @@ static void usage(FILE *f)
 {
     fputs("usage: ivshm-bench [--smoke] [--reps N] [--runs N] [--filter TEXT] [--out FILE]\n"
           "  --smoke        tiny iteration counts: checks that everything runs, times nothing\n"
-          "  --reps N       repetitions per figure, median reported (default 5)\n"
-          "  --runs N       short runs per repetition, best kept (default 5)\n"
+          "  --reps N       repetitions per figure, median reported (default 7)\n"
+          "  --runs N       short runs per repetition, best kept (default 7)\n"
           "  --filter TEXT  only rows whose name contains TEXT\n"
           "  --out FILE     results file (default build/bench/results.json)\n",
           f);
