@@ -15,9 +15,10 @@ TEST_HARNESS := BUILD=$(B) tests/harness
 -include $(wildcard tests/unit/*.mk)
 
 UNIT_TESTS := $(sort $(basename $(notdir $(wildcard tests/unit/test_*.c))))
-# The concurrency tests also built with ThreadSanitizer (only their "threads"
-# test cases run there).
-TSAN_TESTS := $(filter test_ring test_mempool,$(UNIT_TESTS))
+# Tests with test cases tagged "threads" (tcase_set_tags) are also built with
+# ThreadSanitizer, which runs only those cases.
+TSAN_TESTS := $(sort $(basename $(notdir $(shell grep -l 'tcase_set_tags(.*"threads")' \
+                                           tests/unit/test_*.c 2>/dev/null))))
 
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
@@ -67,8 +68,12 @@ TSAN_ENV := CK_FORK=no CK_INCLUDE_TAGS=threads TSAN_OPTIONS=halt_on_error=1:seco
 
 test-unit-build: $(UNIT_PROGS_unit) $(UNIT_PROGS_unit-asan) $(UNIT_PROGS_unit-tsan)
 
-test-unit: test-unit-build
+# Each target forgets its old counts first, then builds what it needs in a
+# sub-make, so a build failure is recorded as a failure (not as the last run).
+test-unit:
 	$(Q)$(TEST_HARNESS) reset test-unit
+	$(Q)$(MAKE) --no-print-directory test-unit-build || \
+		{ $(TEST_HARNESS) fail test-unit "the unit test programs did not build"; exit 1; }
 	$(Q)rc=0; \
 	$(TEST_HARNESS) check test-unit -- $(UNIT_PROGS_unit) || rc=1; \
 	$(TEST_HARNESS) check test-unit $(ASAN_ENV) -- $(UNIT_PROGS_unit-asan) || rc=1; \
@@ -80,12 +85,16 @@ CLI_TEST_DEPS := $(if $(wildcard host/host.mk),$(B)/bin/ivshm)
 CLI_TESTS = $(sort $(wildcard tests/cli/test_*.sh))
 QEMU_TESTS = $(sort $(wildcard tests/qemu/test_*.sh))
 
-test-cli: $(CLI_TEST_DEPS)
+test-cli:
 	$(Q)$(TEST_HARNESS) reset test-cli
+	$(Q)$(if $(CLI_TEST_DEPS),$(MAKE) --no-print-directory $(CLI_TEST_DEPS) || \
+		{ $(TEST_HARNESS) fail test-cli "$(CLI_TEST_DEPS) did not build"; exit 1; })
 	$(Q)$(TEST_HARNESS) shell test-cli 120 $(CLI_TESTS)
 
-test-qemu: $(CLI_TEST_DEPS)
+test-qemu:
 	$(Q)$(TEST_HARNESS) reset test-qemu
+	$(Q)$(if $(CLI_TEST_DEPS),$(MAKE) --no-print-directory $(CLI_TEST_DEPS) || \
+		{ $(TEST_HARNESS) fail test-qemu "$(CLI_TEST_DEPS) did not build"; exit 1; })
 	$(Q)$(TEST_HARNESS) shell test-qemu 600 $(QEMU_TESTS)
 
 TEST_TARGETS += test-unit test-cli test-qemu

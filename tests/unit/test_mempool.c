@@ -11,7 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "ivshm/mempool.h"
+#include "test_calls.h"
 #include "test_util.h"
 
 #define SEG_SIZE   (4u << 20)

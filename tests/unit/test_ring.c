@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ivshm/ring.h"
+#include "test_calls.h"
 #include "test_util.h"
 
 static const uint32_t modes[] = {IVSHM_RING_SPSC, IVSHM_RING_MPMC, IVSHM_RING_MP, IVSHM_RING_MC};

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "ivshm/mempool.h"
-#include "ivshm/ring.h"
+#include "test_calls.h" /* out-of-line hot paths: 10x faster ASan compile */
 #include "test_util.h"
 
 static const uint32_t modes[] = {IVSHM_RING_SPSC, IVSHM_RING_MP, IVSHM_RING_MC, IVSHM_RING_MPMC};
