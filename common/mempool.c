@@ -164,3 +164,32 @@ uint32_t ivshm_mempool_reclaim(struct ivshm_mempool *mp, int party)
     }
     return reclaimed;
 }
+
+uint32_t ivshm_mempool_rebuild(struct ivshm_mempool *mp, uint64_t dead_parties)
+{
+    struct ivshm_ring_shared *shared = mp->ring.shared;
+    uint64_t *slots = mp->ring.slots;
+    const uint32_t mask = mp->ring.mask;
+    /* Continue from the current consumer tail, so the private copies of live
+     * handles stay plausible (indices only move forwards). */
+    const uint32_t base = atomic_load_explicit(&shared->cons.tail, memory_order_acquire);
+    uint32_t n = 0, reclaimed = 0;
+    for (uint32_t i = 0; i < mp->count; i++) {
+        uint8_t s = atomic_load_explicit(&mp->state[i], memory_order_relaxed);
+        bool held = IVSHM_OBJ_IS_ALLOCATED(s) || IVSHM_OBJ_IS_CACHED(s);
+        bool dead = held && (dead_parties >> IVSHM_OBJ_PARTY(s)) & 1;
+        if (s != IVSHM_OBJ_FREE && !dead)
+            continue; /* a live party's, or a state byte of no known form */
+        reclaimed += dead;
+        ivshm__mempool_mark(mp, i, IVSHM_OBJ_FREE);
+        slots[(base + n) & mask] = ivshm_mempool_handle(mp, i);
+        n++;
+    }
+    atomic_store_explicit(&shared->cons.head, base, memory_order_relaxed);
+    atomic_store_explicit(&shared->prod.head, base + n, memory_order_relaxed);
+    /* Release: the slots and state bytes above are visible with the tail. */
+    atomic_store_explicit(&shared->prod.tail, base + n, memory_order_release);
+    atomic_store_explicit(&mp->ring.prod_seen_cons_tail, base, memory_order_relaxed);
+    atomic_store_explicit(&mp->ring.cons_seen_prod_tail, base + n, memory_order_relaxed);
+    return reclaimed;
+}

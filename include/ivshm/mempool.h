@@ -266,4 +266,19 @@ void ivshm_mempool_audit(const struct ivshm_mempool *mp, struct ivshm_mempool_au
  */
 uint32_t ivshm_mempool_reclaim(struct ivshm_mempool *mp, int party);
 
+/*
+ * Rebuilds the free ring from the state bytes: it then holds every object
+ * whose state is free or names a party in `dead_parties` (bit p for party p),
+ * and those objects are marked free. Returns how many objects it took back
+ * from dead parties.
+ *
+ * This repairs what ivshm_mempool_reclaim cannot: a party killed in the middle
+ * of a get or put on the (MP/MC) free ring leaves its head ahead of its tail,
+ * and every later caller would wait for that tail for ever; and objects a dead
+ * party had dequeued but not yet marked are in no ring and look free. Only
+ * while no other party uses the free ring (live parties' allocated and cached
+ * objects are left alone) and none of the dead parties' objects is in flight.
+ */
+uint32_t ivshm_mempool_rebuild(struct ivshm_mempool *mp, uint64_t dead_parties);
+
 #endif

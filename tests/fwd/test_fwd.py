@@ -32,6 +32,11 @@ TMP = os.environ.get("TEST_TMP") or tempfile.mkdtemp(prefix="ivshm-fwd-")
 SEG_DIR = os.path.join(TMP, "segments")
 OVMF = "/usr/share/ovmf/OVMF.fd"
 COUNT = 100000
+# Pollers on both sides: with two CPUs or more, keep the forwarder (QEMU or
+# ivshm-fwd) on CPU 1 and pktgen on CPU 0, else the scheduler may stack them.
+PIN = (os.cpu_count() or 1) >= 2
+FWD_CPU = ["taskset", "-c", "1"] if PIN else []
+PKTGEN_CPU = ["--cpu", "0"] if PIN else []
 
 os.makedirs(SEG_DIR, exist_ok=True)
 ENV = dict(os.environ, IVSHM_DIR=SEG_DIR)
@@ -73,7 +78,7 @@ def pool_state(name):
 
 def start_vm(image_path, segments, cmdline="", uefi=False, tag="vm"):
     """Starts QEMU in the background; returns (Popen, log path)."""
-    args = ["qemu-system-x86_64", "-machine", "q35", "-m", "64M", "-nographic",
+    args = FWD_CPU + ["qemu-system-x86_64", "-machine", "q35", "-m", "64M", "-nographic",
             "-nic", "none", "-no-reboot",
             "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
     if uefi:
@@ -97,7 +102,7 @@ def start_vm(image_path, segments, cmdline="", uefi=False, tag="vm"):
 
 def pktgen(name, *extra, timeout=240):
     """Runs pktgen to the end; returns (exit status, summary dict or None, stderr)."""
-    args = [IVSHM, "pktgen", name, "--json", "--timeout", "60", *extra]
+    args = [IVSHM, "pktgen", name, "--json", "--timeout", "60", *PKTGEN_CPU, *extra]
     try:
         proc = subprocess.run(args, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True, timeout=timeout)
@@ -152,7 +157,7 @@ def figures(summary):
 
 def case_host_only():
     create("fh")
-    fwd = subprocess.Popen([FWD_HOST, "fh"], env=ENV, stderr=subprocess.PIPE, text=True)
+    fwd = subprocess.Popen([FWD_HOST, "fh"] + (["--cpu", "1"] if PIN else []), env=ENV, stderr=subprocess.PIPE, text=True)
     cleanups.append(lambda: fwd.poll() is None and fwd.kill())
     status, summary, err = pktgen("fh", "--count", str(COUNT))
     problem = check_summary(summary, COUNT) or (status != 0 and f"pktgen exit {status}: {err}")
@@ -217,7 +222,8 @@ def case_vm_to_vm():
 def case_host_restart():
     create("hr")
     vm, log = start_vm(os.path.join(GUEST, "fwd.elf"), ["hr"], tag="host-restart")
-    first = subprocess.Popen([IVSHM, "pktgen", "hr", "--duration", "120", "--keep"], env=ENV,
+    first = subprocess.Popen([IVSHM, "pktgen", "hr", "--duration", "120", "--keep", *PKTGEN_CPU],
+                             env=ENV,
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     cleanups.append(lambda: first.poll() is None and first.kill())
     # Kill it while traffic flows: once it holds buffers (it is sending).

@@ -506,6 +506,59 @@ START_TEST(test_audit_reclaim)
 }
 END_TEST
 
+/* A party killed in the middle of a get or put on the MP/MC free ring leaves
+ * head ahead of tail; everyone else would then wait for that tail for ever.
+ * The rebuild repairs the ring and takes back the dead party's objects,
+ * including those it had dequeued but not yet marked, and leaves a live
+ * party's objects alone. */
+START_TEST(test_rebuild_after_death_mid_operation)
+{
+    void *mem = test_seg_alloc(SEG_SIZE);
+    struct ivshm_segment_view v;
+    make_segment(mem, &v);
+    struct ivshm_mempool dead, live;
+    attach(&dead, &v, "pool", 3);
+    attach(&live, &v, "pool", 1);
+    struct ivshm_mempool_cache *cache = cache_new(8);
+    uint64_t held[6], mine[2];
+
+    ck_assert_int_eq(ivshm_mempool_get_bulk(&dead, NULL, held, 6), IVSHM_OK);
+    ck_assert_int_eq(ivshm_mempool_get_bulk(&dead, cache, held, 1), IVSHM_OK); /* fills the cache */
+    ck_assert_int_eq(ivshm_mempool_get_bulk(&live, NULL, mine, 2), IVSHM_OK);
+    uint32_t dead_cached = cache->len, dead_holds = 6 + 1 + dead_cached;
+
+    /* Death inside a get: cons.head moved past 3 entries that were never
+     * marked or released; and inside a put: prod.head reserved 2 slots that
+     * were never published. */
+    struct ivshm_ring_shared *ring = dead.ring.shared;
+    atomic_fetch_add(&ring->cons.head, 3);
+    atomic_fetch_add(&ring->prod.head, 2);
+
+    uint32_t reclaimed = ivshm_mempool_rebuild(&live, 1ull << 3);
+    ck_assert_uint_eq(reclaimed, dead_holds);
+    struct ivshm_mempool_audit au;
+    ivshm_mempool_audit(&live, &au);
+    ck_assert_uint_eq(au.by_party[3], 0);
+    ck_assert_uint_eq(au.by_party[1], 2);
+    ck_assert_uint_eq(ivshm_mempool_free_count(&live), POOL_COUNT - 2);
+    struct ivshm_error err = {0};
+    ck_assert_int_eq(ivshm_ring_check(&live.ring, &err), IVSHM_OK);
+
+    /* The ring works again, for the whole pool: a get of everything free
+     * returns distinct objects, and all of it goes back. */
+    uint64_t all[POOL_COUNT];
+    ck_assert_int_eq(ivshm_mempool_get_bulk(&live, NULL, all, POOL_COUNT - 2), IVSHM_OK);
+    for (uint32_t i = 0; i < POOL_COUNT - 2; i++)
+        for (uint32_t j = 0; j < i; j++)
+            ck_assert_uint_ne(all[i], all[j]);
+    ck_assert_int_eq(ivshm_mempool_put_bulk(&live, NULL, all, POOL_COUNT - 2, NULL), IVSHM_OK);
+    ck_assert_int_eq(ivshm_mempool_put_bulk(&live, NULL, mine, 2, NULL), IVSHM_OK);
+    assert_pool_full(&live);
+    free(cache); /* its objects were rebuilt into the ring: not flushed */
+    free(mem);
+}
+END_TEST
+
 /* ---- threads ---- */
 
 struct pool_thread {
@@ -815,6 +868,7 @@ static Suite *mempool_suite(void)
     tcase_add_loop_test(tc, test_foreign_handles, 0, 3);
     tcase_add_loop_test(tc, test_garbage_in_free_ring, 0, 3);
     tcase_add_test(tc, test_audit_reclaim);
+    tcase_add_test(tc, test_rebuild_after_death_mid_operation);
     tcase_add_test(tc, test_two_processes);
     suite_add_tcase(s, tc);
 
