@@ -69,6 +69,7 @@ struct pg_state {
     struct ivshm_mempool_cache cache;
     struct pg_queue queues[IVSHM_FWD_MAX_QUEUES];
     uint32_t nqueues;
+    bool stalled;   /* nothing moved for --timeout seconds */
     uint64_t *seen; /* bitmap of received sequence numbers */
     uint64_t seen_bits;
     struct pg_stats st;
@@ -285,8 +286,9 @@ static uint32_t receive_all(struct pg_state *pg)
 
 /* Fills and enqueues up to a burst on every queue; frames the ring refuses are
  * kept and offered first next time. */
-static void send_all(struct pg_state *pg, uint64_t *seq, uint64_t limit)
+static uint32_t send_all(struct pg_state *pg, uint64_t *seq, uint64_t limit)
 {
+    uint32_t total = 0;
     for (uint32_t qi = 0; qi < pg->nqueues; qi++) {
         struct pg_queue *q = &pg->queues[qi];
         if (q->held_len == 0) {
@@ -301,10 +303,12 @@ static void send_all(struct pg_state *pg, uint64_t *seq, uint64_t limit)
         }
         uint32_t n = ivshm_ring_enqueue_burst(&q->send, q->held, q->held_len, NULL);
         pg->st.sent += n;
+        total += n;
         if (n && n < q->held_len)
             memmove(q->held, q->held + n, (q->held_len - n) * sizeof(q->held[0]));
         q->held_len -= n;
     }
+    return total;
 }
 
 /* ---- recovery of a dead host party's buffers ---- */
@@ -532,39 +536,44 @@ static void traffic(struct pg_state *pg, double *seconds)
     uint64_t seq = 0;
     double start = now_seconds(), last_print = start, end_send = start + o->duration;
     uint64_t last_received = 0;
-    uint32_t spins = 0;
 
+    /* Progress is a frame into a ring or out of one. None for `timeout`
+     * seconds means the forwarder stopped (or never consumes): give up then
+     * rather than wait for ever with the rings full. */
+    double last_progress = start;
     while (!stop_requested) {
-        bool sending = o->count ? seq < o->count : now_seconds() < end_send;
+        double t = now_seconds(); /* vDSO: some 20 ns, for up to a burst per queue */
+        bool sending = o->count ? seq < o->count : t < end_send;
         if (!sending)
             break;
-        send_all(pg, &seq, o->count);
-        receive_all(pg);
-        if (live && (++spins & 1023) == 0) {
-            double t = now_seconds();
-            if (t - last_print >= 1.0) {
-                print_rate(pg, t - start, last_received, t - last_print);
-                last_print = t;
-                last_received = pg->st.received;
-            }
+        if (send_all(pg, &seq, o->count) + receive_all(pg)) {
+            last_progress = t;
+        } else if (t - last_progress > o->timeout) {
+            pg->stalled = true;
+            break;
+        }
+        if (live && t - last_print >= 1.0) {
+            print_rate(pg, t - start, last_received, t - last_print);
+            last_print = t;
+            last_received = pg->st.received;
         }
     }
     /* Offer what the rings refused, then collect until everything is back or
-     * nothing has come for `timeout` seconds. */
-    double last_progress = now_seconds();
-    for (;;) {
+     * nothing has moved for `timeout` seconds. */
+    last_progress = now_seconds();
+    while (!pg->stalled) {
         bool holding = false;
         for (uint32_t qi = 0; qi < pg->nqueues; qi++)
             holding |= pg->queues[qi].held_len != 0;
-        if (holding)
-            send_all(pg, &seq, seq);
+        uint32_t moved = holding ? send_all(pg, &seq, seq) : 0;
         uint64_t back = pg->st.received + pg->st.corrupted + pg->st.duplicated;
         if (!holding && back >= pg->st.sent)
             break;
-        if (receive_all(pg) || holding)
+        moved += receive_all(pg);
+        if (moved)
             last_progress = now_seconds();
         else if (now_seconds() - last_progress > o->timeout)
-            break;
+            pg->stalled = true;
         else
             sleep_ms(0);
     }
@@ -599,15 +608,18 @@ static void report(const struct pg_state *pg, double seconds, bool done)
     if (pg->opt.json) {
         printf("{\"segment\":\"%s\",\"queues\":%u,\"size\":%u,\"burst\":%u,\"sent\":%llu,"
                "\"received\":%llu,\"lost\":%llu,\"corrupted\":%llu,\"duplicated\":%llu,"
-               "\"reordered\":%llu,\"mpps\":%.4f,\"seconds\":%.3f,\"reclaimed\":%u,"
+               "\"reordered\":%llu,\"mpps\":%.4f,\"seconds\":%.3f,\"reclaimed\":%u,\"stalled\":%s,"
                "\"forwarder\":{\"received\":%llu,\"sent\":%llu,\"dropped\":%llu,\"done\":%s}}\n",
                pg->opt.name, pg->nqueues, pg->opt.size, pg->opt.burst, (unsigned long long)s->sent,
                (unsigned long long)s->received, (unsigned long long)lost,
                (unsigned long long)s->corrupted, (unsigned long long)s->duplicated,
                (unsigned long long)s->reordered, mpps, seconds, s->reclaimed,
-               (unsigned long long)g_recv, (unsigned long long)g_sent, (unsigned long long)g_drop,
-               done ? "true" : "false");
+               pg->stalled ? "true" : "false", (unsigned long long)g_recv,
+               (unsigned long long)g_sent, (unsigned long long)g_drop, done ? "true" : "false");
     } else {
+        if (pg->stalled)
+            printf("pktgen: nothing moved for %.0f s: the forwarder stopped or does not consume\n",
+                   pg->opt.timeout);
         if (s->reclaimed)
             printf("pktgen: reclaimed %u buffers from a dead process\n", s->reclaimed);
         printf("pktgen: sent %llu received %llu lost %llu corrupted %llu duplicated %llu "

@@ -9,6 +9,8 @@ rings and must all come back intact.
   vm-to-vm      host -> VM A -> VM B -> host over a segment both VMs attach
   host-restart  pktgen killed with SIGKILL mid-run; a new one reclaims its
                 buffers and runs to zero loss; the pool is full again after
+  forwarder-stops  the forwarder freezes mid-run; pktgen gives up after
+                --timeout and says so
 
 Each case prints "ok - NAME" or "not ok - NAME: why", plus "# NAME: figures".
 Run from the repo root (env: BUILD, IVSHM, TEST_TMP), e.g. by `make test-fwd`.
@@ -253,9 +255,43 @@ def case_host_restart():
                        f"{summary['reclaimed']} reclaimed; {figures(summary)}")
 
 
+def case_forwarder_stops():
+    # The forwarder freezes mid-run (SIGSTOP): the rings stay full and nothing
+    # comes back. pktgen must give up after --timeout seconds, say so and
+    # exit 1, not spin for ever.
+    create("fs")
+    fwd = subprocess.Popen([FWD_HOST, "fs"] + (["--cpu", "1"] if PIN else []), env=ENV,
+                           stderr=subprocess.DEVNULL)
+    cleanups.append(lambda: fwd.poll() is None and fwd.kill())
+    gen = subprocess.Popen([IVSHM, "pktgen", "fs", "--duration", "60", "--timeout", "2", "--json",
+                            *PKTGEN_CPU], env=ENV, stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL, text=True)
+    cleanups.append(lambda: gen.poll() is None and gen.kill())
+    time.sleep(1.0)
+    fwd.send_signal(signal.SIGSTOP)
+    started = time.monotonic()
+    try:
+        out, _ = gen.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        report("forwarder-stops", "pktgen still running 30 s after the forwarder froze")
+        return
+    waited = time.monotonic() - started
+    fwd.send_signal(signal.SIGCONT)
+    try:
+        summary = json.loads(out.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        summary = None
+    problem = None
+    if gen.returncode != 1:
+        problem = f"pktgen exit {gen.returncode}, expected 1"
+    elif summary is None or summary.get("stalled") is not True:
+        problem = f"summary does not say stalled: {summary}"
+    report("forwarder-stops", problem, f"pktgen gave up {waited:.1f} s after the freeze")
+
+
 CASES = [("host-only", case_host_only), ("direct", case_direct), ("uefi", case_uefi),
          ("two-queues", case_two_queues), ("vm-to-vm", case_vm_to_vm),
-         ("host-restart", case_host_restart)]
+         ("host-restart", case_host_restart), ("forwarder-stops", case_forwarder_stops)]
 
 
 def main():
