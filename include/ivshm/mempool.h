@@ -169,6 +169,36 @@ static IVSHM_INLINE int ivshm_mempool_get(struct ivshm_mempool *mp,
     return ivshm_mempool_get_bulk(mp, cache, handle, 1);
 }
 
+/* Checks handles[0..n) and marks each `next`, copying it to dst[] when dst
+ * is not NULL; stops at the first one that is not an object of the pool
+ * (*rc = IVSHM_E_FOREIGN) or not allocated (*rc = IVSHM_E_DOUBLE_FREE).
+ * Returns how many passed. Inlined into each caller with `next` and `dst`
+ * known, so each loop is as tight as if written out. */
+static IVSHM_INLINE uint32_t ivshm__mempool_release(const struct ivshm__mempool_geom *g,
+                                                    const uint64_t *handles, uint32_t n,
+                                                    uint8_t next, uint64_t *dst, int *rc)
+{
+    uint32_t i;
+    for (i = 0; i < n; i++) {
+        uint64_t h = handles[i];
+        uint32_t idx = ivshm__geom_index(g, h);
+        if (IVSHM_UNLIKELY(idx == UINT32_MAX)) {
+            *rc = IVSHM_E_FOREIGN;
+            break;
+        }
+        /* Relaxed, like every state byte access: see ivshm__mempool_mark. */
+        uint8_t s = atomic_load_explicit(&g->state[idx], memory_order_relaxed);
+        if (IVSHM_UNLIKELY(!IVSHM_OBJ_IS_ALLOCATED(s))) {
+            *rc = IVSHM_E_DOUBLE_FREE;
+            break;
+        }
+        atomic_store_explicit(&g->state[idx], next, memory_order_relaxed);
+        if (dst)
+            dst[i] = h;
+    }
+    return i;
+}
+
 /*
  * Frees n objects, in order. Stops at the first handle that is not one of the
  * pool's objects (IVSHM_E_FOREIGN) or not allocated (IVSHM_E_DOUBLE_FREE):
@@ -180,7 +210,6 @@ static IVSHM_INLINE int ivshm_mempool_put_bulk(struct ivshm_mempool *mp,
                                                const uint64_t *handles, uint32_t n, uint32_t *freed)
 {
     int rc = IVSHM_OK;
-    uint32_t i;
     if (cache != NULL && cache->size != 0 && n <= IVSHM_MEMPOOL_CACHE_MAX) {
         /* Into the private cache: check and mark each, append it. Before a
          * put len < flush_at <= 768, so len + n may pass the 1024 slots when
@@ -188,48 +217,20 @@ static IVSHM_INLINE int ivshm_mempool_put_bulk(struct ivshm_mempool *mp,
         if (IVSHM_UNLIKELY(cache->len + n > 2 * IVSHM_MEMPOOL_CACHE_MAX))
             ivshm__mempool_flush_to(mp, cache, cache->size);
         const struct ivshm__mempool_geom g = ivshm__mempool_geom(mp);
-        const uint8_t next = (uint8_t)IVSHM_OBJ_CACHED(mp->party);
-        uint64_t *dst = &cache->objs[cache->len];
-        for (i = 0; i < n; i++) {
-            uint64_t h = handles[i];
-            uint32_t idx = ivshm__geom_index(&g, h);
-            if (IVSHM_UNLIKELY(idx == UINT32_MAX)) {
-                rc = IVSHM_E_FOREIGN;
-                break;
-            }
-            /* Relaxed, like every state byte access: see ivshm__mempool_mark. */
-            uint8_t s = atomic_load_explicit(&g.state[idx], memory_order_relaxed);
-            if (IVSHM_UNLIKELY(!IVSHM_OBJ_IS_ALLOCATED(s))) {
-                rc = IVSHM_E_DOUBLE_FREE;
-                break;
-            }
-            atomic_store_explicit(&g.state[idx], next, memory_order_relaxed);
-            dst[i] = h;
-        }
-        cache->len += i;
+        uint32_t done = ivshm__mempool_release(&g, handles, n, (uint8_t)IVSHM_OBJ_CACHED(mp->party),
+                                               &cache->objs[cache->len], &rc);
+        cache->len += done;
         if (freed)
-            *freed = i;
+            *freed = done;
         if (IVSHM_UNLIKELY(cache->len >= cache->flush_at))
             ivshm__mempool_flush_to(mp, cache, cache->size);
         return rc;
     }
     const struct ivshm__mempool_geom g = ivshm__mempool_geom(mp);
-    for (i = 0; i < n; i++) {
-        uint32_t idx = ivshm__geom_index(&g, handles[i]);
-        if (IVSHM_UNLIKELY(idx == UINT32_MAX)) {
-            rc = IVSHM_E_FOREIGN;
-            break;
-        }
-        uint8_t s = atomic_load_explicit(&g.state[idx], memory_order_relaxed);
-        if (IVSHM_UNLIKELY(!IVSHM_OBJ_IS_ALLOCATED(s))) {
-            rc = IVSHM_E_DOUBLE_FREE;
-            break;
-        }
-        atomic_store_explicit(&g.state[idx], IVSHM_OBJ_FREE, memory_order_relaxed);
-    }
+    uint32_t done = ivshm__mempool_release(&g, handles, n, IVSHM_OBJ_FREE, NULL, &rc);
     if (freed)
-        *freed = i;
-    if (i && ivshm_ring_enqueue_bulk(&mp->ring, handles, i, NULL) != i) {
+        *freed = done;
+    if (done && ivshm_ring_enqueue_bulk(&mp->ring, handles, done, NULL) != done) {
         /* The free ring holds every object, so only a corrupted ring is full. */
         return IVSHM_E_CORRUPT;
     }
