@@ -434,11 +434,23 @@ static int open_all(struct pg_state *pg, struct ivshm_error *err)
 }
 
 /* Waits until every forwarder we control is READY or FWD. */
+/*
+ * Waits until every forwarder we drive is READY or FWD *and* alive: its
+ * heartbeat moves (it bumps it every 64 polls). The state alone is not
+ * enough: a VM that died mid-run leaves FWD behind.
+ */
 static int wait_ready(struct pg_state *pg, struct ivshm_error *err)
 {
     double deadline = now_seconds() + pg->opt.timeout;
+    uint64_t first_beat[PG_MAX_SEGS];
+    for (int i = 0; i < pg->nsegs; i++)
+        if (pg->segs[i].ctrl)
+            first_beat[i] =
+                atomic_load_explicit(&pg->segs[i].ctrl->heartbeat, memory_order_relaxed);
     for (;;) {
+        sleep_ms(5);
         bool all = true;
+        const struct pg_segment *stale = NULL;
         for (int i = 0; i < pg->nsegs; i++) {
             struct pg_segment *s = &pg->segs[i];
             if (!s->ctrl)
@@ -447,16 +459,26 @@ static int wait_ready(struct pg_state *pg, struct ivshm_error *err)
             if (st == IVSHM_FWD_FAIL)
                 return ivshm_fail(err, IVSHM_E_CORRUPT, "%s: the forwarder failed: %.40s", s->name,
                                   s->ctrl->reason);
-            all &= st == IVSHM_FWD_READY || st == IVSHM_FWD_FWD;
+            bool up = st == IVSHM_FWD_READY || st == IVSHM_FWD_FWD;
+            bool beating =
+                atomic_load_explicit(&s->ctrl->heartbeat, memory_order_relaxed) != first_beat[i];
+            if (up && !beating)
+                stale = s;
+            all &= up && beating;
         }
         if (all)
             return IVSHM_OK;
-        if (now_seconds() > deadline || stop_requested)
+        if (now_seconds() > deadline || stop_requested) {
+            if (stale)
+                return ivshm_fail(err, IVSHM_E_NOENT,
+                                  "%s: ctrl says a forwarder is there, but its heartbeat has not "
+                                  "moved in %.0f s (did the VM stop?)",
+                                  stale->name, pg->opt.timeout);
             return ivshm_fail(
                 err, IVSHM_E_NOENT,
                 "%s: no forwarder became READY within %.0f s (is the VM running fwd?)",
                 pg->opt.name, pg->opt.timeout);
-        sleep_ms(5);
+        }
     }
 }
 

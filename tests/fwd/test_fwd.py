@@ -11,6 +11,8 @@ rings and must all come back intact.
                 buffers and runs to zero loss; the pool is full again after
   forwarder-stops  the forwarder freezes mid-run; pktgen gives up after
                 --timeout and says so
+  stale-ctrl    ctrl says FWD but no forwarder runs (a VM died): pktgen
+                refuses, naming the heartbeat
 
 Each case prints "ok - NAME" or "not ok - NAME: why", plus "# NAME: figures".
 Run from the repo root (env: BUILD, IVSHM, TEST_TMP), e.g. by `make test-fwd`.
@@ -289,9 +291,32 @@ def case_forwarder_stops():
     report("forwarder-stops", problem, f"pktgen gave up {waited:.1f} s after the freeze")
 
 
+def case_stale_ctrl():
+    # A VM that died mid-run leaves state FWD in ctrl. pktgen must not take
+    # that for a live forwarder: no heartbeat, no traffic, a clear error.
+    create("sc")
+    info = json.loads(ivshm("inspect", "sc", "--json").stdout)
+    ctrl = next(o for o in info["objects"] if o["name"] == "ctrl")
+    with open(info["path"], "r+b") as f:
+        f.seek(ctrl["offset"])
+        f.write((2).to_bytes(4, "little"))  # IVSHM_FWD_FWD
+    started = time.monotonic()
+    proc = subprocess.run([IVSHM, "pktgen", "sc", "--count", "1000", "--timeout", "2"], env=ENV,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+    waited = time.monotonic() - started
+    err = proc.stderr.strip()
+    problem = None
+    if proc.returncode != 1:
+        problem = f"pktgen exit {proc.returncode}, expected 1 (stdout: {proc.stdout.strip()})"
+    elif "heartbeat" not in err or len(err.splitlines()) != 1:
+        problem = f"expected one line naming the heartbeat, got: {err!r}"
+    report("stale-ctrl", problem, f"refused after {waited:.1f} s")
+
+
 CASES = [("host-only", case_host_only), ("direct", case_direct), ("uefi", case_uefi),
          ("two-queues", case_two_queues), ("vm-to-vm", case_vm_to_vm),
-         ("host-restart", case_host_restart), ("forwarder-stops", case_forwarder_stops)]
+         ("host-restart", case_host_restart), ("forwarder-stops", case_forwarder_stops),
+         ("stale-ctrl", case_stale_ctrl)]
 
 
 def main():
