@@ -17,60 +17,33 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import guest_qemu  # noqa: E402
+from guest_qemu import report  # noqa: E402
+
 BUILD = os.environ.get("BUILD", "build")
 IVSHM = os.environ.get("IVSHM", os.path.join(BUILD, "bin", "ivshm"))
 TMP = os.environ.get("TEST_TMP") or tempfile.mkdtemp(prefix="ivshm-boot-")
 GUEST = os.path.join(BUILD, "guest")
 SEGTOOL = os.path.join(BUILD, "tests", "boot", "segtool")
-OVMF = "/usr/share/ovmf/OVMF.fd"
 
 DIRECT_TIMEOUT = 30  # s; a direct boot takes about 0.25 s
 UEFI_TIMEOUT = 90    # s; OVMF alone takes about 4 s under TCG
 
 EXIT_OK, EXIT_REJECTED, EXIT_EXCEPTION = 0, 3, 0x70
 
-failures = 0
-
-
 def status_of(code):
     """QEMU's exit status for guest exit code `code` (isa-debug-exit)."""
     return (code << 1) | 1
 
 
-def report(name, problem, elapsed=None):
-    global failures
-    if elapsed is not None:
-        print(f"# {name}: {elapsed:.2f} s")
-    if problem:
-        failures += 1
-        print(f"not ok - {name}: {problem}")
-    else:
-        print(f"ok - {name}")
-    sys.stdout.flush()
-
-
 def boot(path, image, cmdline="", mem="64M", devices=(), timeout=None, machine="q35"):
     """Boots `image` through `path` ("direct" or "uefi"); returns
     (status, output, seconds from QEMU start to exit)."""
-    args = ["qemu-system-x86_64", "-machine", machine, "-m", mem, "-nographic",
-            "-nic", "none", "-no-reboot",
-            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
-    if path == "direct":
-        args += ["-kernel", os.path.join(GUEST, image + ".elf")]
-        if cmdline:
-            args += ["-append", cmdline]
-        timeout = timeout or DIRECT_TIMEOUT
-    else:
-        esp = tempfile.mkdtemp(prefix="esp-", dir=TMP)
-        os.makedirs(os.path.join(esp, "EFI", "BOOT"))
-        shutil.copy(os.path.join(GUEST, image + ".efi"),
-                    os.path.join(esp, "EFI", "BOOT", "BOOTX64.EFI"))
-        args += ["-bios", OVMF, "-drive", f"format=raw,file=fat:rw:{esp}"]
-        if cmdline:
-            # UEFI load options are hard to set without a shell: the runtime
-            # also reads its command line from this fw_cfg file.
-            args += ["-fw_cfg", "name=opt/ivshm/cmdline,string=" + cmdline.replace(",", ",,")]
-        timeout = timeout or UEFI_TIMEOUT
+    uefi = path != "direct"
+    image_path = os.path.join(GUEST, image + (".efi" if uefi else ".elf"))
+    args = guest_qemu.guest_args(image_path, uefi, TMP, cmdline, mem, machine)
+    timeout = timeout or (UEFI_TIMEOUT if uefi else DIRECT_TIMEOUT)
     args += list(devices)
     start = time.monotonic()
     try:
@@ -187,7 +160,7 @@ def test_uefi_load_options():
         f.write("fs0:\r\nhello.efi alpha=1 beta\r\n")
     args = ["qemu-system-x86_64", "-machine", "q35", "-m", "64M", "-nographic", "-nic", "none",
             "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
-            "-bios", OVMF, "-drive", f"format=raw,file=fat:rw:{esp}"]
+            "-bios", guest_qemu.OVMF, "-drive", f"format=raw,file=fat:rw:{esp}"]
     start = time.monotonic()
     try:
         proc = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -407,7 +380,7 @@ def main():
                 run()
             except Exception as e:  # a broken helper fails the test, not the run
                 report(name, f"{type(e).__name__}: {e}")
-    return 1 if failures else 0
+    return 1 if guest_qemu.failures else 0
 
 
 if __name__ == "__main__":

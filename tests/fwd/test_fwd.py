@@ -21,12 +21,15 @@ Run from the repo root (env: BUILD, IVSHM, TEST_TMP), e.g. by `make test-fwd`.
 """
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import guest_qemu  # noqa: E402
+from guest_qemu import report  # noqa: E402
 
 BUILD = os.environ.get("BUILD", "build")
 IVSHM = os.environ.get("IVSHM", os.path.join(BUILD, "bin", "ivshm"))
@@ -34,7 +37,6 @@ FWD_HOST = os.path.join(BUILD, "bin", "ivshm-fwd")
 GUEST = os.path.join(BUILD, "guest")
 TMP = os.environ.get("TEST_TMP") or tempfile.mkdtemp(prefix="ivshm-fwd-")
 SEG_DIR = os.path.join(TMP, "segments")
-OVMF = "/usr/share/ovmf/OVMF.fd"
 COUNT = 100000
 # Pollers on both sides: with two CPUs or more, keep the forwarder (QEMU or
 # ivshm-fwd) on CPU 1 and pktgen on CPU 0, else the scheduler may stack them.
@@ -44,20 +46,7 @@ PKTGEN_CPU = ["--cpu", "0"] if PIN else []
 
 os.makedirs(SEG_DIR, exist_ok=True)
 ENV = dict(os.environ, IVSHM_DIR=SEG_DIR)
-failures = 0
 cleanups = []
-
-
-def report(name, problem, figures=None):
-    global failures
-    if figures:
-        print(f"# {name}: {figures}")
-    if problem:
-        failures += 1
-        print(f"not ok - {name}: {problem}")
-    else:
-        print(f"ok - {name}")
-    sys.stdout.flush()
 
 
 def ivshm(*args, check=True):
@@ -82,20 +71,7 @@ def pool_state(name):
 
 def start_vm(image_path, segments, cmdline="", uefi=False, tag="vm"):
     """Starts QEMU in the background; returns (Popen, log path)."""
-    args = FWD_CPU + ["qemu-system-x86_64", "-machine", "q35", "-m", "64M", "-nographic",
-            "-nic", "none", "-no-reboot",
-            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
-    if uefi:
-        esp = tempfile.mkdtemp(prefix="esp-", dir=TMP)
-        os.makedirs(os.path.join(esp, "EFI", "BOOT"))
-        shutil.copy(image_path, os.path.join(esp, "EFI", "BOOT", "BOOTX64.EFI"))
-        args += ["-bios", OVMF, "-drive", f"format=raw,file=fat:rw:{esp}"]
-        if cmdline:
-            args += ["-fw_cfg", "name=opt/ivshm/cmdline,string=" + cmdline.replace(",", ",,")]
-    else:
-        args += ["-kernel", image_path]
-        if cmdline:
-            args += ["-append", cmdline]
+    args = FWD_CPU + guest_qemu.guest_args(image_path, uefi, TMP, cmdline)
     args += ivshm("qemu-args", *segments).stdout.split()
     log = os.path.join(TMP, f"{tag}.log")
     proc = subprocess.Popen(args, stdout=open(log, "w"), stderr=subprocess.STDOUT,
@@ -334,7 +310,7 @@ def main():
                     cleanups.pop()()
                 except Exception:
                     pass
-    return 1 if failures else 0
+    return 1 if guest_qemu.failures else 0
 
 
 if __name__ == "__main__":
