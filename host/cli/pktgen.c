@@ -393,7 +393,7 @@ static int reclaim_dead(struct pg_state *pg, double timeout, struct ivshm_error 
     for (int i = 0; i < ndead; i++)
         ivshm_party_release(v, dead[i]);
     /* The frames drained above belonged to the dead run: not ours to count. */
-    memset(&pg->st, 0, offsetof(struct pg_stats, reclaimed));
+    pg->st = (struct pg_stats){.reclaimed = pg->st.reclaimed};
     for (uint32_t qi = 0; qi < pg->nqueues; qi++)
         pg->queues[qi].any_received = false;
     if (pg->seen)
@@ -487,10 +487,15 @@ static int open_queues(struct pg_state *pg, struct ivshm_error *err)
     uint32_t queues = pg->opt.queues;
     if (queues == 0) {
         queues = 1;
-        for (int i = 0; i < pg->nsegs; i++)
-            if (pg->segs[i].ctrl && pg->segs[i].ctrl->queues > queues &&
-                pg->segs[i].ctrl->queues <= IVSHM_FWD_MAX_QUEUES)
-                queues = pg->segs[i].ctrl->queues;
+        for (int i = 0; i < pg->nsegs; i++) {
+            if (!pg->segs[i].ctrl)
+                continue;
+            /* Read once: the forwarder (or a faulty peer) may write it at any
+             * time, and the value checked must be the value used. */
+            uint32_t announced = *(volatile uint32_t *)&pg->segs[i].ctrl->queues;
+            if (announced > queues && announced <= IVSHM_FWD_MAX_QUEUES)
+                queues = announced;
+        }
     }
     for (uint32_t q = 0; q < queues; q++) {
         char name[IVSHM_NAME_SIZE];

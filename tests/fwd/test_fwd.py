@@ -13,6 +13,7 @@ rings and must all come back intact.
                 --timeout and says so
   stale-ctrl    ctrl says FWD but no forwarder runs (a VM died): pktgen
                 refuses, naming the heartbeat
+  garbage-queue-count  a peer writes 1000 into ctrl's queue count: ignored
 
 Each case prints "ok - NAME" or "not ok - NAME: why", plus "# NAME: figures".
 Run from the repo root (env: BUILD, IVSHM, TEST_TMP), e.g. by `make test-fwd`.
@@ -289,10 +290,36 @@ def case_stale_ctrl():
     report("stale-ctrl", problem, f"refused after {waited:.1f} s")
 
 
+def case_garbage_queue_count():
+    # A peer writes nonsense into ctrl's queue count after the forwarder
+    # announced itself: pktgen must ignore it (16 queues at most), not index
+    # past its tables, and forward on the one real queue pair.
+    create("gq")
+    fwd = subprocess.Popen([FWD_HOST, "gq"] + (["--cpu", "1"] if PIN else []), env=ENV,
+                           stderr=subprocess.DEVNULL)
+    cleanups.append(lambda: fwd.poll() is None and fwd.kill())
+    info = json.loads(ivshm("inspect", "gq", "--json").stdout)
+    ctrl = next(o for o in info["objects"] if o["name"] == "ctrl")
+    deadline = time.monotonic() + 20
+    with open(info["path"], "r+b") as f:
+        while time.monotonic() < deadline:  # until the forwarder is READY
+            f.seek(ctrl["offset"])
+            if int.from_bytes(f.read(4), "little") == 1:
+                break
+            time.sleep(0.05)
+        f.seek(ctrl["offset"] + 4)
+        f.write((1000).to_bytes(4, "little"))
+    status, summary, err = pktgen("gq", "--count", "20000")
+    problem = check_summary(summary, 20000) or (status != 0 and f"pktgen exit {status}: {err}")
+    if not problem and summary["queues"] != 1:
+        problem = f"pktgen used {summary['queues']} queues from a garbage count"
+    report("garbage-queue-count", problem)
+
+
 CASES = [("host-only", case_host_only), ("direct", case_direct), ("uefi", case_uefi),
          ("two-queues", case_two_queues), ("vm-to-vm", case_vm_to_vm),
          ("host-restart", case_host_restart), ("forwarder-stops", case_forwarder_stops),
-         ("stale-ctrl", case_stale_ctrl)]
+         ("stale-ctrl", case_stale_ctrl), ("garbage-queue-count", case_garbage_queue_count)]
 
 
 def main():
