@@ -151,6 +151,8 @@ const char *ivshm_strerror(int code)
         return "system call failed";
     case IVSHM_E_PARTIES:
         return "party table full";
+    case IVSHM_E_TIMEOUT:
+        return "a wait on a peer exceeded its bound";
     }
     return "unknown error";
 }

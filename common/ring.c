@@ -20,6 +20,9 @@ int ivshm_ring_init_raw(struct ivshm_ring *r, void *mem, uint32_t slots, uint32_
     r->mask = slots - 1;
     r->capacity = slots;
     r->mode = mode;
+    atomic_store_explicit(&r->error, IVSHM_OK, memory_order_relaxed);
+    r->wait_cycles = IVSHM_RING_WAIT_CYCLES;
+    r->wait_abort = NULL;
     /* Start the private copies from the shared state, so a party attaching
      * to a ring in use does not begin with a wrong idea of it. */
     atomic_store_explicit(&r->prod_seen_cons_tail,
@@ -29,6 +32,46 @@ int ivshm_ring_init_raw(struct ivshm_ring *r, void *mem, uint32_t slots, uint32_
                           atomic_load_explicit(&s->prod.tail, memory_order_acquire),
                           memory_order_relaxed);
     return IVSHM_OK;
+}
+
+void ivshm_ring_set_wait(struct ivshm_ring *r, uint64_t max_cycles, const volatile int *abort)
+{
+    r->wait_cycles = max_cycles ? max_cycles : IVSHM_RING_WAIT_CYCLES;
+    r->wait_abort = abort;
+}
+
+static uint64_t wait_clock(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    return __builtin_ia32_rdtsc();
+#else
+    /* No cycle counter known here: count 100 cycles a call (a few pauses). */
+    static _Atomic uint64_t ticks;
+    return atomic_fetch_add_explicit(&ticks, 100, memory_order_relaxed);
+#endif
+}
+
+/*
+ * The spin behind ivshm__ring_wait_tail. Relaxed loads while spinning
+ * (cheaper, and under ThreadSanitizer spinning acquire loads can starve the
+ * store they wait for), one acquire load once tail has arrived. The clock and
+ * the abort flag are looked at every 64 spins only.
+ */
+bool ivshm__ring_wait_slow(struct ivshm_ring *r, _Atomic uint32_t *tail, uint32_t head)
+{
+    const uint64_t start = wait_clock();
+    for (uint32_t spin = 1;; spin++) {
+        ivshm__cpu_relax();
+        if (atomic_load_explicit(tail, memory_order_relaxed) == head) {
+            (void)atomic_load_explicit(tail, memory_order_acquire);
+            return true;
+        }
+        if ((spin & 63) == 0 &&
+            ((r->wait_abort && *r->wait_abort) || wait_clock() - start > r->wait_cycles)) {
+            atomic_store_explicit(&r->error, IVSHM_E_TIMEOUT, memory_order_relaxed);
+            return false;
+        }
+    }
 }
 
 int ivshm_ring_attach(struct ivshm_ring *r, const struct ivshm_segment_view *view,

@@ -49,15 +49,22 @@
 #define IVSHM_INLINE inline __attribute__((always_inline))
 #endif
 
+/* Default bound of an MP/MC wait for a peer (ivshm_ring_set_wait): 2^31
+ * TSC cycles, about a second on current x86 CPUs. */
+#define IVSHM_RING_WAIT_CYCLES (1ull << 31)
+
 /* Private handle. Put it in static storage, on the stack, or in memory from
  * an allocator that honours its 64-byte alignment (aligned_alloc). */
 struct ivshm_ring {
-    /* Read-only after attach. */
+    /* Read-only after attach (and ivshm_ring_set_wait). */
     struct ivshm_ring_shared *shared;
     uint64_t *slots;
-    uint32_t mask;     /* slots - 1 */
-    uint32_t capacity; /* slots */
-    uint32_t mode;     /* IVSHM_RING_MP | IVSHM_RING_MC */
+    uint32_t mask;                  /* slots - 1 */
+    uint32_t capacity;              /* slots */
+    uint32_t mode;                  /* IVSHM_RING_MP | IVSHM_RING_MC */
+    _Atomic int error;              /* IVSHM_OK, or IVSHM_E_TIMEOUT once a wait gave up */
+    uint64_t wait_cycles;           /* bound of a wait for a peer, in TSC cycles */
+    const volatile int *wait_abort; /* a wait gives up when this becomes non-zero */
     /* Producer side only: last cons.tail seen. */
     _Alignas(IVSHM_CACHE_LINE) _Atomic uint32_t prod_seen_cons_tail;
     /* Consumer side only: last prod.tail seen. */
@@ -75,12 +82,34 @@ int ivshm_ring_attach(struct ivshm_ring *r, const struct ivshm_segment_view *vie
 int ivshm_ring_init_raw(struct ivshm_ring *r, void *mem, uint32_t slots, uint32_t mode,
                         bool format);
 
+/*
+ * Bounds the waits of this handle. On an MP or MC side a party publishes its
+ * range only after the parties that reserved earlier ranges have published
+ * theirs; a party that died in between (or a peer that wrote garbage into a
+ * head) would make that wait last for ever. A wait gives up after max_cycles
+ * TSC cycles (0: IVSHM_RING_WAIT_CYCLES, the default), or as soon as *abort
+ * becomes non-zero (abort may be NULL; a signal handler may set it). The call
+ * that gave up moves nothing (the counts are 0, ivshm_ring_enqueue and
+ * ivshm_ring_dequeue return IVSHM_E_TIMEOUT) and ivshm_ring_error() says
+ * IVSHM_E_TIMEOUT from then on. The range it had reserved stays unpublished:
+ * that side of the ring is blocked until it is repaired (the entries of a
+ * dequeue that gave up are lost). SP and SC sides never wait.
+ */
+void ivshm_ring_set_wait(struct ivshm_ring *r, uint64_t max_cycles, const volatile int *abort);
+
+/* IVSHM_OK, or IVSHM_E_TIMEOUT when a wait of this handle gave up (sticky). */
+static inline int ivshm_ring_error(const struct ivshm_ring *r)
+{
+    return atomic_load_explicit(&r->error, memory_order_relaxed);
+}
+
 #include "ring_pvt.h"
 
 /* ---- public operations ---- */
 
 /* Enqueues all n entries or none. Returns n or 0; *free_space (if not NULL)
- * gets the room left afterwards (as seen by this call). */
+ * gets the room left afterwards (as seen by this call). On an MP ring, 0 may
+ * also mean that a wait for a peer gave up: see ivshm_ring_set_wait. */
 static IVSHM_INLINE uint32_t ivshm_ring_enqueue_bulk(struct ivshm_ring *r, const uint64_t *objs,
                                                      uint32_t n, uint32_t *free_space)
 {
@@ -109,15 +138,20 @@ static IVSHM_INLINE uint32_t ivshm_ring_dequeue_burst(struct ivshm_ring *r, uint
     return ivshm__ring_dequeue(r, objs, n, false, available);
 }
 
-/* One entry. Return IVSHM_OK or IVSHM_E_NOBUFS (full / empty). */
+/* One entry. Return IVSHM_OK, IVSHM_E_NOBUFS (full / empty) or, when a wait
+ * gave up, IVSHM_E_TIMEOUT. */
 static IVSHM_INLINE int ivshm_ring_enqueue(struct ivshm_ring *r, uint64_t obj)
 {
-    return ivshm__ring_enqueue(r, &obj, 1, true, NULL) ? IVSHM_OK : IVSHM_E_NOBUFS;
+    if (IVSHM_LIKELY(ivshm__ring_enqueue(r, &obj, 1, true, NULL)))
+        return IVSHM_OK;
+    return ivshm_ring_error(r) ? IVSHM_E_TIMEOUT : IVSHM_E_NOBUFS;
 }
 
 static IVSHM_INLINE int ivshm_ring_dequeue(struct ivshm_ring *r, uint64_t *obj)
 {
-    return ivshm__ring_dequeue(r, obj, 1, true, NULL) ? IVSHM_OK : IVSHM_E_NOBUFS;
+    if (IVSHM_LIKELY(ivshm__ring_dequeue(r, obj, 1, true, NULL)))
+        return IVSHM_OK;
+    return ivshm_ring_error(r) ? IVSHM_E_TIMEOUT : IVSHM_E_NOBUFS;
 }
 
 /* Entries in use, from the shared tails; a snapshot, clamped to capacity. */

@@ -4,7 +4,8 @@
  * docs/performance.md): cached indices across the 2^32 wrap with partial
  * bursts, stale heads in MP/MC rings (which must retry, not fail), refused
  * calls counted by the single-writer event path, implausible indices in MP
- * mode refused without spinning, and the one-multiply mempool handle check.
+ * mode refused without spinning, bounded waits on MP/MC sides, and the
+ * one-multiply mempool handle check.
  */
 #include <check.h>
 #include <pthread.h>
@@ -340,6 +341,70 @@ START_TEST(test_mempool_cached_get_exhausted)
 }
 END_TEST
 
+/* A head a peer moved ahead of its tail (issue 13, F1: add 5 to a free
+ * ring's cons.head) used to make the next MP/MC call wait for ever for a tail
+ * that never comes. The wait is bounded: the call moves nothing, says
+ * IVSHM_E_TIMEOUT, and ivshm_ring_error() keeps saying so. */
+START_TEST(test_wait_bounded)
+{
+    const uint32_t slots = 16;
+    const bool producer = _i == 0; /* MP side stuck, else MC side */
+    void *mem = ring_mem(slots);
+    struct ivshm_ring_shared *s = mem;
+    struct ivshm_ring r;
+    uint64_t v[12] = {1, 2, 3, 4}, out[12];
+    ck_assert_int_eq(ivshm_ring_init_raw(&r, mem, slots, IVSHM_RING_MPMC, true), IVSHM_OK);
+    /* 12 in use, so that the moved head still looks plausible (a head moved
+     * past the other side's tail is refused as garbage without waiting). */
+    ck_assert_uint_eq(ivshm_ring_enqueue_bulk(&r, v, 12, NULL), 12);
+    atomic_fetch_add(producer ? &s->prod.head : &s->cons.head, 2);
+    ivshm_ring_set_wait(&r, 1u << 20, NULL); /* ~0.5 ms */
+    ck_assert_int_eq(ivshm_ring_error(&r), IVSHM_OK);
+    if (producer) {
+        ck_assert_uint_eq(ivshm_ring_enqueue_burst(&r, v, 2, NULL), 0);
+        ck_assert_int_eq(ivshm_ring_error(&r), IVSHM_E_TIMEOUT);
+        ck_assert_int_eq(ivshm_ring_enqueue(&r, 7), IVSHM_E_TIMEOUT);
+        /* The other side is not blocked. */
+        ck_assert_uint_eq(ivshm_ring_dequeue_burst(&r, out, 4, NULL), 4);
+    } else {
+        ck_assert_uint_eq(ivshm_ring_dequeue_burst(&r, out, 2, NULL), 0);
+        ck_assert_int_eq(ivshm_ring_error(&r), IVSHM_E_TIMEOUT);
+        ck_assert_int_eq(ivshm_ring_dequeue(&r, out), IVSHM_E_TIMEOUT);
+        ck_assert_uint_eq(ivshm_ring_enqueue_burst(&r, v, 1, NULL), 1);
+    }
+    /* A new handle starts without the error; an SP/SC ring never waits (nor
+     * reads its heads). */
+    ck_assert_int_eq(ivshm_ring_init_raw(&r, mem, slots, IVSHM_RING_SPSC, false), IVSHM_OK);
+    ck_assert_int_eq(ivshm_ring_error(&r), IVSHM_OK);
+    ck_assert_uint_eq(ivshm_ring_enqueue_burst(&r, v, 1, NULL), 1);
+    ck_assert_uint_eq(ivshm_ring_dequeue_burst(&r, out, 1, NULL), 1);
+    ck_assert_ptr_nonnull(strstr(ivshm_strerror(IVSHM_E_TIMEOUT), "exceeded its bound"));
+    free(mem);
+}
+END_TEST
+
+/* The abort flag ends a wait at once, whatever the bound; the default
+ * bound is IVSHM_RING_WAIT_CYCLES. */
+START_TEST(test_wait_abort)
+{
+    const uint32_t slots = 16;
+    void *mem = ring_mem(slots);
+    struct ivshm_ring_shared *s = mem;
+    struct ivshm_ring r;
+    uint64_t v = 1;
+    ck_assert_int_eq(ivshm_ring_init_raw(&r, mem, slots, IVSHM_RING_MPMC, true), IVSHM_OK);
+    ck_assert_uint_eq(r.wait_cycles, IVSHM_RING_WAIT_CYCLES);
+    atomic_fetch_add(&s->prod.head, 1);
+    static volatile int stop = 1;
+    ivshm_ring_set_wait(&r, UINT64_MAX, &stop);
+    ck_assert_int_eq(ivshm_ring_enqueue(&r, v), IVSHM_E_TIMEOUT);
+    ivshm_ring_set_wait(&r, 0, NULL);
+    ck_assert_uint_eq(r.wait_cycles, IVSHM_RING_WAIT_CYCLES);
+    ck_assert(r.wait_abort == NULL);
+    free(mem);
+}
+END_TEST
+
 static Suite *ring_opt_suite(void)
 {
     Suite *s = suite_create("ring_opt");
@@ -351,6 +416,8 @@ static Suite *ring_opt_suite(void)
     tcase_add_loop_test(tc, test_mempool_index_exhaustive, 0, 6);
     tcase_add_test(tc, test_mempool_big_put_into_full_cache);
     tcase_add_test(tc, test_mempool_cached_get_exhausted);
+    tcase_add_loop_test(tc, test_wait_bounded, 0, 2);
+    tcase_add_test(tc, test_wait_abort);
     suite_add_tcase(s, tc);
     TCase *tt = tcase_create("threads");
     tcase_set_tags(tt, "threads");
