@@ -49,9 +49,15 @@
 #define IVSHM_INLINE inline __attribute__((always_inline))
 #endif
 
-/* Default bound of an MP/MC wait for a peer (ivshm_ring_set_wait): 2^31
- * TSC cycles, about a second on current x86 CPUs. */
-#define IVSHM_RING_WAIT_CYCLES (1ull << 31)
+/* Default bound of an MP/MC wait for a peer (ivshm_ring_set_wait): 2^35 TSC
+ * cycles, 10 to 30 s on current x86 CPUs. A wait that gives up takes the
+ * peer for dead and leaves that side of the ring blocked (see below), so the
+ * bound must be well above the longest time a live party can be stopped:
+ * a pinned thread on this project's 2-vCPU test machine, under load, saw
+ * gaps of 2 s (and an earlier 1 s default gave spurious timeouts in
+ * tests/bench). Callers that must react sooner (a tool's --timeout, a
+ * signal) pass a shorter bound or an abort flag. */
+#define IVSHM_RING_WAIT_CYCLES (1ull << 35)
 
 /* Private handle. Put it in static storage, on the stack, or in memory from
  * an allocator that honours its 64-byte alignment (aligned_alloc). */
