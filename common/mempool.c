@@ -1,6 +1,13 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Mempool attach, refill, flush, audit and reclaim; the hot path is in mempool.h. */
+/* Mempool attach, refill, flush, debug mode, audit and reclaim; the hot path
+ * is in mempool.h and mempool_pvt.h. */
 #include "ivshm/mempool.h"
+
+/* Build the library with -DIVSHM_MEMPOOL_DEBUG=1 to attach every pool in
+ * debug mode (ivshm_mempool_set_debug). */
+#ifndef IVSHM_MEMPOOL_DEBUG
+#define IVSHM_MEMPOOL_DEBUG 0
+#endif
 
 /* Inverse of an odd number modulo 2^64, by Newton's iteration: each step
  * doubles the number of correct low bits (x = m is right to 3 bits). */
@@ -38,8 +45,14 @@ int ivshm_mempool_attach(struct ivshm_mempool *mp, const struct ivshm_segment_vi
     mp->stride_shift = (uint32_t)__builtin_ctz(lay.stride);
     mp->odd_inverse = odd_inverse(lay.stride >> mp->stride_shift);
     mp->party = (uint8_t)party;
+    mp->debug = IVSHM_MEMPOOL_DEBUG;
     mp->dropped = 0;
     return IVSHM_OK;
+}
+
+void ivshm_mempool_set_debug(struct ivshm_mempool *mp, bool on)
+{
+    mp->debug = on;
 }
 
 int ivshm_mempool_cache_init(struct ivshm_mempool_cache *cache, uint32_t size)
@@ -54,78 +67,402 @@ int ivshm_mempool_cache_init(struct ivshm_mempool_cache *cache, uint32_t size)
     return IVSHM_OK;
 }
 
+/* ---- checks shared by the paths below ---- */
+
+/* The hot loops copy the handle's geometry into locals first: the state
+ * bytes they store are character types, which may alias anything, so the
+ * compiler would otherwise reload every field after every store. */
+struct geom {
+    uint64_t base; /* handle of object 0 */
+    uint64_t inverse;
+    _Atomic uint8_t *state;
+    uint32_t shift;
+    uint32_t count;
+};
+
+static inline struct geom geom_of(const struct ivshm_mempool *mp)
+{
+    struct geom g = {mp->objs_offset, mp->odd_inverse, mp->state, mp->stride_shift, mp->count};
+    return g;
+}
+
+/* Index of a handle, below count exactly when it is an object of the pool
+ * (ivshm__mempool_raw_index); `pow2` (stride a power of two, inverse 1)
+ * drops the multiply. */
+static inline uint64_t raw_index(const struct geom *g, uint64_t h, bool pow2)
+{
+    const uint64_t off = h - g->base;
+    const uint64_t rotated = (off >> g->shift) | (off << ((64 - g->shift) & 63));
+    return pow2 ? rotated : rotated * g->inverse;
+}
+
+static inline uint32_t index_of(const struct geom *g, uint64_t h)
+{
+    const uint64_t idx = raw_index(g, h, false);
+    return idx < g->count ? (uint32_t)idx : UINT32_MAX;
+}
+
+/* Relaxed, like every state byte access: ownership moves between parties
+ * through the rings, whose release/acquire pairs order these bytes too. */
+static inline uint8_t state_get(const struct geom *g, uint32_t idx)
+{
+    return atomic_load_explicit(&g->state[idx], memory_order_relaxed);
+}
+
+static inline void state_set(const struct geom *g, uint32_t idx, uint8_t s)
+{
+    atomic_store_explicit(&g->state[idx], s, memory_order_relaxed);
+}
+
+/* A state byte that names a holder: allocated by or cached by some party,
+ * 0x40..0xbf (one subtraction and one compare). */
+static inline bool held(uint8_t s)
+{
+    return (uint8_t)(s - 0x40u) < 0x80u;
+}
+
+/* Status of a free-ring operation that moved nothing it should have. */
+static int ring_failure(const struct ivshm_mempool *mp, int otherwise)
+{
+    return ivshm_ring_error(&mp->ring) ? IVSHM_E_TIMEOUT : otherwise;
+}
+
+/* ---- the shared free ring ---- */
+
 /* Takes up to `need` handles from the free ring into the cache, checking each:
  * it must be one of our objects and free. Anything else is a peer's garbage or
  * a duplicate, and is dropped (counted in mp->dropped). */
-int ivshm__mempool_refill(struct ivshm_mempool *mp, struct ivshm_mempool_cache *cache,
-                          uint32_t need)
+static int refill(struct ivshm_mempool *mp, struct ivshm_mempool_cache *cache, uint32_t need)
 {
     const uint8_t cached = (uint8_t)IVSHM_OBJ_CACHED(mp->party);
+    const struct geom g = geom_of(mp);
     uint64_t *dst = &cache->objs[cache->len];
     uint32_t got = ivshm_ring_dequeue_burst(&mp->ring, dst, need, NULL);
     uint32_t kept = 0;
+    if (got == 0)
+        return ring_failure(mp, IVSHM_OK);
     for (uint32_t i = 0; i < got; i++) {
-        uint32_t idx = ivshm_mempool_index(mp, dst[i]);
-        if (idx == UINT32_MAX ||
-            atomic_load_explicit(&mp->state[idx], memory_order_relaxed) != IVSHM_OBJ_FREE) {
+        uint32_t idx = index_of(&g, dst[i]);
+        if (idx == UINT32_MAX || state_get(&g, idx) != IVSHM_OBJ_FREE) {
             mp->dropped++;
             continue;
         }
-        ivshm__mempool_mark(mp, idx, cached);
+        state_set(&g, idx, cached);
         dst[kept++] = dst[i];
     }
     cache->len += kept;
     return IVSHM_OK;
 }
 
-int ivshm__mempool_get_uncached(struct ivshm_mempool *mp, uint64_t *handles, uint32_t n)
+/* Marks handles[0..n) allocated-by-me while each is an object of the pool
+ * marked free; returns where it stopped. Inlined twice, with and without the
+ * multiply. */
+static IVSHM_INLINE uint32_t take_free(const struct geom *gp, const uint64_t *handles, uint32_t n,
+                                       uint8_t mine, bool pow2)
+{
+    const struct geom g = *gp;
+    for (uint32_t i = 0; i < n; i++) {
+        const uint64_t x = raw_index(&g, handles[i], pow2);
+        if (IVSHM_UNLIKELY(x >= g.count || state_get(&g, (uint32_t)x) != IVSHM_OBJ_FREE))
+            return i;
+        state_set(&g, (uint32_t)x, mine);
+    }
+    return n;
+}
+
+static int get_uncached(struct ivshm_mempool *mp, uint64_t *handles, uint32_t n)
 {
     if (ivshm_ring_dequeue_bulk(&mp->ring, handles, n, NULL) != n)
-        return IVSHM_E_NOBUFS;
-    const struct ivshm__mempool_geom g = ivshm__mempool_geom(mp);
+        return ring_failure(mp, IVSHM_E_NOBUFS);
+    const struct geom g = geom_of(mp);
     const uint8_t mine = (uint8_t)IVSHM_OBJ_ALLOCATED(mp->party);
-    uint32_t kept = 0, dropped = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t idx = ivshm__geom_index(&g, handles[i]);
-        /* Relaxed: the acquire in the ring dequeue ordered these bytes. */
-        if (IVSHM_UNLIKELY(idx == UINT32_MAX ||
-                           atomic_load_explicit(&g.state[idx], memory_order_relaxed) !=
-                               IVSHM_OBJ_FREE)) {
-            dropped++;
+    /* The acquire in the ring dequeue ordered the state bytes. */
+    uint32_t ok = g.inverse == 1 ? take_free(&g, handles, n, mine, true)
+                                 : take_free(&g, handles, n, mine, false);
+    if (IVSHM_LIKELY(ok == n))
+        return IVSHM_OK;
+    /* Garbage in the free ring (a peer's, or a duplicate): keep checking the
+     * rest, give back the good ones and report. */
+    uint32_t kept = ok;
+    for (uint32_t i = ok; i < n; i++) {
+        const uint32_t idx = index_of(&g, handles[i]);
+        if (idx == UINT32_MAX || state_get(&g, idx) != IVSHM_OBJ_FREE) {
+            mp->dropped++;
             continue;
         }
-        atomic_store_explicit(&g.state[idx], mine, memory_order_relaxed);
+        state_set(&g, idx, mine);
         handles[kept++] = handles[i];
     }
-    mp->dropped += dropped;
-    if (kept == n)
-        return IVSHM_OK;
-    /* Some handles were garbage: give back the good ones, report the rest. */
     for (uint32_t i = 0; i < kept; i++)
-        ivshm__mempool_mark(mp, ivshm_mempool_index(mp, handles[i]), IVSHM_OBJ_FREE);
+        state_set(&g, index_of(&g, handles[i]), IVSHM_OBJ_FREE);
     ivshm_ring_enqueue_burst(&mp->ring, handles, kept, NULL);
     return IVSHM_E_CORRUPT;
 }
 
+/* Marks handles[0..n) free while each is an object of the pool whose state
+ * byte names a holder (in debug mode: is marked allocated); returns where it
+ * stopped. Inlined for each case. */
+static IVSHM_INLINE uint32_t release(const struct geom *gp, const uint64_t *handles, uint32_t n,
+                                     bool strict, bool pow2)
+{
+    const struct geom g = *gp;
+    for (uint32_t i = 0; i < n; i++) {
+        const uint64_t x = raw_index(&g, handles[i], pow2);
+        if (IVSHM_UNLIKELY(x >= g.count))
+            return i;
+        const uint8_t s = state_get(&g, (uint32_t)x);
+        if (IVSHM_UNLIKELY(strict ? !IVSHM_OBJ_IS_ALLOCATED(s) : !held(s)))
+            return i;
+        state_set(&g, (uint32_t)x, IVSHM_OBJ_FREE);
+    }
+    return n;
+}
+
+/* Put to the free ring: each handle must be an object of the pool
+ * (IVSHM_E_FOREIGN) whose state byte names a holder (IVSHM_E_DOUBLE_FREE);
+ * in debug mode it must be marked allocated (an object marked cached is then
+ * in some party's cache). Stops at the first that fails; those before it are
+ * marked free and enqueued. */
+static int put_uncached(struct ivshm_mempool *mp, const uint64_t *handles, uint32_t n,
+                        uint32_t *freed)
+{
+    const struct geom g = geom_of(mp);
+    uint32_t i;
+    if (mp->debug)
+        i = release(&g, handles, n, true, false);
+    else if (g.inverse == 1)
+        i = release(&g, handles, n, false, true);
+    else
+        i = release(&g, handles, n, false, false);
+    int rc = IVSHM_OK;
+    if (i < n)
+        rc = index_of(&g, handles[i]) == UINT32_MAX ? IVSHM_E_FOREIGN : IVSHM_E_DOUBLE_FREE;
+    if (freed)
+        *freed = i;
+    if (i && ivshm_ring_enqueue_bulk(&mp->ring, handles, i, NULL) != i) {
+        /* The free ring holds every object, so only a corrupted ring is full
+         * (or a wait gave up); the objects are free and in no ring, for a
+         * rebuild to find. */
+        return ring_failure(mp, IVSHM_E_CORRUPT);
+    }
+    return rc;
+}
+
+/* Gives cache->objs[keep..len) back to the free ring. Each must still be
+ * marked cached-by-me: one that is not was taken by another party's put (a
+ * double free across parties, or a reclaim that took us for dead) or is a
+ * second copy of an object already given back (a double free inside this
+ * party); it is dropped from the cache, not enqueued, so the free ring never
+ * gets it twice. */
 void ivshm__mempool_flush_to(struct ivshm_mempool *mp, struct ivshm_mempool_cache *cache,
                              uint32_t keep)
 {
     if (cache->len <= keep)
         return;
-    uint32_t n = cache->len - keep;
+    const struct geom g = geom_of(mp);
+    const uint8_t cached = (uint8_t)IVSHM_OBJ_CACHED(mp->party);
     uint64_t *from = &cache->objs[keep];
-    for (uint32_t i = 0; i < n; i++)
-        ivshm__mempool_mark(mp, ivshm_mempool_index(mp, from[i]), IVSHM_OBJ_FREE);
-    /* Cannot be short: the free ring has a slot for every object. */
-    uint32_t done = ivshm_ring_enqueue_burst(&mp->ring, from, n, NULL);
-    for (uint32_t i = done; i < n; i++)
-        mp->dropped++;
+    uint32_t n = cache->len - keep, give = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const uint32_t idx = index_of(&g, from[i]); /* checked when it entered */
+        if (state_get(&g, idx) != cached) {
+            mp->dropped++;
+            continue;
+        }
+        state_set(&g, idx, IVSHM_OBJ_FREE);
+        from[give++] = from[i];
+    }
+    /* Cannot be short (the free ring has a slot for every object) unless a
+     * wait gave up: those objects are free and in no ring, for a rebuild. */
+    uint32_t done = ivshm_ring_enqueue_burst(&mp->ring, from, give, NULL);
+    if (IVSHM_UNLIKELY(done < give))
+        mp->dropped += give - done;
     cache->len = keep;
 }
 
 void ivshm_mempool_cache_flush(struct ivshm_mempool *mp, struct ivshm_mempool_cache *cache)
 {
     ivshm__mempool_flush_to(mp, cache, 0);
+}
+
+/* ---- the private cache, fast mode ---- */
+
+/* Copies handles[i..n) to dst[i..n) while they are objects of the pool
+ * marked `me`; returns where it stopped. Four handles a turn, each read,
+ * checked and stored; inlined twice, with and without the multiply. */
+static IVSHM_INLINE uint32_t run_of_mine(const struct geom *gp, const uint64_t *handles, uint32_t i,
+                                         uint32_t n, uint8_t me, uint64_t *dst, bool pow2)
+{
+    const struct geom g = *gp;
+    const uint64_t *p = handles + i;
+    const uint64_t *const end = handles + n;
+    uint64_t *d = dst + i;
+#define MINE(k)                                                                                    \
+    ({                                                                                             \
+        const uint64_t h_ = p[k];                                                                  \
+        const uint64_t x_ = raw_index(&g, h_, pow2);                                               \
+        if (IVSHM_UNLIKELY(x_ >= g.count || state_get(&g, (uint32_t)x_) != me))                    \
+            return (uint32_t)(p + (k)-handles);                                                    \
+        d[k] = h_;                                                                                 \
+    })
+    for (; end - p >= 4; p += 4, d += 4) {
+        MINE(0);
+        MINE(1);
+        MINE(2);
+        MINE(3);
+    }
+    for (; p != end; p++, d++)
+        MINE(0);
+#undef MINE
+    return n;
+}
+
+/*
+ * Put into this party's private cache: each handle must be an object of the
+ * pool (IVSHM_E_FOREIGN) whose state byte names a holder (IVSHM_E_DOUBLE_FREE).
+ * An object already marked cached-by-me (taken from this cache, or still in
+ * it) costs one read of its state byte and no write: that is what keeps the
+ * shared state out of a party's get/put cycle. An object another party holds
+ * (passed to us) is marked cached-by-me: it crosses into our cache here.
+ */
+static uint32_t put_cached(const struct geom *g, const uint64_t *handles, uint32_t n, uint8_t me,
+                           uint64_t *dst, int *rc)
+{
+    const bool pow2 = g->inverse == 1;
+    uint32_t i = 0;
+    for (;;) {
+        i = pow2 ? run_of_mine(g, handles, i, n, me, dst, true)
+                 : run_of_mine(g, handles, i, n, me, dst, false);
+        if (IVSHM_LIKELY(i == n))
+            return n;
+        /* Not ours yet, or not an object. */
+        const uint32_t idx = index_of(g, handles[i]);
+        if (idx == UINT32_MAX) {
+            *rc = IVSHM_E_FOREIGN;
+            return i;
+        }
+        if (!held(state_get(g, idx))) {
+            *rc = IVSHM_E_DOUBLE_FREE;
+            return i;
+        }
+        state_set(g, idx, me);
+        dst[i] = handles[i];
+        i++;
+    }
+}
+
+bool ivshm__mempool_put_mine(const struct ivshm_mempool *mp, const uint64_t *handles, uint32_t n,
+                             uint64_t *dst)
+{
+    const struct geom g = geom_of(mp);
+    const uint8_t me = (uint8_t)IVSHM_OBJ_CACHED(mp->party);
+    if (g.inverse == 1)
+        return run_of_mine(&g, handles, 0, n, me, dst, true) == n;
+    return run_of_mine(&g, handles, 0, n, me, dst, false) == n;
+}
+
+/* ---- debug mode: every object checked and marked on every call ---- */
+
+/* Get: objects leave the cache marked allocated-by-me, and each must still be
+ * marked cached-by-me (else it is dropped, as in a flush). */
+static int get_debug(struct ivshm_mempool *mp, struct ivshm_mempool_cache *cache, uint64_t *handles,
+                     uint32_t n)
+{
+    const struct geom g = geom_of(mp);
+    const uint8_t cached = (uint8_t)IVSHM_OBJ_CACHED(mp->party);
+    const uint8_t mine = (uint8_t)IVSHM_OBJ_ALLOCATED(mp->party);
+    uint32_t got = 0;
+    while (got < n) {
+        if (cache->len == 0) {
+            int rc = refill(mp, cache, cache->size + n - got);
+            if (rc == IVSHM_OK && cache->len == 0)
+                rc = IVSHM_E_NOBUFS;
+            if (rc != IVSHM_OK) {
+                /* All or none: the ones taken go back into the cache. */
+                for (uint32_t i = 0; i < got; i++) {
+                    state_set(&g, index_of(&g, handles[i]), cached);
+                    cache->objs[cache->len++] = handles[i];
+                }
+                return rc;
+            }
+        }
+        const uint64_t h = cache->objs[--cache->len];
+        const uint32_t idx = index_of(&g, h);
+        if (state_get(&g, idx) != cached) {
+            mp->dropped++;
+            continue;
+        }
+        state_set(&g, idx, mine);
+        handles[got++] = h;
+    }
+    return IVSHM_OK;
+}
+
+/* Put into the cache: each object must be marked allocated (by any party);
+ * it is marked cached-by-me. */
+static uint32_t put_debug(const struct geom *g, const uint64_t *handles, uint32_t n, uint8_t me,
+                          uint64_t *dst, int *rc)
+{
+    uint32_t i;
+    for (i = 0; i < n; i++) {
+        const uint32_t idx = index_of(g, handles[i]);
+        if (idx == UINT32_MAX) {
+            *rc = IVSHM_E_FOREIGN;
+            break;
+        }
+        if (!IVSHM_OBJ_IS_ALLOCATED(state_get(g, idx))) {
+            *rc = IVSHM_E_DOUBLE_FREE;
+            break;
+        }
+        state_set(g, idx, me);
+        dst[i] = handles[i];
+    }
+    return i;
+}
+
+/* ---- behind the inline get and put ---- */
+
+int ivshm__mempool_get_slow(struct ivshm_mempool *mp, struct ivshm_mempool_cache *cache,
+                            uint64_t *handles, uint32_t n)
+{
+    if (cache == NULL || cache->size == 0 || n > IVSHM_MEMPOOL_CACHE_MAX)
+        return get_uncached(mp, handles, n);
+    if (mp->debug)
+        return get_debug(mp, cache, handles, n);
+    if (cache->len < n) {
+        int rc = refill(mp, cache, cache->size + n - cache->len);
+        if (rc != IVSHM_OK)
+            return rc;
+        /* The pool may have had fewer than we asked for. */
+        if (cache->len < n)
+            return IVSHM_E_NOBUFS;
+    }
+    cache->len -= n;
+    ivshm__copy64(handles, &cache->objs[cache->len], n);
+    return IVSHM_OK;
+}
+
+int ivshm__mempool_put_slow(struct ivshm_mempool *mp, struct ivshm_mempool_cache *cache,
+                            const uint64_t *handles, uint32_t n, uint32_t *freed)
+{
+    if (cache == NULL || cache->size == 0 || n > IVSHM_MEMPOOL_CACHE_MAX)
+        return put_uncached(mp, handles, n, freed);
+    /* Before a put len < flush_at <= 768, so len + n may pass the 1024
+     * slots when n is large: give the excess back first. */
+    if (cache->len + n > 2 * IVSHM_MEMPOOL_CACHE_MAX)
+        ivshm__mempool_flush_to(mp, cache, cache->size);
+    const struct geom g = geom_of(mp);
+    const uint8_t me = (uint8_t)IVSHM_OBJ_CACHED(mp->party);
+    int rc = IVSHM_OK;
+    uint64_t *dst = &cache->objs[cache->len];
+    uint32_t done = mp->debug ? put_debug(&g, handles, n, me, dst, &rc)
+                              : put_cached(&g, handles, n, me, dst, &rc);
+    cache->len += done;
+    if (freed)
+        *freed = done;
+    if (cache->len >= cache->flush_at)
+        ivshm__mempool_flush_to(mp, cache, cache->size);
+    return rc;
 }
 
 void ivshm_mempool_audit(const struct ivshm_mempool *mp, struct ivshm_mempool_audit *out)
@@ -191,5 +528,7 @@ uint32_t ivshm_mempool_rebuild(struct ivshm_mempool *mp, uint64_t dead_parties)
     atomic_store_explicit(&shared->prod.tail, base + n, memory_order_release);
     atomic_store_explicit(&mp->ring.prod_seen_cons_tail, base, memory_order_relaxed);
     atomic_store_explicit(&mp->ring.cons_seen_prod_tail, base + n, memory_order_relaxed);
+    /* The ring works again: a wait this handle gave up on is over. */
+    atomic_store_explicit(&mp->ring.error, IVSHM_OK, memory_order_relaxed);
     return reclaimed;
 }

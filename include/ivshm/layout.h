@@ -147,7 +147,7 @@ struct ivshm_ring_shared {
  */
 #define IVSHM_OBJ_FREE            0x00u         /* in the free ring */
 #define IVSHM_OBJ_ALLOCATED(p)    (0x40u | (p)) /* held by party p (0..63) */
-#define IVSHM_OBJ_CACHED(p)       (0x80u | (p)) /* in party p's private cache */
+#define IVSHM_OBJ_CACHED(p)       (0x80u | (p)) /* held by p through its cache (docs/abi.md 3.2) */
 #define IVSHM_OBJ_IS_ALLOCATED(s) (((s)&0xc0u) == 0x40u)
 #define IVSHM_OBJ_IS_CACHED(s)    (((s)&0xc0u) == 0x80u)
 #define IVSHM_OBJ_PARTY(s)        ((s)&0x3fu)

@@ -7,11 +7,30 @@
  * object's offset from the segment start, so it means the same thing to every
  * party; ivshm_mempool_ptr() turns it into a local pointer.
  *
- * Any party may free any object. put checks each handle: it must be the exact
- * start of one of this pool's objects (else IVSHM_E_FOREIGN) and that object
- * must be allocated (else IVSHM_E_DOUBLE_FREE). Handles taken from the shared
- * free ring are checked the same way before they are handed out, so a peer
- * writing garbage into the ring costs objects, never memory safety.
+ * Any party may free any object. What put and get check, and where (the
+ * whole contract is in docs/abi.md, section 3.2):
+ *
+ * - Every put checks that each handle is the exact start of one of this
+ *   pool's objects (else IVSHM_E_FOREIGN) and that its state byte names a
+ *   holder (else IVSHM_E_DOUBLE_FREE: the object is in the shared free ring,
+ *   or its state byte is garbage). Handles taken from the shared free ring are
+ *   checked the same way (one of ours, and free) before they are handed out,
+ *   so a peer writing garbage into the ring costs objects, never memory
+ *   safety, and the free ring never receives an object twice from puts that
+ *   follow one another.
+ * - An object that moves only in and out of a party's own private cache
+ *   touches no shared state on the way: it stays marked cached-by-that-party
+ *   while the party holds it, and a put into the cache reads its state byte
+ *   without writing it. So a put of an object that is still in the private
+ *   cache (a double free inside one party) is not detected there, and a
+ *   party cannot tell whether an object marked cached by another party is in
+ *   that party's cache or was handed on by it. Such duplicates are caught
+ *   when the cache gives objects back to the free ring (an object no longer
+ *   marked cached-by-me is dropped, not enqueued) but until then that cache
+ *   may hand the object out twice.
+ * - Debug mode (ivshm_mempool_set_debug) checks everything on every call:
+ *   objects taken from a cache are marked allocated, a put requires the
+ *   allocated mark, and a double free inside a cache is detected at once.
  *
  * Per-party caches live in each party's private memory (struct
  * ivshm_mempool_cache), never in the segment: one cache per thread.
@@ -37,7 +56,9 @@ struct ivshm_mempool {
     uint32_t stride_shift; /* stride = odd << stride_shift */
     uint64_t odd_inverse;  /* (stride >> stride_shift)^-1 mod 2^64 */
     uint8_t party;         /* our party index, recorded in state bytes */
-    uint64_t dropped;      /* garbage handles found in the free ring */
+    bool debug;            /* check everything on every call (ivshm_mempool_set_debug) */
+    uint64_t dropped;      /* garbage handles found in the free ring, and cached
+                              objects another party took (found when flushing) */
 };
 
 /* Private cache of free objects; one per thread. */
@@ -52,6 +73,18 @@ struct ivshm_mempool_cache {
  * (from ivshm_party_claim; 0..63). */
 int ivshm_mempool_attach(struct ivshm_mempool *mp, const struct ivshm_segment_view *view,
                          const struct ivshm_dir_entry *entry, int party, struct ivshm_error *err);
+
+/*
+ * Debug mode for this handle: every get and put checks and marks the state
+ * byte of every object, also in and out of a private cache (a double free
+ * inside a cache is then refused at once, and an object marked cached is
+ * taken to be in its party's cache). Costs three to four times the fast mode's
+ * on cached gets and puts. Set it before the first get (an object taken from
+ * a cache in fast mode cannot be put back in debug mode). Parties that pass
+ * objects to one another should agree: a debug party refuses an object a
+ * fast-mode party took from its cache (IVSHM_E_DOUBLE_FREE).
+ */
+void ivshm_mempool_set_debug(struct ivshm_mempool *mp, bool on);
 
 /* Empties nothing; sets size (0..IVSHM_MEMPOOL_CACHE_MAX, 0 disables). */
 int ivshm_mempool_cache_init(struct ivshm_mempool_cache *cache, uint32_t size);
@@ -82,34 +115,27 @@ static IVSHM_INLINE void *ivshm_mempool_ptr(const struct ivshm_mempool *mp, uint
 }
 
 /*
- * Takes n objects (all or none). cache may be NULL. Returns IVSHM_OK or
- * IVSHM_E_NOBUFS when the pool (with the cache) has fewer than n free.
+ * Takes n objects (all or none). cache may be NULL. Returns IVSHM_OK,
+ * IVSHM_E_NOBUFS when the pool (with the cache) has fewer than n free,
+ * IVSHM_E_CORRUPT when the free ring held garbage (without a cache), or
+ * IVSHM_E_TIMEOUT when a wait on the free ring gave up (ivshm_ring_set_wait).
  */
 static IVSHM_INLINE int ivshm_mempool_get_bulk(struct ivshm_mempool *mp,
                                                struct ivshm_mempool_cache *cache, uint64_t *handles,
                                                uint32_t n)
 {
-    if (cache == NULL || cache->size == 0 || n > IVSHM_MEMPOOL_CACHE_MAX)
-        return ivshm__mempool_get_uncached(mp, handles, n);
-    if (IVSHM_UNLIKELY(cache->len < n)) {
-        int rc = ivshm__mempool_refill(mp, cache, cache->size + n - cache->len);
-        if (rc != IVSHM_OK)
-            return rc;
-        /* The pool may have had fewer than we asked for. */
-        if (cache->len < n)
-            return IVSHM_E_NOBUFS;
+    /* Fast path: enough in the private cache (an empty or disabled cache
+     * has len 0). Objects in the cache were checked when they entered it,
+     * and stay marked cached-by-me while we hold them: nothing to write. */
+    if (IVSHM_LIKELY(cache != NULL && cache->len >= n && !mp->debug)) {
+        cache->len -= n;
+        if (n == 1)
+            handles[0] = cache->objs[cache->len];
+        else
+            ivshm__copy64(handles, &cache->objs[cache->len], n);
+        return IVSHM_OK;
     }
-    /* Objects in the cache were checked when they entered it. */
-    const struct ivshm__mempool_geom g = ivshm__mempool_geom(mp);
-    const uint8_t mine = (uint8_t)IVSHM_OBJ_ALLOCATED(mp->party);
-    const uint64_t *src = &cache->objs[cache->len - n];
-    cache->len -= n;
-    for (uint32_t i = 0; i < n; i++) {
-        uint64_t h = src[n - 1 - i];
-        handles[i] = h;
-        atomic_store_explicit(&g.state[ivshm__geom_index(&g, h)], mine, memory_order_relaxed);
-    }
-    return IVSHM_OK;
+    return ivshm__mempool_get_slow(mp, cache, handles, n);
 }
 
 static IVSHM_INLINE int ivshm_mempool_get(struct ivshm_mempool *mp,
@@ -120,40 +146,43 @@ static IVSHM_INLINE int ivshm_mempool_get(struct ivshm_mempool *mp,
 
 /*
  * Frees n objects, in order. Stops at the first handle that is not one of the
- * pool's objects (IVSHM_E_FOREIGN) or not allocated (IVSHM_E_DOUBLE_FREE):
- * those before it are freed, it and those after it are not. *freed (if not
- * NULL) gets how many were freed.
+ * pool's objects (IVSHM_E_FOREIGN) or not held (IVSHM_E_DOUBLE_FREE: see the
+ * top of this file for what is detected where): those before it are freed, it
+ * and those after it are not. *freed (if not NULL) gets how many were freed.
+ * Without a cache, IVSHM_E_TIMEOUT when a wait on the free ring gave up (the
+ * objects are then marked free but in no ring: ivshm_mempool_rebuild finds
+ * them).
  */
 static IVSHM_INLINE int ivshm_mempool_put_bulk(struct ivshm_mempool *mp,
                                                struct ivshm_mempool_cache *cache,
                                                const uint64_t *handles, uint32_t n, uint32_t *freed)
 {
-    int rc = IVSHM_OK;
-    if (cache != NULL && cache->size != 0 && n <= IVSHM_MEMPOOL_CACHE_MAX) {
-        /* Into the private cache: check and mark each, append it. Before a
-         * put len < flush_at <= 768, so len + n may pass the 1024 slots when
-         * n is large: give the excess back first. */
-        if (IVSHM_UNLIKELY(cache->len + n > 2 * IVSHM_MEMPOOL_CACHE_MAX))
-            ivshm__mempool_flush_to(mp, cache, cache->size);
-        const struct ivshm__mempool_geom g = ivshm__mempool_geom(mp);
-        uint32_t done = ivshm__mempool_release(&g, handles, n, (uint8_t)IVSHM_OBJ_CACHED(mp->party),
-                                               &cache->objs[cache->len], &rc);
-        cache->len += done;
-        if (freed)
-            *freed = done;
-        if (IVSHM_UNLIKELY(cache->len >= cache->flush_at))
-            ivshm__mempool_flush_to(mp, cache, cache->size);
-        return rc;
+    /* Fast path: into a cache that stays below its flush mark (a disabled
+     * cache has flush_at 0; flush_at <= 768 leaves room in the 1024 slots),
+     * objects already marked cached-by-me: a read of each state byte, no
+     * write. Anything else (another party's object, a bad handle, a flush
+     * due, debug mode) takes the slow path, which starts over. */
+    if (IVSHM_LIKELY(cache != NULL && cache->len + n < cache->flush_at && !mp->debug)) {
+        uint64_t *const dst = &cache->objs[cache->len];
+        bool mine;
+        if (n == 1) {
+            const uint64_t idx = ivshm__mempool_raw_index(handles[0], mp->objs_offset,
+                                                          mp->stride_shift, mp->odd_inverse);
+            /* Relaxed, like every state byte access: see ivshm__mempool_mark. */
+            mine = idx < mp->count && atomic_load_explicit(&mp->state[idx], memory_order_relaxed) ==
+                                          (uint8_t)IVSHM_OBJ_CACHED(mp->party);
+            dst[0] = handles[0];
+        } else {
+            mine = ivshm__mempool_put_mine(mp, handles, n, dst);
+        }
+        if (IVSHM_LIKELY(mine)) {
+            cache->len += n;
+            if (freed)
+                *freed = n;
+            return IVSHM_OK;
+        }
     }
-    const struct ivshm__mempool_geom g = ivshm__mempool_geom(mp);
-    uint32_t done = ivshm__mempool_release(&g, handles, n, IVSHM_OBJ_FREE, NULL, &rc);
-    if (freed)
-        *freed = done;
-    if (done && ivshm_ring_enqueue_bulk(&mp->ring, handles, done, NULL) != done) {
-        /* The free ring holds every object, so only a corrupted ring is full. */
-        return IVSHM_E_CORRUPT;
-    }
-    return rc;
+    return ivshm__mempool_put_slow(mp, cache, handles, n, freed);
 }
 
 static IVSHM_INLINE int ivshm_mempool_put(struct ivshm_mempool *mp,
@@ -172,7 +201,7 @@ static inline uint32_t ivshm_mempool_free_count(const struct ivshm_mempool *mp)
 struct ivshm_mempool_audit {
     uint32_t free;                        /* IVSHM_OBJ_FREE */
     uint32_t allocated;                   /* held by some party */
-    uint32_t cached;                      /* in some party's private cache */
+    uint32_t cached;                      /* held through some party's private cache */
     uint32_t invalid;                     /* state byte of no known form */
     uint32_t by_party[IVSHM_MAX_PARTIES]; /* allocated + cached, per party */
 };

@@ -14,20 +14,29 @@
 #error "include <ivshm/mempool.h> instead of <ivshm/mempool_pvt.h>"
 #endif
 
-/* Object index of a handle, or UINT32_MAX when the handle is not the start of
- * one of the pool's objects. One rotate and one multiply, no other test:
- * stride = odd << shift, inv = odd^-1 mod 2^64, off = handle - objs_offset.
- * x -> x * inv is a bijection of 64-bit values mapping odd * k to k, so
- * ror(off, shift) * inv < count exactly when ror(off, shift) = odd * k with
- * k < count, that is when off = k * stride (a misaligned off rotates its low
- * bits to the top, an off past the pool is some other odd * k with k >=
- * count). tests/unit/test_ring_opt.c checks every offset around a pool. */
-static IVSHM_INLINE uint32_t ivshm__mempool_index(uint64_t handle, uint64_t objs_offset,
-                                                  uint32_t shift, uint64_t inverse, uint32_t count)
+/* Object index of a handle, as a 64-bit value that is below count exactly
+ * when the handle is the start of one of the pool's objects. One rotate and
+ * one multiply, no other test: stride = odd << shift, inv = odd^-1 mod 2^64,
+ * off = handle - objs_offset. x -> x * inv is a bijection of 64-bit values
+ * mapping odd * k to k, so ror(off, shift) * inv < count exactly when
+ * ror(off, shift) = odd * k with k < count, that is when off = k * stride (a
+ * misaligned off rotates its low bits to the top, an off past the pool is
+ * some other odd * k with k >= count). tests/unit/test_ring_opt.c checks
+ * every offset around a pool. */
+static IVSHM_INLINE uint64_t ivshm__mempool_raw_index(uint64_t handle, uint64_t objs_offset,
+                                                      uint32_t shift, uint64_t inverse)
 {
     uint64_t off = handle - objs_offset;
     uint64_t rotated = (off >> shift) | (off << ((64 - shift) & 63));
-    uint64_t idx = rotated * inverse;
+    return rotated * inverse;
+}
+
+/* Object index of a handle, or UINT32_MAX when the handle is not the start of
+ * one of the pool's objects. */
+static IVSHM_INLINE uint32_t ivshm__mempool_index(uint64_t handle, uint64_t objs_offset,
+                                                  uint32_t shift, uint64_t inverse, uint32_t count)
+{
+    uint64_t idx = ivshm__mempool_raw_index(handle, objs_offset, shift, inverse);
     return IVSHM_LIKELY(idx < count) ? (uint32_t)idx : UINT32_MAX;
 }
 
@@ -54,10 +63,24 @@ static IVSHM_INLINE uint32_t ivshm__geom_index(const struct ivshm__mempool_geom 
     return ivshm__mempool_index(h, g->objs_offset, g->shift, g->inverse, g->count);
 }
 
-/* Cold paths, in common/mempool.c. */
-int ivshm__mempool_refill(struct ivshm_mempool *mp, struct ivshm_mempool_cache *cache,
-                          uint32_t need);
-int ivshm__mempool_get_uncached(struct ivshm_mempool *mp, uint64_t *handles, uint32_t n);
+/* A state byte that names a holder: allocated by or cached by some party. */
+static IVSHM_INLINE bool ivshm__obj_held(uint8_t s)
+{
+    return IVSHM_OBJ_IS_ALLOCATED(s) || IVSHM_OBJ_IS_CACHED(s);
+}
+
+/* The paths behind the inline get and put, in common/mempool.c: the
+ * uncached ones, the debug mode, refill and flush, and puts of more than one
+ * object into a cache (a loop that, inlined into a caller's own loop, lost
+ * registers to it and ran slower). */
+int ivshm__mempool_get_slow(struct ivshm_mempool *mp, struct ivshm_mempool_cache *cache,
+                            uint64_t *handles, uint32_t n);
+int ivshm__mempool_put_slow(struct ivshm_mempool *mp, struct ivshm_mempool_cache *cache,
+                            const uint64_t *handles, uint32_t n, uint32_t *freed);
+/* Copies handles[0..n) to dst if every one is an object of the pool marked
+ * cached-by-me (true); otherwise false, and dst holds part of them. */
+bool ivshm__mempool_put_mine(const struct ivshm_mempool *mp, const uint64_t *handles, uint32_t n,
+                             uint64_t *dst);
 void ivshm__mempool_flush_to(struct ivshm_mempool *mp, struct ivshm_mempool_cache *cache,
                              uint32_t keep);
 
@@ -67,36 +90,6 @@ static IVSHM_INLINE void ivshm__mempool_mark(struct ivshm_mempool *mp, uint32_t 
     /* Relaxed: ownership moves between parties through the rings, whose
      * release/acquire pairs order these bytes too. */
     atomic_store_explicit(&mp->state[index], state, memory_order_relaxed);
-}
-
-/* Checks handles[0..n) and marks each `next`, copying it to dst[] when dst
- * is not NULL; stops at the first one that is not an object of the pool
- * (*rc = IVSHM_E_FOREIGN) or not allocated (*rc = IVSHM_E_DOUBLE_FREE).
- * Returns how many passed. Inlined into each caller with `next` and `dst`
- * known, so each loop is as tight as if written out. */
-static IVSHM_INLINE uint32_t ivshm__mempool_release(const struct ivshm__mempool_geom *g,
-                                                    const uint64_t *handles, uint32_t n,
-                                                    uint8_t next, uint64_t *dst, int *rc)
-{
-    uint32_t i;
-    for (i = 0; i < n; i++) {
-        uint64_t h = handles[i];
-        uint32_t idx = ivshm__geom_index(g, h);
-        if (IVSHM_UNLIKELY(idx == UINT32_MAX)) {
-            *rc = IVSHM_E_FOREIGN;
-            break;
-        }
-        /* Relaxed, like every state byte access: see ivshm__mempool_mark. */
-        uint8_t s = atomic_load_explicit(&g->state[idx], memory_order_relaxed);
-        if (IVSHM_UNLIKELY(!IVSHM_OBJ_IS_ALLOCATED(s))) {
-            *rc = IVSHM_E_DOUBLE_FREE;
-            break;
-        }
-        atomic_store_explicit(&g->state[idx], next, memory_order_relaxed);
-        if (dst)
-            dst[i] = h;
-    }
-    return i;
 }
 
 #endif

@@ -221,6 +221,32 @@ START_TEST(test_threads_mpmc_no_spurious_failure)
 }
 END_TEST
 
+/* A segment holding one mempool "p" (count objects of obj_size bytes),
+ * attached as `party`, with a cache of cache_size on the heap (ASan sees
+ * writes past its slots). Returns the segment memory. */
+static void *one_pool(uint32_t count, uint32_t obj_size, int party, struct ivshm_mempool *mp,
+                      struct ivshm_mempool_cache **cache, uint32_t cache_size)
+{
+    struct ivshm_mempool_layout lay;
+    ck_assert_int_eq(ivshm_mempool_layout(count, obj_size, &lay), IVSHM_OK);
+    uint64_t seg = ivshm_next_pow2(ivshm_metadata_bytes(4, 4) + lay.length + 4096);
+    void *mem = test_seg_alloc(seg);
+    struct ivshm_builder b;
+    struct ivshm_error err;
+    test_builder_init(&b, mem, seg, 4, 4);
+    ck_assert_int_eq(ivshm_builder_add_mempool(&b, "p", count, obj_size, &err), IVSHM_OK);
+    ivshm_builder_finalize(&b);
+    struct ivshm_segment_view view;
+    struct ivshm_dir_entry e;
+    test_validate(mem, seg, &view);
+    test_find(&view, "p", IVSHM_OBJ_MEMPOOL, &e);
+    ck_assert_int_eq(ivshm_mempool_attach(mp, &view, &e, party, &err), IVSHM_OK);
+    *cache = malloc(sizeof(**cache));
+    ck_assert_ptr_nonnull(*cache);
+    ck_assert_int_eq(ivshm_mempool_cache_init(*cache, cache_size), IVSHM_OK);
+    return mem;
+}
+
 /* The mempool handle check: every object start maps to its index, and every
  * other offset in and around the pool (misaligned, between objects, before,
  * after, wrapped) is rejected, for strides that are and are not powers of
@@ -230,21 +256,10 @@ START_TEST(test_mempool_index_exhaustive)
     static const uint32_t sizes[] = {64, 100, 192, 2048, 2049, 4000};
     uint32_t size = sizes[_i];
     const uint32_t count = 37;
-    struct ivshm_mempool_layout lay;
-    ck_assert_int_eq(ivshm_mempool_layout(count, size, &lay), IVSHM_OK);
-    uint64_t seg = ivshm_next_pow2(ivshm_metadata_bytes(4, 4) + lay.length + 4096);
-    void *mem = test_seg_alloc(seg);
-    struct ivshm_builder b;
-    struct ivshm_error err;
-    test_builder_init(&b, mem, seg, 4, 4);
-    ck_assert_int_eq(ivshm_builder_add_mempool(&b, "p", count, size, &err), IVSHM_OK);
-    ivshm_builder_finalize(&b);
-    struct ivshm_segment_view view;
-    struct ivshm_dir_entry e;
     struct ivshm_mempool mp;
-    ck_assert_int_eq(ivshm_segment_validate(mem, seg, &view, &err), IVSHM_OK);
-    ck_assert_int_eq(ivshm_segment_find(&view, "p", IVSHM_OBJ_MEMPOOL, &e, &err), IVSHM_OK);
-    ck_assert_int_eq(ivshm_mempool_attach(&mp, &view, &e, 0, &err), IVSHM_OK);
+    struct ivshm_mempool_cache *cache;
+    void *mem = one_pool(count, size, 0, &mp, &cache, 0);
+    free(cache);
 
     uint64_t first = ivshm_mempool_handle(&mp, 0);
     uint64_t end = first + (uint64_t)count * mp.stride;
@@ -267,24 +282,9 @@ END_TEST
 START_TEST(test_mempool_big_put_into_full_cache)
 {
     const uint32_t count = 2048;
-    struct ivshm_mempool_layout lay;
-    ck_assert_int_eq(ivshm_mempool_layout(count, 64, &lay), IVSHM_OK);
-    uint64_t seg = ivshm_next_pow2(ivshm_metadata_bytes(4, 4) + lay.length + 4096);
-    void *mem = test_seg_alloc(seg);
-    struct ivshm_builder b;
-    struct ivshm_error err;
-    test_builder_init(&b, mem, seg, 4, 4);
-    ck_assert_int_eq(ivshm_builder_add_mempool(&b, "p", count, 64, &err), IVSHM_OK);
-    ivshm_builder_finalize(&b);
-    struct ivshm_segment_view view;
-    struct ivshm_dir_entry e;
     struct ivshm_mempool mp;
-    test_validate(mem, seg, &view);
-    test_find(&view, "p", IVSHM_OBJ_MEMPOOL, &e);
-    ck_assert_int_eq(ivshm_mempool_attach(&mp, &view, &e, 1, &err), IVSHM_OK);
-    struct ivshm_mempool_cache *cache = malloc(sizeof(*cache));
-    ck_assert_ptr_nonnull(cache);
-    ck_assert_int_eq(ivshm_mempool_cache_init(cache, IVSHM_MEMPOOL_CACHE_MAX), IVSHM_OK);
+    struct ivshm_mempool_cache *cache;
+    void *mem = one_pool(count, 64, 1, &mp, &cache, IVSHM_MEMPOOL_CACHE_MAX);
     static uint64_t h[2048];
     ck_assert_int_eq(ivshm_mempool_get_bulk(&mp, NULL, h, 767 + 512), IVSHM_OK);
     for (uint32_t i = 0; i < 767; i++)
@@ -296,7 +296,10 @@ START_TEST(test_mempool_big_put_into_full_cache)
     ck_assert_uint_le(cache->len, 2 * IVSHM_MEMPOOL_CACHE_MAX);
     ivshm_mempool_cache_flush(&mp, cache);
     ck_assert_uint_eq(ivshm_mempool_free_count(&mp), count);
-    /* Double free through the cache path is still refused. */
+    /* Through the cache path a foreign handle is refused in fast mode, and a
+     * double free too in debug mode. */
+    ck_assert_int_eq(ivshm_mempool_put(&mp, cache, h[3] + 1), IVSHM_E_FOREIGN);
+    ivshm_mempool_set_debug(&mp, true);
     ck_assert_int_eq(ivshm_mempool_get_bulk(&mp, cache, h, 8), IVSHM_OK);
     ck_assert_int_eq(ivshm_mempool_put_bulk(&mp, cache, h, 8, NULL), IVSHM_OK);
     ck_assert_int_eq(ivshm_mempool_put(&mp, cache, h[3]), IVSHM_E_DOUBLE_FREE);
@@ -311,24 +314,9 @@ END_TEST
 START_TEST(test_mempool_cached_get_exhausted)
 {
     const uint32_t count = 16;
-    struct ivshm_mempool_layout lay;
-    ck_assert_int_eq(ivshm_mempool_layout(count, 64, &lay), IVSHM_OK);
-    uint64_t seg = ivshm_next_pow2(ivshm_metadata_bytes(4, 4) + lay.length + 4096);
-    void *mem = test_seg_alloc(seg);
-    struct ivshm_builder b;
-    struct ivshm_error err;
-    test_builder_init(&b, mem, seg, 4, 4);
-    ck_assert_int_eq(ivshm_builder_add_mempool(&b, "p", count, 64, &err), IVSHM_OK);
-    ivshm_builder_finalize(&b);
-    struct ivshm_segment_view view;
-    struct ivshm_dir_entry e;
     struct ivshm_mempool mp;
-    test_validate(mem, seg, &view);
-    test_find(&view, "p", IVSHM_OBJ_MEMPOOL, &e);
-    ck_assert_int_eq(ivshm_mempool_attach(&mp, &view, &e, 2, &err), IVSHM_OK);
-    struct ivshm_mempool_cache *cache = malloc(sizeof(*cache));
-    ck_assert_ptr_nonnull(cache);
-    ck_assert_int_eq(ivshm_mempool_cache_init(cache, 8), IVSHM_OK);
+    struct ivshm_mempool_cache *cache;
+    void *mem = one_pool(count, 64, 2, &mp, &cache, 8);
     uint64_t h[32];
     ck_assert_int_eq(ivshm_mempool_get_bulk(&mp, cache, h, 32), IVSHM_E_NOBUFS);
     ck_assert_int_eq(ivshm_mempool_get_bulk(&mp, cache, h, 16), IVSHM_OK);
@@ -405,6 +393,40 @@ START_TEST(test_wait_abort)
 }
 END_TEST
 
+/* F1 on a mempool: with the free ring's cons.head moved by 5, gets (cached or
+ * not) report IVSHM_E_TIMEOUT instead of spinning; an uncached put too (its
+ * objects are then free but in no ring); a rebuild repairs the ring and
+ * clears the error, and the objects are all there again. */
+START_TEST(test_mempool_wait_bounded)
+{
+    const uint32_t count = 64;
+    struct ivshm_mempool mp;
+    struct ivshm_mempool_cache *cache;
+    struct ivshm_error err;
+    void *mem = one_pool(count, 64, 1, &mp, &cache, 8);
+    uint64_t h[4], x[2];
+    ck_assert_int_eq(ivshm_mempool_get_bulk(&mp, NULL, h, 4), IVSHM_OK);
+
+    atomic_fetch_add(&mp.ring.shared->cons.head, 5);
+    ivshm_ring_set_wait(&mp.ring, 1u << 20, NULL);
+    ck_assert_int_eq(ivshm_mempool_get(&mp, cache, x), IVSHM_E_TIMEOUT);
+    ck_assert_int_eq(ivshm_mempool_get_bulk(&mp, NULL, x, 2), IVSHM_E_TIMEOUT);
+    atomic_fetch_add(&mp.ring.shared->prod.head, 3);
+    ck_assert_int_eq(ivshm_mempool_put_bulk(&mp, NULL, h, 4, NULL), IVSHM_E_TIMEOUT);
+
+    ivshm_mempool_rebuild(&mp, 0);
+    ck_assert_int_eq(ivshm_ring_error(&mp.ring), IVSHM_OK);
+    ck_assert_int_eq(ivshm_ring_check(&mp.ring, &err), IVSHM_OK);
+    ck_assert_uint_eq(ivshm_mempool_free_count(&mp), count);
+    ck_assert_int_eq(ivshm_mempool_get_bulk(&mp, cache, h, 4), IVSHM_OK);
+    ck_assert_int_eq(ivshm_mempool_put_bulk(&mp, cache, h, 4, NULL), IVSHM_OK);
+    ivshm_mempool_cache_flush(&mp, cache);
+    ck_assert_uint_eq(ivshm_mempool_free_count(&mp), count);
+    free(cache);
+    free(mem);
+}
+END_TEST
+
 static Suite *ring_opt_suite(void)
 {
     Suite *s = suite_create("ring_opt");
@@ -418,6 +440,7 @@ static Suite *ring_opt_suite(void)
     tcase_add_test(tc, test_mempool_cached_get_exhausted);
     tcase_add_loop_test(tc, test_wait_bounded, 0, 2);
     tcase_add_test(tc, test_wait_abort);
+    tcase_add_test(tc, test_mempool_wait_bounded);
     suite_add_tcase(s, tc);
     TCase *tt = tcase_create("threads");
     tcase_set_tags(tt, "threads");
