@@ -28,6 +28,7 @@ struct bench_config bench_cfg = {
     .ring_elems = 1u << 19,
     .mempool_objs = 1u << 18,
     .pipeline_pkts = 1u << 18,
+    .latency_trips = 100000,
 };
 
 struct row {
@@ -63,7 +64,7 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static double median(double *v, unsigned n)
+double bench_median(double *v, unsigned n)
 {
     qsort(v, n, sizeof(*v), cmp_double);
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
@@ -74,8 +75,6 @@ void bench_row(const char *name, const char *unit, bool higher_is_better, bench_
 {
     if (!bench_selected(name))
         return;
-    if (row_count == MAX_ROWS)
-        bench_die("more than %d rows", MAX_ROWS);
     double iv[BENCH_MAX_REPS], dp[BENCH_MAX_REPS];
     for (unsigned r = 0; r < bench_cfg.reps; r++) {
         /* A repetition is the best of `runs` short runs: on a shared machine
@@ -92,12 +91,21 @@ void bench_row(const char *name, const char *unit, bool higher_is_better, bench_
             dp[r] = k == 0 || better_b ? b : dp[r];
         }
     }
+    bench_add_row(name, unit, higher_is_better, bench_median(iv, bench_cfg.reps),
+                  bench_median(dp, bench_cfg.reps));
+}
+
+void bench_add_row(const char *name, const char *unit, bool higher_is_better, double ivshm,
+                   double dpdk)
+{
+    if (row_count == MAX_ROWS)
+        bench_die("more than %d rows", MAX_ROWS);
     struct row *row = &rows[row_count++];
     snprintf(row->name, sizeof(row->name), "%s", name);
     row->unit = unit;
     row->higher_is_better = higher_is_better;
-    row->ivshm = median(iv, bench_cfg.reps);
-    row->dpdk = median(dp, bench_cfg.reps);
+    row->ivshm = ivshm;
+    row->dpdk = dpdk;
     /* ratio > 1: ivshm is faster (DPDK's cost over ours, or our rate over DPDK's). */
     row->ratio = higher_is_better ? row->ivshm / row->dpdk : row->dpdk / row->ivshm;
     printf("%-32s %10.2f %10.2f  %-11s %6.2f\n", row->name, row->ivshm, row->dpdk, row->unit,
@@ -290,6 +298,7 @@ int main(int argc, char **argv)
         bench_cfg.ring_elems = 1u << 12;
         bench_cfg.mempool_objs = 1u << 10;
         bench_cfg.pipeline_pkts = 1u << 12;
+        bench_cfg.latency_trips = 1000;
     }
 
     pick_cpus();
@@ -322,6 +331,7 @@ int main(int argc, char **argv)
     bench_rings();
     bench_mempools();
     bench_pipeline();
+    bench_latency();
 
     if (row_count == 0)
         bench_die("no row matches filter '%s'", bench_cfg.filter);

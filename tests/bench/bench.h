@@ -20,6 +20,7 @@ struct bench_config {
     uint64_t ring_elems;    /* elements moved per ring measurement */
     uint64_t mempool_objs;  /* objects got+put per thread per mempool measurement */
     uint64_t pipeline_pkts; /* packets per pipeline measurement */
+    uint64_t latency_trips; /* round trips per latency run */
     int cpu[2];             /* the two cores used; cpu[0] runs 1-core rows */
     double tsc_hz;
     const char *filter; /* only rows whose name contains this (NULL: all) */
@@ -47,7 +48,14 @@ typedef double (*bench_measure_fn)(void *arg, enum bench_impl impl);
 void bench_row(const char *name, const char *unit, bool higher_is_better, bench_measure_fn measure,
                void *arg);
 
+/* Records a row measured by its own method (the latency rows). */
+void bench_add_row(const char *name, const char *unit, bool higher_is_better, double ivshm,
+                   double dpdk);
+
 bool bench_selected(const char *name);
+
+/* Median of v[0..n) (sorts v). */
+double bench_median(double *v, unsigned n);
 
 /* Pins the calling thread to cpu. */
 void bench_pin(int cpu);
@@ -61,6 +69,7 @@ int bench_dpdk_init(void);
 void bench_rings(void);
 void bench_mempools(void);
 void bench_pipeline(void);
+void bench_latency(void);
 
 /* Fatal error: one line, exit status 1. */
 void bench_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));

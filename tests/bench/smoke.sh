@@ -23,6 +23,7 @@ want = [f"ring/{m}/{o}/{c}" for m in ("spsc", "mpmc")
 want += [f"mempool/{k}/bulk{b}/{c}" for k in ("cache", "nocache") for b in (1, 8, 32)
          for c in ("1core", "2core")]
 want += ["pipeline/fwd64"]
+want += [f"latency/host/{s}" for s in ("min", "p50", "p99", "p99.9", "max")]
 names = [r["name"] for r in rows]
 missing = sorted(set(want) - set(names))
 assert not missing, f"missing rows: {missing}"
@@ -32,7 +33,7 @@ for r in rows:
     for k in ("ivshm", "dpdk", "ratio"):
         assert isinstance(r[k], (int, float)) and math.isfinite(r[k]) and r[k] > 0, \
             f"{r['name']}: {k} = {r[k]!r} is not a positive number"
-    assert r["unit"] in ("cycles/elem", "cycles/obj", "Mpps"), f"{r['name']}: unit {r['unit']}"
+    assert r["unit"] in ("cycles/elem", "cycles/obj", "Mpps", "us"), f"{r['name']}: unit {r['unit']}"
 PY
     echo "ok - results JSON is valid and has all $(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$out") rows"
 else
