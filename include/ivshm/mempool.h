@@ -158,11 +158,13 @@ static IVSHM_INLINE int ivshm_mempool_put_bulk(struct ivshm_mempool *mp,
                                                const uint64_t *handles, uint32_t n, uint32_t *freed)
 {
     /* Fast path: into a cache that stays below its flush mark (a disabled
-     * cache has flush_at 0; flush_at <= 768 leaves room in the 1024 slots),
-     * objects already marked cached-by-me: a read of each state byte, no
-     * write. Anything else (another party's object, a bad handle, a flush
-     * due, debug mode) takes the slow path, which starts over. */
-    if (IVSHM_LIKELY(cache != NULL && cache->len + n < cache->flush_at && !mp->debug)) {
+     * cache has flush_at 0; flush_at <= 768 leaves room in the 1024 slots;
+     * n is tested alone first so that len + n cannot wrap), objects already
+     * marked cached-by-me: a read of each state byte, no write. Anything
+     * else (another party's object, a bad handle, a flush due, debug mode)
+     * takes the slow path, which starts over. */
+    if (IVSHM_LIKELY(cache != NULL && n < cache->flush_at && cache->len + n < cache->flush_at &&
+                     !mp->debug)) {
         uint64_t *const dst = &cache->objs[cache->len];
         bool mine;
         if (n == 1) {

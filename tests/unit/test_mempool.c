@@ -258,7 +258,7 @@ START_TEST(test_cache_flush)
     ck_assert_int_eq(ivshm_mempool_get_bulk(&mp, c, hs, 10), IVSHM_OK);
     ck_assert_int_eq(ivshm_mempool_put_bulk(&mp, c, hs, 10, NULL), IVSHM_OK);
     /* The objects sit in our private cache, not in the shared ring. */
-    ck_assert_uint_gt(c->len, 0);
+    ck_assert_uint_gt(c->len, 1);
     ck_assert_uint_eq(ivshm_mempool_free_count(&mp), POOL_COUNT - c->len);
     ivshm_mempool_audit(&mp, &a);
     ck_assert_uint_eq(a.cached, c->len);
@@ -319,6 +319,36 @@ END_TEST
  * mode, a second put into the party's own cache is not detected at the put,
  * but the copy is dropped when the cache gives objects back, so the free ring
  * never holds it twice. */
+/* A count so large that cache->len + n wraps to a small number must not
+ * take the cached path (it would copy past the cache's 1024 slots: ASan,
+ * the cache is on the heap). Here 1500 of our objects then a foreign handle:
+ * the put frees the 1500 to the free ring and stops at the foreign one. */
+START_TEST(test_put_wrapping_count)
+{
+    enum { HELD = 1500 };
+    void *mem = test_seg_alloc(SEG_SIZE);
+    struct ivshm_segment_view v;
+    make_segment(mem, &v);
+    struct ivshm_mempool mp;
+    attach(&mp, &v, "big", 0);
+    struct ivshm_mempool_cache *c = cache_new(IVSHM_MEMPOOL_CACHE_MAX);
+    static uint64_t hs[HELD + 1];
+    for (uint32_t i = 0; i < HELD; i += 100)
+        ck_assert_int_eq(ivshm_mempool_get_bulk(&mp, c, hs + i, 100), IVSHM_OK);
+    hs[HELD] = 0; /* foreign */
+    ck_assert_uint_gt(c->len, 1);
+    const uint32_t n = 0u - c->len + 1; /* len + n wraps to 1 */
+    uint32_t freed = 0;
+    ck_assert_int_eq(ivshm_mempool_put_bulk(&mp, c, hs, n, &freed), IVSHM_E_FOREIGN);
+    ck_assert_uint_eq(freed, HELD);
+    ck_assert_uint_le(c->len, 2 * IVSHM_MEMPOOL_CACHE_MAX);
+    ivshm_mempool_cache_flush(&mp, c);
+    assert_pool_full(&mp);
+    free(c);
+    free(mem);
+}
+END_TEST
+
 START_TEST(test_double_free)
 {
     const uint32_t csize = variants[_i].csize;
@@ -1008,6 +1038,7 @@ static Suite *mempool_suite(void)
     tcase_add_loop_test(tc, test_exhaustion, 0, NVARIANTS);
     tcase_add_test(tc, test_cache_flush);
     tcase_add_test(tc, test_big_put_into_full_cache);
+    tcase_add_test(tc, test_put_wrapping_count);
     tcase_add_loop_test(tc, test_double_free, 0, NVARIANTS);
     tcase_add_test(tc, test_cross_party_put);
     tcase_add_test(tc, test_flush_drops_taken_object);
