@@ -6,6 +6,7 @@
 #   make test-unit  Check unit tests (plus ASan/UBSan and TSan builds)
 #   make test-boot  QEMU boot tests of the guest runtime
 #   make bench      benchmarks against DPDK
+#   make install    PREFIX=/usr/local DESTDIR= ... (pkg/install.mk); make uninstall
 #
 # Sub-makefiles (one per directory) add to the variables and targets below.
 
@@ -28,8 +29,13 @@ VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 # for the host and once for the guest from the same sources.
 COMMON_SRCS := $(wildcard common/*.c)
 
+# The public headers (installed, documented, exported): scripts/public-headers.
+PUBLIC_HEADERS := $(shell scripts/public-headers)
+
 ALL_TARGETS :=
 TEST_TARGETS :=
+# Programs `make install` puts in BINDIR: each fragment appends its own.
+INSTALL_BINS :=
 CLEAN_DIRS := $(B)
 
 -include host/host.mk
@@ -38,6 +44,10 @@ CLEAN_DIRS := $(B)
 -include tests/tests.mk
 -include tests/fwd/fwd.mk
 -include tests/bench/bench.mk
+# Last: the lists they install come from the fragments above.
+-include pkg/install.mk
+-include man/man.mk
+-include tests/install/test.mk
 
 .PHONY: all deps demo test test-all clean format check-format
 all: $(ALL_TARGETS)

@@ -18,6 +18,7 @@ LIBIVSHM_SO := $(B)/lib/libivshm.so
 IVSHM_BIN := $(B)/bin/ivshm
 
 ALL_TARGETS += $(LIBIVSHM_A) $(LIBIVSHM_SO) $(IVSHM_BIN)
+INSTALL_BINS += $(IVSHM_BIN)
 
 $(HOST_OBJ_DIR)/%.o: %.c
 	@mkdir -p $(dir $@)
