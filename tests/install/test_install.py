@@ -284,8 +284,8 @@ def case_forwarding():
 
 def case_man():
     mandir = os.path.join(INST, "share", "man")
-    names = sorted(os.path.splitext(f)[0] for sub in os.listdir(mandir)
-                   for f in os.listdir(os.path.join(mandir, sub)))
+    names = sorted(os.path.splitext(os.path.basename(f))[0] for f in manifest_files()
+                   if f.startswith(f"{PREFIX}/share/man/"))
     problems = []
     for name in names:
         status, out = run(["man", "--manpath", mandir, "-w", name])
