@@ -122,14 +122,14 @@ INSTALL_LDCONFIG = if [ -z '$(DESTDIR)' ] && [ "$$(id -u)" = 0 ] && command -v l
 
 .PHONY: install uninstall
 install: all
-	$(Q)$(if $(INSTALL_BAD_DIRS),echo "install: $(INSTALL_BAD_DIRS): not an absolute path" >&2; exit 2)
+	$(Q)$(if $(INSTALL_BAD_DIRS),echo "install: $(firstword $(INSTALL_BAD_DIRS)): not an absolute path" >&2; exit 2)
 	$(Q)echo "  INSTALL $(DESTDIR)$(PREFIX)"
 	$(Q)printf '%s\n' $(patsubst %,'%',$(INSTALL_SPEC)) | tr '|' ' ' | \
 		DESTDIR='$(DESTDIR)' pkg/install-files install '$(INSTALL_MANIFEST)'
 	$(Q)$(INSTALL_LDCONFIG)
 
 uninstall:
-	$(Q)$(if $(INSTALL_BAD_DIRS),echo "uninstall: $(INSTALL_BAD_DIRS): not an absolute path" >&2; exit 2)
+	$(Q)$(if $(INSTALL_BAD_DIRS),echo "uninstall: $(firstword $(INSTALL_BAD_DIRS)): not an absolute path" >&2; exit 2)
 	$(Q)echo "  UNINSTALL $(DESTDIR)$(PREFIX)"
 	$(Q)DESTDIR='$(DESTDIR)' pkg/install-files uninstall '$(INSTALL_MANIFEST)'
 	$(Q)$(INSTALL_LDCONFIG)
