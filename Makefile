@@ -18,7 +18,7 @@ V ?= 0
 Q := $(if $(filter 1,$(V)),,@)
 
 WARN := -Wall -Wextra -Werror
-HOST_CFLAGS := -std=gnu11 -O2 -g $(WARN) -fPIC -D_GNU_SOURCE -Iinclude -MMD -MP
+HOST_CFLAGS := -std=gnu11 -O2 -g $(WARN) -fPIC -D_GNU_SOURCE -I. -Iinclude -MMD -MP
 HOST_LDFLAGS :=
 HOST_LIBS := -lnuma -lpthread
 
@@ -36,6 +36,7 @@ CLEAN_DIRS := $(B)
 -include host/fwd/fwd.mk
 -include guest_rt/guest.mk
 -include tests/tests.mk
+-include tests/api/api.mk
 -include tests/fwd/fwd.mk
 -include tests/bench/bench.mk
 

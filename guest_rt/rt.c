@@ -78,7 +78,7 @@ int guest_map(uint64_t phys, uint64_t length, enum guest_cache cache)
     enum cache_attr attr = cache == GUEST_CACHE_WB   ? CACHE_WB
                            : cache == GUEST_CACHE_WC ? CACHE_WC
                                                      : CACHE_UC;
-    return paging_map(phys, length, attr);
+    return paging_map(phys, length, attr) == 0 ? IVSHM_OK : IVSHM_E_NOSPC;
 }
 
 /* ---- PCI config space ------------------------------------------------------ */

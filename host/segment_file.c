@@ -13,9 +13,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ivshm/host/hugepages.h"
-#include "ivshm/host/party.h"
-#include "ivshm/host/segment_file.h"
+#include "common/layout_builder.h"
+#include "host/hugepages.h"
+#include "host/internal.h"
+#include "ivshm/builder.h"
+#include "ivshm/party.h"
 
 /* ---- directory and path ---- */
 
@@ -23,7 +25,7 @@ int ivshm_dir_resolve_from(const char *dir, const char *mounts, char *out, size_
                            bool *fallback, struct ivshm_error *err)
 {
     const char *chosen = dir;
-    char found[PATH_MAX] = "";
+    char found[IVSHM_PATH_MAX] = "";
     bool fell_back = false;
     if (!chosen || !*chosen) {
         chosen = getenv(IVSHM_ENV_DIR);
@@ -34,7 +36,7 @@ int ivshm_dir_resolve_from(const char *dir, const char *mounts, char *out, size_
         FILE *f = fopen(mounts, "r");
         char line[4096];
         while (f && fgets(line, sizeof(line), f)) {
-            char dev[256], mnt[PATH_MAX], type[64];
+            char dev[256], mnt[IVSHM_PATH_MAX], type[64];
             if (sscanf(line, "%255s %4095s %63s", dev, mnt, type) == 3 &&
                 strcmp(type, "hugetlbfs") == 0) {
                 /* /proc/mounts escapes space, tab, newline and backslash as \ooo. */
@@ -80,9 +82,9 @@ int ivshm_dir_resolve(const char *dir, char *out, size_t size, bool *fallback,
 int ivshm_segment_path(const char *dir, const char *name, char *out, size_t size,
                        struct ivshm_error *err)
 {
-    if (!ivshm_name_valid(name, strlen(name) + 1))
-        return ivshm_fail(err, IVSHM_E_INVAL,
-                          "segment name '%s': must be 1 to 31 characters of [A-Za-z0-9_-]", name);
+    int rc = ivshm_name_check("segment", name, IVSHM_E_INVAL, err);
+    if (rc)
+        return rc;
     int n = snprintf(out, size, "%s/%s%s", dir, IVSHM_FILE_PREFIX, name);
     if (n < 0 || (size_t)n >= size)
         return ivshm_fail(err, IVSHM_E_INVAL, "directory '%s': path too long", dir);
@@ -93,15 +95,14 @@ int ivshm_segment_path(const char *dir, const char *name, char *out, size_t size
 
 static const char *type_word(uint32_t type)
 {
-    return ivshm_type_name(type);
+    return ivshm_object_type_name(type);
 }
 
-int ivshm_create_opts_check(const struct ivshm_create_opts *o, struct ivshm_error *err)
+int ivshm_create_check(const struct ivshm_create_opts *o, struct ivshm_error *err)
 {
-    if (!o->name || !ivshm_name_valid(o->name, strlen(o->name) + 1))
-        return ivshm_fail(err, IVSHM_E_INVAL,
-                          "segment name '%s': must be 1 to 31 characters of [A-Za-z0-9_-]",
-                          o->name ? o->name : "");
+    int rc = ivshm_name_check("segment", o->name, IVSHM_E_INVAL, err);
+    if (rc)
+        return rc;
     if (o->size == 0)
         return ivshm_fail(err, IVSHM_E_INVAL, "segment '%s': size 0", o->name);
     if (o->size > (1ull << 46))
@@ -120,10 +121,9 @@ int ivshm_create_opts_check(const struct ivshm_create_opts *o, struct ivshm_erro
         if (s->type != IVSHM_OBJ_RING && s->type != IVSHM_OBJ_MEMPOOL &&
             s->type != IVSHM_OBJ_MEMZONE)
             return ivshm_fail(err, IVSHM_E_INVAL, "object %u: unknown type %u", i, s->type);
-        if (!s->name || !ivshm_name_valid(s->name, strlen(s->name) + 1))
-            return ivshm_fail(err, IVSHM_E_INVAL,
-                              "%s name '%s': must be 1 to 31 characters of [A-Za-z0-9_-]", kind,
-                              s->name ? s->name : "");
+        rc = ivshm_name_check(kind, s->name, IVSHM_E_INVAL, err);
+        if (rc)
+            return rc;
         for (uint32_t j = 0; j < i; j++)
             if (strcmp(o->objects[j].name, s->name) == 0)
                 return ivshm_fail(err, IVSHM_E_EXIST,
@@ -196,12 +196,12 @@ static int check_node(const struct ivshm_create_opts *o, struct ivshm_error *err
     if (o->numa_node < 0)
         return IVSHM_OK;
     if (numa_available() < 0)
-        return ivshm_fail(err, IVSHM_E_NOENT, "--node %d: NUMA is not available on this host",
+        return ivshm_fail(err, IVSHM_E_NOENT, "NUMA node %d: NUMA is not available on this host",
                           o->numa_node);
     int max = numa_max_node();
     if (o->numa_node > max || !numa_bitmask_isbitset(numa_all_nodes_ptr, (unsigned)o->numa_node))
         return ivshm_fail(err, IVSHM_E_NOENT,
-                          "--node %d: no such NUMA node with memory (nodes 0..%d)", o->numa_node,
+                          "NUMA node %d: no such node with memory (nodes 0..%d)", o->numa_node,
                           max);
     return IVSHM_OK;
 }
@@ -263,13 +263,11 @@ int ivshm_segment_create(const struct ivshm_create_opts *o, struct ivshm_create_
     if (!res)
         res = &local;
     memset(res, 0, sizeof(*res));
-    int rc = ivshm_create_opts_check(o, err);
-    if (rc) {
-        res->bad_arguments = true;
+    int rc = ivshm_create_check(o, err);
+    if (rc)
         return rc;
-    }
 
-    char dir[PATH_MAX];
+    char dir[IVSHM_PATH_MAX];
     rc = ivshm_dir_resolve(o->dir, dir, sizeof(dir), &res->shm_fallback, err);
     if (rc)
         return rc;
@@ -292,12 +290,10 @@ int ivshm_segment_create(const struct ivshm_create_opts *o, struct ivshm_create_
     uint32_t dir_cap = o->dir_capacity > o->object_count ? o->dir_capacity : o->object_count;
     uint32_t party_cap = o->party_capacity ? o->party_capacity : IVSHM_DEFAULT_PARTIES;
     uint64_t meta = ivshm_metadata_bytes(dir_cap, party_cap);
-    if (meta > size) {
-        res->bad_arguments = true;
-        return ivshm_fail(err, IVSHM_E_NOSPC,
+    if (meta > size)
+        return ivshm_fail(err, IVSHM_E_TOOBIG,
                           "segment '%s': %llu bytes of metadata do not fit in %llu bytes", o->name,
                           (unsigned long long)meta, (unsigned long long)size);
-    }
     rc = check_node(o, err);
     if (rc)
         return rc;
@@ -319,8 +315,8 @@ int ivshm_segment_create(const struct ivshm_create_opts *o, struct ivshm_create_
     sigaddset(&block, SIGQUIT);
     pthread_sigmask(SIG_BLOCK, &block, &saved);
 
-    /* res->path fitted in PATH_MAX, so this fits in PATH_MAX + 64. */
-    char tmp[PATH_MAX + 64];
+    /* res->path fitted in IVSHM_PATH_MAX, so this fits in IVSHM_PATH_MAX + 64. */
+    char tmp[IVSHM_PATH_MAX + 64];
     snprintf(tmp, sizeof(tmp), "%s/.%s%s.tmp-%d", dir, IVSHM_FILE_PREFIX, o->name, (int)getpid());
     void *base = MAP_FAILED;
     int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -358,10 +354,8 @@ int ivshm_segment_create(const struct ivshm_create_opts *o, struct ivshm_create_
                             party_cap, err);
     if (rc == IVSHM_OK)
         rc = build_objects(&b, o, err);
-    if (rc) {
-        res->bad_arguments = true; /* validated above: only "does not fit" is left */
+    if (rc) /* validated above: only "does not fit" (IVSHM_E_TOOBIG) is left */
         goto fail;
-    }
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     b.hdr->created_unix_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
@@ -396,13 +390,19 @@ out:
 
 /* ---- attach ---- */
 
-int ivshm_segment_attach_path(const char *path, unsigned flags, const char *label,
-                              struct ivshm_segment *seg, struct ivshm_error *err)
+/* The state of a segment that is not attached: detach does nothing to it. */
+static void detached(struct ivshm_segment *seg)
 {
     memset(seg, 0, sizeof(*seg));
     seg->fd = -1;
-    seg->party = -1;
     seg->base = MAP_FAILED;
+    seg->view.party = -1;
+}
+
+int ivshm_segment_attach_path(const char *path, unsigned flags, const char *label,
+                              struct ivshm_segment *seg, struct ivshm_error *err)
+{
+    detached(seg);
     if (strlen(path) >= sizeof(seg->path))
         return ivshm_fail(err, IVSHM_E_INVAL, "path '%s': too long", path);
     strcpy(seg->path, path);
@@ -454,10 +454,10 @@ int ivshm_segment_attach_path(const char *path, unsigned flags, const char *labe
     }
     if (flags & IVSHM_ATTACH_CLAIM) {
         uint64_t start = 0;
-        if (ivshm_process_start_time(0, &start) != 0) {
-            ivshm_fail(err, IVSHM_E_SYSTEM, "/proc/self/stat: %s", strerror(errno));
+        rc = ivshm_process_start_time(0, &start, err);
+        if (rc) {
             ivshm_segment_detach(seg);
-            return IVSHM_E_SYSTEM;
+            return rc;
         }
         int idx = ivshm_party_claim(&seg->view, IVSHM_PARTY_HOST, (uint64_t)getpid(), start, label);
         if (idx < 0) {
@@ -466,7 +466,7 @@ int ivshm_segment_attach_path(const char *path, unsigned flags, const char *labe
             ivshm_segment_detach(seg);
             return idx;
         }
-        seg->party = idx;
+        seg->view.party = idx;
     }
     return IVSHM_OK;
 }
@@ -474,15 +474,12 @@ int ivshm_segment_attach_path(const char *path, unsigned flags, const char *labe
 int ivshm_segment_attach(const char *dir, const char *name, unsigned flags, const char *label,
                          struct ivshm_segment *seg, struct ivshm_error *err)
 {
-    char d[PATH_MAX], path[PATH_MAX];
+    char d[IVSHM_PATH_MAX], path[IVSHM_PATH_MAX];
     int rc = ivshm_dir_resolve(dir, d, sizeof(d), NULL, err);
     if (rc == IVSHM_OK)
         rc = ivshm_segment_path(d, name, path, sizeof(path), err);
     if (rc) {
-        memset(seg, 0, sizeof(*seg));
-        seg->fd = -1;
-        seg->party = -1;
-        seg->base = MAP_FAILED;
+        detached(seg);
         return rc;
     }
     return ivshm_segment_attach_path(path, flags, label, seg, err);
@@ -490,9 +487,9 @@ int ivshm_segment_attach(const char *dir, const char *name, unsigned flags, cons
 
 void ivshm_segment_detach(struct ivshm_segment *seg)
 {
-    if (seg->party >= 0 && seg->base != MAP_FAILED && seg->base)
-        ivshm_party_release(&seg->view, seg->party);
-    seg->party = -1;
+    if (seg->view.party >= 0 && seg->base != MAP_FAILED && seg->base)
+        ivshm_party_release(&seg->view, seg->view.party);
+    seg->view.party = -1;
     if (seg->base != MAP_FAILED && seg->base)
         munmap(seg->base, seg->mapped_size);
     seg->base = MAP_FAILED;
@@ -501,51 +498,12 @@ void ivshm_segment_detach(struct ivshm_segment *seg)
     seg->fd = -1;
 }
 
-/* ---- lookup ---- */
-
-int ivshm_segment_lookup(const struct ivshm_segment *seg, const char *name, uint32_t type,
-                         struct ivshm_dir_entry *entry, struct ivshm_error *err)
-{
-    return ivshm_segment_find(&seg->view, name, type, entry, err);
-}
-
-int ivshm_segment_ring(const struct ivshm_segment *seg, const char *name, struct ivshm_ring *ring,
-                       struct ivshm_error *err)
-{
-    struct ivshm_dir_entry e;
-    int rc = ivshm_segment_find(&seg->view, name, IVSHM_OBJ_RING, &e, err);
-    return rc ? rc : ivshm_ring_attach(ring, &seg->view, &e, err);
-}
-
-int ivshm_segment_mempool(const struct ivshm_segment *seg, const char *name,
-                          struct ivshm_mempool *mp, struct ivshm_error *err)
-{
-    if (seg->party < 0)
-        return ivshm_fail(err, IVSHM_E_INVAL,
-                          "%s/%s: attach with IVSHM_ATTACH_CLAIM to use a mempool", seg->view.name,
-                          name);
-    struct ivshm_dir_entry e;
-    int rc = ivshm_segment_find(&seg->view, name, IVSHM_OBJ_MEMPOOL, &e, err);
-    return rc ? rc : ivshm_mempool_attach(mp, &seg->view, &e, seg->party, err);
-}
-
-int ivshm_segment_memzone(const struct ivshm_segment *seg, const char *name, void **addr,
-                          uint64_t *length, struct ivshm_error *err)
-{
-    struct ivshm_dir_entry e;
-    int rc = ivshm_segment_find(&seg->view, name, IVSHM_OBJ_MEMZONE, &e, err);
-    if (rc)
-        return rc;
-    *addr = seg->view.base + e.offset;
-    *length = e.length;
-    return IVSHM_OK;
-}
-
 /* ---- destroy ---- */
 
-int ivshm_segment_destroy(const char *dir, const char *name, bool force, struct ivshm_error *err)
+int ivshm_segment_destroy(const char *dir, const char *name, unsigned flags,
+                          struct ivshm_error *err)
 {
-    char d[PATH_MAX], path[PATH_MAX];
+    char d[IVSHM_PATH_MAX], path[IVSHM_PATH_MAX];
     int rc = ivshm_dir_resolve(dir, d, sizeof(d), NULL, err);
     if (rc == IVSHM_OK)
         rc = ivshm_segment_path(d, name, path, sizeof(path), err);
@@ -557,14 +515,14 @@ int ivshm_segment_destroy(const char *dir, const char *name, bool force, struct 
      * delete; anything without the magic is not. */
     if (rc && rc != IVSHM_E_BADSEG && rc != IVSHM_E_VERSION)
         return rc;
-    if (rc == IVSHM_OK && !force) {
+    if (rc == IVSHM_OK && !(flags & IVSHM_DESTROY_FORCE)) {
         for (uint32_t i = 0; i < seg.view.party_capacity; i++) {
             const struct ivshm_party *p = &seg.view.parties[i];
             if (p->kind == IVSHM_PARTY_HOST && ivshm_party_alive(p)) {
                 unsigned long long pid = p->pid;
                 ivshm_segment_detach(&seg);
-                return ivshm_fail(err, IVSHM_E_EXIST,
-                                  "%s: process %llu is still attached (use --force)", path, pid);
+                return ivshm_fail(err, IVSHM_E_EXIST, "%s: process %llu is still attached", path,
+                                  pid);
             }
         }
     }
@@ -590,7 +548,7 @@ static int cmp_names(const void *a, const void *b)
 
 int ivshm_segment_list(const char *dir, ivshm_list_fn fn, void *ctx, struct ivshm_error *err)
 {
-    char d[PATH_MAX];
+    char d[IVSHM_PATH_MAX];
     int rc = ivshm_dir_resolve(dir, d, sizeof(d), NULL, err);
     if (rc)
         return rc;
@@ -622,11 +580,11 @@ int ivshm_segment_list(const char *dir, ivshm_list_fn fn, void *ctx, struct ivsh
     bool stop = false;
     for (size_t i = 0; i < n; i++) {
         if (!stop) {
-            char path[PATH_MAX + 300];
+            char path[IVSHM_PATH_MAX + 300];
             struct ivshm_segment seg;
             struct ivshm_error why;
             snprintf(path, sizeof(path), "%s/%s%s", d, IVSHM_FILE_PREFIX, names[i]);
-            if (strlen(path) >= PATH_MAX)
+            if (strlen(path) >= IVSHM_PATH_MAX)
                 stop = fn(names[i], path, NULL,
                           &(struct ivshm_error){IVSHM_E_INVAL, "path too long"}, ctx) != 0;
             else if (ivshm_segment_attach_path(path, IVSHM_ATTACH_READONLY, NULL, &seg, &why) ==

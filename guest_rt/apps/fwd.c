@@ -76,10 +76,10 @@ static unsigned default_pairs(void)
         struct ivshm_dir_entry e;
         char name[IVSHM_NAME_SIZE];
         snprintf(name, sizeof(name), "rx%u", n);
-        if (ivshm_segment_find(&dev->view, name, IVSHM_OBJ_RING, &e, NULL) != IVSHM_OK)
+        if (ivshm_object_lookup(&dev->view, name, IVSHM_OBJ_RING, &e, NULL) != IVSHM_OK)
             break;
         snprintf(name, sizeof(name), "tx%u", n);
-        if (ivshm_segment_find(&dev->view, name, IVSHM_OBJ_RING, &e, NULL) != IVSHM_OK)
+        if (ivshm_object_lookup(&dev->view, name, IVSHM_OBJ_RING, &e, NULL) != IVSHM_OK)
             break;
         snprintf(rx_paths[n], sizeof(rx_paths[0]), "%s/rx%u", dev->view.name, n);
         snprintf(tx_paths[n], sizeof(tx_paths[0]), "%s/tx%u", dev->view.name, n);
@@ -105,8 +105,8 @@ int main(int argc, char **argv)
         ctrl_path = path;
     }
     uint64_t ctrl_len = 0;
-    void *zone = guest_memzone_lookup(ctrl_path, &ctrl_len, &err);
-    if (!zone)
+    void *zone;
+    if (guest_memzone_lookup(ctrl_path, &zone, &ctrl_len, &err) != IVSHM_OK)
         return fail(ctrl_path, err.msg);
     if (ctrl_len < sizeof(struct ivshm_fwd_ctrl))
         return fail(ctrl_path, "memzone smaller than the control block");

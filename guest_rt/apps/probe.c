@@ -42,7 +42,7 @@ int main(void)
             memcpy(&e, &v->dir[o], sizeof(e)); /* one consistent copy of shared memory */
             e.name[IVSHM_NAME_SIZE - 1] = '\0';
             printf("ivshm-probe: object segment=%s type=%s name=%s offset=%llu length=%llu\n",
-                   v->name, ivshm_type_name(e.type), e.name, (unsigned long long)e.offset,
+                   v->name, ivshm_object_type_name(e.type), e.name, (unsigned long long)e.offset,
                    (unsigned long long)e.length);
             objects++;
         }

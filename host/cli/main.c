@@ -20,12 +20,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ivshm/host/party.h"
-#include "ivshm/host/qemu.h"
-#include "ivshm/host/segment_file.h"
-#include "ivshm/host/units.h"
+#include "common/internal.h"
+#include "host/cli/cli.h"
+#include "host/cli/pktgen.h"
+#include "ivshm/builder.h"
 #include "ivshm/fwd.h"
-#include "pktgen.h"
+#include "ivshm/party.h"
+#include "ivshm/qemu.h"
 
 #ifndef IVSHM_VERSION
 #define IVSHM_VERSION "unknown"
@@ -177,13 +178,13 @@ static int parse_object(struct cli *c, const char *opt, const char *value, uint3
                 return fail(EXIT_USAGE, "%s mode '%s': must be spsc or mpmc", opt, v);
             break;
         case KEY_U32:
-            if (ivshm_parse_u64(v, what, 0, k->max, &n, &err))
+            if (cli_parse_u64(v, what, 0, k->max, &n, &err))
                 return fail(EXIT_USAGE, "%s", err.msg);
             *(uint32_t *)field = (uint32_t)n;
             break;
         case KEY_SIZE32:
         case KEY_SIZE64:
-            if (ivshm_parse_size(v, what, &n, &err))
+            if (cli_parse_size(v, what, &n, &err))
                 return fail(EXIT_USAGE, "%s", err.msg);
             if (n > k->max)
                 return fail(EXIT_USAGE, "%s '%s': above %llu", what, v, (unsigned long long)k->max);
@@ -227,7 +228,7 @@ static int opt_force(struct cli *c, const char *opt, const char *v)
 static int opt_size(struct cli *c, const char *opt, const char *v)
 {
     struct ivshm_error err;
-    if (ivshm_parse_size(v, opt, &c->size, &err))
+    if (cli_parse_size(v, opt, &c->size, &err))
         return fail(EXIT_USAGE, "%s", err.msg);
     if (c->size == 0)
         return fail(EXIT_USAGE, "%s '%s': must be above 0", opt, v);
@@ -239,7 +240,7 @@ static int opt_node(struct cli *c, const char *opt, const char *v)
 {
     struct ivshm_error err;
     uint64_t n;
-    if (ivshm_parse_u64(v, opt, 0, 4095, &n, &err))
+    if (cli_parse_u64(v, opt, 0, 4095, &n, &err))
         return fail(EXIT_USAGE, "%s", err.msg);
     c->node = (int)n;
     return EXIT_OK;
@@ -271,7 +272,7 @@ static int opt_preset(struct cli *c, const char *opt, const char *v)
         struct ivshm_error err;
         if (strncmp(v + 4, "queues=", 7) != 0)
             return fail(EXIT_USAGE, "%s '%s': unknown key '%s' (keys: queues)", opt, v, v + 4);
-        if (ivshm_parse_u64(v + 11, "--preset fwd queues", 1, IVSHM_FWD_MAX_QUEUES, &queues, &err))
+        if (cli_parse_u64(v + 11, "--preset fwd queues", 1, IVSHM_FWD_MAX_QUEUES, &queues, &err))
             return fail(EXIT_USAGE, "%s", err.msg);
     }
     struct ivshm_object_spec *pool = new_object(c, IVSHM_OBJ_MEMPOOL);
@@ -311,7 +312,7 @@ static int opt_first_slot(struct cli *c, const char *opt, const char *v)
 {
     struct ivshm_error err;
     uint64_t n;
-    if (ivshm_parse_u64(v, opt, 1, 0x1e, &n, &err))
+    if (cli_parse_u64(v, opt, 1, 0x1e, &n, &err))
         return fail(EXIT_USAGE, "%s", err.msg);
     c->qemu.first_slot = (unsigned)n;
     return EXIT_OK;
@@ -397,8 +398,14 @@ static int cmd_create(struct cli *c)
     };
     struct ivshm_create_result res;
     struct ivshm_error err;
-    if (ivshm_segment_create(&o, &res, &err) != IVSHM_OK)
-        return fail(res.bad_arguments ? EXIT_USAGE : EXIT_RUNTIME, "%s", err.msg);
+    /* The arguments alone at fault, or objects that do not fit the size:
+     * usage errors. Anything the file system or the machine refuses: run
+     * time. */
+    if (ivshm_create_check(&o, &err) != IVSHM_OK)
+        return fail(EXIT_USAGE, "%s", err.msg);
+    int rc = ivshm_segment_create(&o, &res, &err);
+    if (rc != IVSHM_OK)
+        return fail(rc == IVSHM_E_TOOBIG ? EXIT_USAGE : EXIT_RUNTIME, "%s", err.msg);
     if (res.shm_fallback)
         fprintf(stderr, "%s: warning: no hugetlbfs mount found, using %s with %llu-byte pages\n",
                 prog, IVSHM_SHM_DIR, (unsigned long long)res.page_size);
@@ -439,7 +446,7 @@ static const char *mode_name(uint32_t mode)
 
 static void inspect_object_text(const struct ivshm_segment *seg, const struct ivshm_dir_entry *e)
 {
-    printf("  %-31s %-7s 0x%010llx %12llu  ", e->name, ivshm_type_name(e->type),
+    printf("  %-31s %-7s 0x%010llx %12llu  ", e->name, ivshm_object_type_name(e->type),
            (unsigned long long)e->offset, (unsigned long long)e->length);
     struct ivshm_error err;
     if (e->type == IVSHM_OBJ_RING) {
@@ -472,7 +479,7 @@ static void inspect_object_json(const struct ivshm_segment *seg, const struct iv
 {
     printf("{\"name\":");
     json_str(e->name);
-    printf(",\"type\":\"%s\",\"offset\":%llu,\"length\":%llu", ivshm_type_name(e->type),
+    printf(",\"type\":\"%s\",\"offset\":%llu,\"length\":%llu", ivshm_object_type_name(e->type),
            (unsigned long long)e->offset, (unsigned long long)e->length);
     struct ivshm_error err;
     if (e->type == IVSHM_OBJ_RING) {
@@ -523,7 +530,7 @@ static int cmd_inspect(struct cli *c)
                (unsigned long long)h->data_end, (unsigned long long)h->created_unix_ns);
     } else {
         char sz[32];
-        ivshm_format_size(v->size, sz, sizeof(sz));
+        cli_format_size(v->size, sz, sizeof(sz));
         time_t t = (time_t)(h->created_unix_ns / 1000000000ull);
         char when[64];
         strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", gmtime(&t));
@@ -602,7 +609,7 @@ static int cmd_inspect(struct cli *c)
 static int cmd_qemu_args(struct cli *c)
 {
     struct ivshm_qemu_segment *segs = calloc(c->npos, sizeof(*segs));
-    char(*paths)[PATH_MAX] = calloc(c->npos, PATH_MAX);
+    char(*paths)[IVSHM_PATH_MAX] = calloc(c->npos, IVSHM_PATH_MAX);
     if (!segs || !paths)
         return fail(EXIT_RUNTIME, "out of memory");
     int status = EXIT_OK;
@@ -629,7 +636,7 @@ static int cmd_qemu_args(struct cli *c)
         ivshm_segment_detach(&seg);
     }
     if (status == EXIT_OK) {
-        size_t size = 1024 + (size_t)c->npos * (PATH_MAX + 512);
+        size_t size = 1024 + (size_t)c->npos * (IVSHM_PATH_MAX + 512);
         char *out = malloc(size);
         struct ivshm_error err;
         if (!out)
@@ -673,7 +680,7 @@ static int list_one(const char *name, const char *path, const struct ivshm_segme
         }
     } else if (seg) {
         char sz[32];
-        ivshm_format_size(seg->view.size, sz, sizeof(sz));
+        cli_format_size(seg->view.size, sz, sizeof(sz));
         printf("%-31s %10s %7u %7u  %s\n", name, sz, seg->view.object_count, alive, path);
     } else {
         printf("%-31s %10s %7s %7s  %s  (%s)\n", name, "-", "-", "-", path, why->msg);
@@ -702,7 +709,9 @@ static int cmd_destroy(struct cli *c)
 {
     struct ivshm_error err;
     for (unsigned i = 0; i < c->npos; i++) {
-        int rc = ivshm_segment_destroy(c->dir, c->pos[i], c->force, &err);
+        int rc = ivshm_segment_destroy(c->dir, c->pos[i], c->force ? IVSHM_DESTROY_FORCE : 0, &err);
+        if (rc == IVSHM_E_EXIST)
+            return fail(EXIT_RUNTIME, "%s (use --force)", err.msg);
         if (rc)
             return fail(err_status(rc), "%s", err.msg);
     }
@@ -816,11 +825,10 @@ static int run_command(const struct command *cmd, int argc, char **argv)
             status = fail(EXIT_USAGE, "%s: unexpected argument '%s'%s", cmd->name,
                           c.pos[cmd->max_args], cmd->max_args > 1 ? " (too many segments)" : "");
     }
+    struct ivshm_error name_err;
     for (unsigned i = 0; status == EXIT_OK && i < c.npos; i++)
-        if (!ivshm_name_valid(c.pos[i], strlen(c.pos[i]) + 1))
-            status =
-                fail(EXIT_USAGE, "segment name '%s': must be 1 to 31 characters of [A-Za-z0-9_-]",
-                     c.pos[i]);
+        if (ivshm_name_check("segment", c.pos[i], IVSHM_E_INVAL, &name_err) != IVSHM_OK)
+            status = fail(EXIT_USAGE, "%s", name_err.msg);
     if (status == EXIT_OK)
         status = cmd->run(&c);
     free(c.pos);

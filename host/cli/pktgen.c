@@ -18,9 +18,9 @@
 #include <unistd.h>
 
 #include "ivshm/fwd.h"
-#include "ivshm/host/party.h"
-#include "ivshm/host/segment_file.h"
-#include "pktgen.h"
+#include "common/internal.h"
+#include "ivshm/party.h"
+#include "host/cli/pktgen.h"
 
 #define PG_MAX_SEGS 3
 
@@ -144,7 +144,7 @@ static struct pg_segment *segment_get(struct pg_state *pg, const char *name, uns
     void *addr;
     uint64_t len;
     struct ivshm_error ignored;
-    if (ivshm_segment_memzone(&s->seg, "ctrl", &addr, &len, &ignored) == IVSHM_OK &&
+    if (ivshm_memzone_lookup(&s->seg.view, "ctrl", &addr, &len, &ignored) == IVSHM_OK &&
         len >= sizeof(struct ivshm_fwd_ctrl))
         s->ctrl = addr;
     pg->nsegs++;
@@ -345,7 +345,7 @@ static int reclaim_dead(struct pg_state *pg, double timeout, struct ivshm_error 
     for (uint32_t i = 0; i < v->party_capacity; i++) {
         struct ivshm_party *p = &v->parties[i];
         uint32_t st = atomic_load_explicit(&p->state, memory_order_acquire);
-        if ((int)i != pg->pool_seg->seg.party && p->kind == IVSHM_PARTY_HOST &&
+        if ((int)i != pg->pool_seg->seg.view.party && p->kind == IVSHM_PARTY_HOST &&
             (st == IVSHM_PARTY_ALIVE || st == IVSHM_PARTY_CLAIMING) && !ivshm_party_alive(p))
             dead[ndead++] = (int)i;
     }
@@ -415,7 +415,7 @@ static int open_all(struct pg_state *pg, struct ivshm_error *err)
     pg->rx_seg = segment_get(pg, o->rx_from ? o->rx_from : o->name, 0, err);
     if (!pg->rx_seg)
         return err->code;
-    int rc = ivshm_segment_mempool(&pg->pool_seg->seg, "pkts", &pg->pool, err);
+    int rc = ivshm_mempool_lookup(&pg->pool_seg->seg.view, "pkts", &pg->pool, err);
     if (rc)
         return rc;
     if (o->size + IVSHM_PKT_HEADROOM > pg->pool.obj_size)
@@ -500,11 +500,11 @@ static int open_queues(struct pg_state *pg, struct ivshm_error *err)
     for (uint32_t q = 0; q < queues; q++) {
         char name[IVSHM_NAME_SIZE];
         snprintf(name, sizeof(name), "rx%u", q);
-        int rc = ivshm_segment_ring(&pg->tx_seg->seg, name, &pg->queues[q].send, err);
+        int rc = ivshm_ring_lookup(&pg->tx_seg->seg.view, name, &pg->queues[q].send, err);
         if (rc)
             return rc;
         snprintf(name, sizeof(name), "tx%u", q);
-        rc = ivshm_segment_ring(&pg->rx_seg->seg, name, &pg->queues[q].recv, err);
+        rc = ivshm_ring_lookup(&pg->rx_seg->seg.view, name, &pg->queues[q].recv, err);
         if (rc)
             return rc;
         pg->queues[q].held_len = 0;

@@ -16,7 +16,6 @@
 #include <string.h>
 
 #include "ivshm/fwd.h"
-#include "ivshm/host/segment_file.h"
 
 static struct ivshm_ring rx_rings[IVSHM_FWD_MAX_QUEUES], tx_rings[IVSHM_FWD_MAX_QUEUES];
 static struct ivshm_fwd_port ports[IVSHM_FWD_MAX_QUEUES];
@@ -90,8 +89,8 @@ int main(int argc, char **argv)
     void *addr;
     uint64_t len;
     if (ivshm_segment_attach(dir, name, IVSHM_ATTACH_CLAIM, "ivshm-fwd", &seg, &err) ||
-        ivshm_segment_mempool(&seg, "pkts", &pool, &err) ||
-        ivshm_segment_memzone(&seg, "ctrl", &addr, &len, &err)) {
+        ivshm_mempool_lookup(&seg.view, "pkts", &pool, &err) ||
+        ivshm_memzone_lookup(&seg.view, "ctrl", &addr, &len, &err)) {
         fprintf(stderr, "ivshm-fwd: %s\n", err.msg);
         return 1;
     }
@@ -106,8 +105,8 @@ int main(int argc, char **argv)
         char rx[IVSHM_NAME_SIZE], tx[IVSHM_NAME_SIZE];
         snprintf(rx, sizeof(rx), "rx%u", n);
         snprintf(tx, sizeof(tx), "tx%u", n);
-        if (ivshm_segment_ring(&seg, rx, &rx_rings[n], &err) ||
-            ivshm_segment_ring(&seg, tx, &tx_rings[n], &err)) {
+        if (ivshm_ring_lookup(&seg.view, rx, &rx_rings[n], &err) ||
+            ivshm_ring_lookup(&seg.view, tx, &tx_rings[n], &err)) {
             if (queues || n == 0) {
                 fprintf(stderr, "ivshm-fwd: %s\n", err.msg);
                 return 1;

@@ -185,7 +185,7 @@ else
 fi
 expect_fail "NAME exists" 1 "$D" "t1" "$IVSHM" create t1 "${B[@]}"
 max_node=$(ls -d /sys/devices/system/node/node* 2>/dev/null | sed 's/.*node//' | sort -n | tail -1)
-expect_fail "--node not a node" 1 "$D" "--node $((${max_node:-0} + 1))" "$IVSHM" create bad "${B[@]}" --node $((${max_node:-0} + 1))
+expect_fail "--node not a node" 1 "$D" "NUMA node $((${max_node:-0} + 1))" "$IVSHM" create bad "${B[@]}" --node $((${max_node:-0} + 1))
 expect_fail "--node not a number" 2 "$D" "zero" "$IVSHM" create bad "${B[@]}" --node zero
 expect_fail "unknown command" 2 "$D" "frobnicate" "$IVSHM" frobnicate
 

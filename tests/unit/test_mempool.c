@@ -755,8 +755,8 @@ static int child_receive(int fd, const void *parent_map)
     struct ivshm_dir_entry pe, re;
     struct ivshm_mempool mp;
     struct ivshm_ring ring;
-    if (party < 0 || ivshm_segment_find(&v, "tpool", IVSHM_OBJ_MEMPOOL, &pe, &err) ||
-        ivshm_segment_find(&v, "chan", IVSHM_OBJ_RING, &re, &err) ||
+    if (party < 0 || ivshm_object_lookup(&v, "tpool", IVSHM_OBJ_MEMPOOL, &pe, &err) ||
+        ivshm_object_lookup(&v, "chan", IVSHM_OBJ_RING, &re, &err) ||
         ivshm_mempool_attach(&mp, &v, &pe, party, &err) || ivshm_ring_attach(&ring, &v, &re, &err))
         return 12;
     struct ivshm_mempool_cache *c = malloc(sizeof(*c));

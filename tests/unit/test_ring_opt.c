@@ -242,7 +242,7 @@ START_TEST(test_mempool_index_exhaustive)
     struct ivshm_dir_entry e;
     struct ivshm_mempool mp;
     ck_assert_int_eq(ivshm_segment_validate(mem, seg, &view, &err), IVSHM_OK);
-    ck_assert_int_eq(ivshm_segment_find(&view, "p", IVSHM_OBJ_MEMPOOL, &e, &err), IVSHM_OK);
+    ck_assert_int_eq(ivshm_object_lookup(&view, "p", IVSHM_OBJ_MEMPOOL, &e, &err), IVSHM_OK);
     ck_assert_int_eq(ivshm_mempool_attach(&mp, &view, &e, 0, &err), IVSHM_OK);
 
     uint64_t first = ivshm_mempool_handle(&mp, 0);

@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ivshm/host/units.h"
-#include "ivshm/segment.h"
+#include "common/internal.h"
+#include "host/cli/cli.h"
 
 static int parse_digits(const char *text, const char **end, uint64_t *out)
 {
@@ -35,7 +35,7 @@ static int parse_digits(const char *text, const char **end, uint64_t *out)
     return 0;
 }
 
-int ivshm_parse_size(const char *text, const char *what, uint64_t *out, struct ivshm_error *err)
+int cli_parse_size(const char *text, const char *what, uint64_t *out, struct ivshm_error *err)
 {
     const char *end;
     uint64_t v;
@@ -78,8 +78,8 @@ int ivshm_parse_size(const char *text, const char *what, uint64_t *out, struct i
     return IVSHM_OK;
 }
 
-int ivshm_parse_u64(const char *text, const char *what, uint64_t min, uint64_t max, uint64_t *out,
-                    struct ivshm_error *err)
+int cli_parse_u64(const char *text, const char *what, uint64_t min, uint64_t max, uint64_t *out,
+                  struct ivshm_error *err)
 {
     const char *end;
     uint64_t v;
@@ -95,7 +95,7 @@ int ivshm_parse_u64(const char *text, const char *what, uint64_t min, uint64_t m
     return IVSHM_OK;
 }
 
-void ivshm_format_size(uint64_t bytes, char *out, size_t size)
+void cli_format_size(uint64_t bytes, char *out, size_t size)
 {
     static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
     unsigned u = 0;

@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Parsing of numbers given on command lines.
+ * The command-line framework of ivshm and ivshm-fwd (not part of libivshm).
  */
-#ifndef IVSHM_HOST_UNITS_H
-#define IVSHM_HOST_UNITS_H
+#ifndef IVSHM_CLI_H
+#define IVSHM_CLI_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../status.h"
+#include "ivshm/status.h"
+
+/* ---- numbers (units.c) ---- */
 
 /*
  * Parses a byte count: decimal or 0x-hex digits, optionally followed by one of
@@ -16,13 +18,13 @@
  * accepted: 16M, 16m, 16MiB, 2G). Returns IVSHM_OK, or IVSHM_E_INVAL with err
  * naming `what` and the text, for empty, negative, junk or overflowing input.
  */
-int ivshm_parse_size(const char *text, const char *what, uint64_t *out, struct ivshm_error *err);
+int cli_parse_size(const char *text, const char *what, uint64_t *out, struct ivshm_error *err);
 
 /* Parses an unsigned decimal (or 0x-hex) integer in [min, max], no suffix. */
-int ivshm_parse_u64(const char *text, const char *what, uint64_t min, uint64_t max, uint64_t *out,
-                    struct ivshm_error *err);
+int cli_parse_u64(const char *text, const char *what, uint64_t min, uint64_t max, uint64_t *out,
+                  struct ivshm_error *err);
 
 /* Writes a size in the largest exact binary unit ("16 MiB", "4097 B"). */
-void ivshm_format_size(uint64_t bytes, char *out, size_t size);
+void cli_format_size(uint64_t bytes, char *out, size_t size);
 
 #endif
