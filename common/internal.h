@@ -44,6 +44,20 @@ static inline bool ivshm_name_equal(const char *a, const char *b)
     return true;
 }
 
+/* Zeroes n bytes (no libc on the guest side). */
+static inline void ivshm_zero(void *p, uint64_t n)
+{
+    uint8_t *d = p;
+    while (n--)
+        *d++ = 0;
+}
+
+/* The one rule for a ring's slot count: a power of two, 1..2^28. */
+static inline bool ivshm_ring_slots_valid(uint32_t slots)
+{
+    return ivshm_is_pow2(slots) && slots <= IVSHM_RING_MAX_SLOTS;
+}
+
 /* ---- segment metadata (common/segment.c) ---- */
 
 /* CRC-32C (Castagnoli), continuing from crc (start with 0). */

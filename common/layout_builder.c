@@ -3,13 +3,7 @@
 #include <stdatomic.h>
 
 #include "common/layout_builder.h"
-
-static void zero_bytes(void *p, uint64_t n)
-{
-    uint8_t *d = p;
-    while (n--)
-        *d++ = 0;
-}
+#include "common/object.h"
 
 int ivshm_builder_init(struct ivshm_builder *b, void *base, uint64_t size, uint64_t page_size,
                        int32_t numa_node, const char *name, uint32_t dir_capacity,
@@ -29,7 +23,7 @@ int ivshm_builder_init(struct ivshm_builder *b, void *base, uint64_t size, uint6
         return ivshm_fail(err, IVSHM_E_TOOBIG,
                           "segment '%s': %llu bytes of metadata do not fit in %llu bytes", name,
                           (unsigned long long)meta, (unsigned long long)size);
-    zero_bytes(base, meta);
+    ivshm_zero(base, meta);
     struct ivshm_segment_header *h = base;
     h->abi_version = IVSHM_ABI_VERSION;
     h->header_size = sizeof(*h);
@@ -81,7 +75,7 @@ static int builder_reserve(struct ivshm_builder *b, const char *kind, const char
                           (unsigned long long)(offset < b->size ? b->size - offset : 0),
                           (unsigned long long)b->size);
     struct ivshm_dir_entry *e = &b->dir[h->object_count];
-    zero_bytes(e, sizeof(*e));
+    ivshm_zero(e, sizeof(*e));
     for (unsigned i = 0; name[i]; i++)
         e->name[i] = name[i];
     e->offset = offset;
@@ -91,74 +85,24 @@ static int builder_reserve(struct ivshm_builder *b, const char *kind, const char
     return IVSHM_OK;
 }
 
-int ivshm_builder_add_ring(struct ivshm_builder *b, const char *name, uint32_t slots, uint32_t mode,
-                           struct ivshm_error *err)
+int ivshm_builder_add(struct ivshm_builder *b, const struct ivshm_object_spec *spec,
+                      struct ivshm_error *err)
 {
-    if (!ivshm_is_pow2(slots) || slots > IVSHM_RING_MAX_SLOTS)
-        return ivshm_fail(err, IVSHM_E_INVAL, "ring '%s': slots=%u is not a power of two in 1..%u",
-                          name, slots, IVSHM_RING_MAX_SLOTS);
-    if (mode & ~(uint32_t)IVSHM_RING_MPMC)
-        return ivshm_fail(err, IVSHM_E_INVAL, "ring '%s': unknown mode 0x%x", name, mode);
-    struct ivshm_dir_entry *e;
-    int rc = builder_reserve(b, "ring", name, ivshm_ring_bytes(slots), IVSHM_CACHE_LINE, &e, err);
+    int rc = ivshm_object_spec_check(spec, err);
     if (rc)
         return rc;
-    e->type = IVSHM_OBJ_RING;
-    e->param0 = slots;
-    e->param1 = mode;
-    zero_bytes(b->base + e->offset, sizeof(struct ivshm_ring_shared));
-    b->hdr->object_count++;
-    return IVSHM_OK;
-}
-
-int ivshm_builder_add_mempool(struct ivshm_builder *b, const char *name, uint32_t count,
-                              uint32_t obj_size, struct ivshm_error *err)
-{
-    struct ivshm_mempool_layout lay;
-    if (ivshm_mempool_layout(count, obj_size, &lay) != IVSHM_OK)
-        return ivshm_fail(err, IVSHM_E_INVAL,
-                          "mempool '%s': count=%u and size=%u must be in 1..%u and 1..%u", name,
-                          count, obj_size, IVSHM_MEMPOOL_MAX_OBJ, 1u << 30);
-    struct ivshm_dir_entry *e;
-    int rc = builder_reserve(b, "mempool", name, lay.length, IVSHM_CACHE_LINE, &e, err);
+    const struct ivshm_object_class *t = ivshm_object_class_find(spec->type);
+    struct ivshm_dir_entry shape = {0};
+    uint64_t align;
+    t->shape(spec, &shape, &align);
+    struct ivshm_dir_entry *e = NULL;
+    rc = builder_reserve(b, t->name, spec->name, shape.length, align, &e, err);
     if (rc)
         return rc;
-    e->type = IVSHM_OBJ_MEMPOOL;
-    e->param0 = count;
-    e->param1 = obj_size;
-    /* Every object starts free: its handle sits in the free ring. */
-    uint8_t *obj = b->base + e->offset;
-    struct ivshm_ring_shared *ring = (struct ivshm_ring_shared *)obj;
-    zero_bytes(ring, sizeof(*ring));
-    uint64_t *slots = (uint64_t *)(ring + 1);
-    for (uint32_t i = 0; i < count; i++)
-        slots[i] = e->offset + lay.objs_off + (uint64_t)i * lay.stride;
-    atomic_store_explicit(&ring->prod.head, count, memory_order_relaxed);
-    atomic_store_explicit(&ring->prod.tail, count, memory_order_relaxed);
-    zero_bytes(obj + lay.state_off, count);
-    b->hdr->object_count++;
-    return IVSHM_OK;
-}
-
-int ivshm_builder_add_memzone(struct ivshm_builder *b, const char *name, uint64_t size,
-                              uint32_t align, struct ivshm_error *err)
-{
-    if (align == 0)
-        align = IVSHM_CACHE_LINE;
-    if (!ivshm_is_pow2(align) || align > (1u << 30))
-        return ivshm_fail(err, IVSHM_E_INVAL, "memzone '%s': align=%u is not a power of two", name,
-                          align);
-    if (align < IVSHM_CACHE_LINE)
-        align = IVSHM_CACHE_LINE;
-    if (size == 0)
-        return ivshm_fail(err, IVSHM_E_INVAL, "memzone '%s': size must be at least 1 byte", name);
-    struct ivshm_dir_entry *e;
-    int rc = builder_reserve(b, "memzone", name, size, align, &e, err);
-    if (rc)
-        return rc;
-    e->type = IVSHM_OBJ_MEMZONE;
-    e->param0 = align;
-    zero_bytes(b->base + e->offset, size);
+    e->type = t->type;
+    e->param0 = shape.param0;
+    e->param1 = shape.param1;
+    t->init(b->base, e);
     b->hdr->object_count++;
     return IVSHM_OK;
 }

@@ -5,7 +5,7 @@
  */
 #include <stdatomic.h>
 
-#include "common/internal.h"
+#include "common/object.h"
 
 /* CRC-32C, reflected polynomial 0x82F63B78, four bits at a time: a 64-byte
  * table that needs no initialisation and is fast enough for metadata. */
@@ -63,19 +63,6 @@ int ivshm_name_check(const char *kind, const char *name, int code, struct ivshm_
                       name ? name : "");
 }
 
-const char *ivshm_object_type_name(uint32_t type)
-{
-    switch (type) {
-    case IVSHM_OBJ_RING:
-        return "ring";
-    case IVSHM_OBJ_MEMPOOL:
-        return "mempool";
-    case IVSHM_OBJ_MEMZONE:
-        return "memzone";
-    }
-    return "unknown";
-}
-
 static size_t bounded_len(const char *s, size_t max)
 {
     size_t n = 0;
@@ -122,45 +109,10 @@ int ivshm_entry_check(const struct ivshm_dir_entry *e, uint64_t data_offset, uin
     if (e->length == 0)
         return ivshm_fail(err, IVSHM_E_BADSEG, "object '%s': length is 0", n);
 
-    switch (e->type) {
-    case IVSHM_OBJ_RING: {
-        uint32_t slots = e->param0, mode = e->param1;
-        if (!ivshm_is_pow2(slots) || slots > IVSHM_RING_MAX_SLOTS)
-            return ivshm_fail(err, IVSHM_E_BADSEG,
-                              "ring '%s': %u slots is not a power of two <= %u", n, slots,
-                              IVSHM_RING_MAX_SLOTS);
-        if (mode & ~(uint32_t)IVSHM_RING_MPMC)
-            return ivshm_fail(err, IVSHM_E_BADSEG, "ring '%s': unknown mode 0x%x", n, mode);
-        if (e->length != ivshm_ring_bytes(slots))
-            return ivshm_fail(err, IVSHM_E_BADSEG, "ring '%s': length %llu does not match %u slots",
-                              n, (unsigned long long)e->length, slots);
-        break;
-    }
-    case IVSHM_OBJ_MEMPOOL: {
-        struct ivshm_mempool_layout lay;
-        if (ivshm_mempool_layout(e->param0, e->param1, &lay) != IVSHM_OK)
-            return ivshm_fail(err, IVSHM_E_BADSEG,
-                              "mempool '%s': count %u or object size %u out of range", n, e->param0,
-                              e->param1);
-        if (e->length != lay.length)
-            return ivshm_fail(err, IVSHM_E_BADSEG,
-                              "mempool '%s': length %llu does not match count %u x size %u", n,
-                              (unsigned long long)e->length, e->param0, e->param1);
-        break;
-    }
-    case IVSHM_OBJ_MEMZONE:
-        if (!ivshm_is_pow2(e->param0) || e->param0 < IVSHM_CACHE_LINE || e->param1)
-            return ivshm_fail(err, IVSHM_E_BADSEG,
-                              "memzone '%s': alignment %u is not a power of two >= 64", n,
-                              e->param0);
-        if (e->offset % e->param0)
-            return ivshm_fail(err, IVSHM_E_BADSEG, "memzone '%s': offset 0x%llx is not %u-aligned",
-                              n, (unsigned long long)e->offset, e->param0);
-        break;
-    default:
+    const struct ivshm_object_class *t = ivshm_object_class_find(e->type);
+    if (!t)
         return ivshm_fail(err, IVSHM_E_BADSEG, "object '%s': unknown type %u", n, e->type);
-    }
-    return IVSHM_OK;
+    return t->check_entry(e, err);
 }
 
 static uint32_t name_hash(const char *s)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/layout_builder.h"
+#include "common/object.h"
 #include "host/hugepages.h"
 #include "host/internal.h"
 #include "ivshm/builder.h"
@@ -93,11 +94,6 @@ int ivshm_segment_path(const char *dir, const char *name, char *out, size_t size
 
 /* ---- argument checks ---- */
 
-static const char *type_word(uint32_t type)
-{
-    return ivshm_object_type_name(type);
-}
-
 int ivshm_create_check(const struct ivshm_create_opts *o, struct ivshm_error *err)
 {
     int rc = ivshm_name_check("segment", o->name, IVSHM_E_INVAL, err);
@@ -117,50 +113,15 @@ int ivshm_create_check(const struct ivshm_create_opts *o, struct ivshm_error *er
                           IVSHM_MAX_OBJECTS);
     for (uint32_t i = 0; i < o->object_count; i++) {
         const struct ivshm_object_spec *s = &o->objects[i];
-        const char *kind = type_word(s->type);
-        if (s->type != IVSHM_OBJ_RING && s->type != IVSHM_OBJ_MEMPOOL &&
-            s->type != IVSHM_OBJ_MEMZONE)
-            return ivshm_fail(err, IVSHM_E_INVAL, "object %u: unknown type %u", i, s->type);
-        rc = ivshm_name_check(kind, s->name, IVSHM_E_INVAL, err);
+        rc = ivshm_object_spec_check(s, err);
         if (rc)
             return rc;
         for (uint32_t j = 0; j < i; j++)
             if (strcmp(o->objects[j].name, s->name) == 0)
                 return ivshm_fail(err, IVSHM_E_EXIST,
-                                  "%s name '%s': duplicate (already used by a %s)", kind, s->name,
-                                  type_word(o->objects[j].type));
-        switch (s->type) {
-        case IVSHM_OBJ_RING:
-            if (!ivshm_is_pow2(s->slots) || s->slots > IVSHM_RING_MAX_SLOTS)
-                return ivshm_fail(err, IVSHM_E_INVAL,
-                                  "ring '%s': slots=%u is not a power of two in 1..%u", s->name,
-                                  s->slots, IVSHM_RING_MAX_SLOTS);
-            if (s->mode != IVSHM_RING_SPSC && s->mode != IVSHM_RING_MPMC)
-                return ivshm_fail(err, IVSHM_E_INVAL, "ring '%s': mode 0x%x is not spsc or mpmc",
-                                  s->name, s->mode);
-            break;
-        case IVSHM_OBJ_MEMPOOL: {
-            struct ivshm_mempool_layout lay;
-            if (s->count == 0 || s->obj_size == 0 ||
-                ivshm_mempool_layout(s->count, s->obj_size, &lay) != IVSHM_OK)
-                return ivshm_fail(err, IVSHM_E_INVAL,
-                                  "mempool '%s': count=%u size=%u out of range (count 1..%u, "
-                                  "size 1..%u)",
-                                  s->name, s->count, s->obj_size, IVSHM_MEMPOOL_MAX_OBJ, 1u << 30);
-            if (s->cache > IVSHM_MEMPOOL_CACHE_MAX)
-                return ivshm_fail(err, IVSHM_E_INVAL, "mempool '%s': cache=%u is above %u", s->name,
-                                  s->cache, IVSHM_MEMPOOL_CACHE_MAX);
-            break;
-        }
-        case IVSHM_OBJ_MEMZONE:
-            if (s->size == 0)
-                return ivshm_fail(err, IVSHM_E_INVAL, "memzone '%s': size 0", s->name);
-            if (s->align && (!ivshm_is_pow2(s->align) || s->align > (1u << 30)))
-                return ivshm_fail(err, IVSHM_E_INVAL,
-                                  "memzone '%s': align=%u is not a power of two up to 1 GiB",
-                                  s->name, s->align);
-            break;
-        }
+                                  "%s name '%s': duplicate (already used by a %s)",
+                                  ivshm_object_type_name(s->type), s->name,
+                                  ivshm_object_type_name(o->objects[j].type));
     }
     return IVSHM_OK;
 }
@@ -170,19 +131,7 @@ static int build_objects(struct ivshm_builder *b, const struct ivshm_create_opts
                          struct ivshm_error *err)
 {
     for (uint32_t i = 0; i < o->object_count; i++) {
-        const struct ivshm_object_spec *s = &o->objects[i];
-        int rc = IVSHM_E_INVAL;
-        switch (s->type) {
-        case IVSHM_OBJ_RING:
-            rc = ivshm_builder_add_ring(b, s->name, s->slots, s->mode, err);
-            break;
-        case IVSHM_OBJ_MEMPOOL:
-            rc = ivshm_builder_add_mempool(b, s->name, s->count, s->obj_size, err);
-            break;
-        case IVSHM_OBJ_MEMZONE:
-            rc = ivshm_builder_add_memzone(b, s->name, s->size, s->align, err);
-            break;
-        }
+        int rc = ivshm_builder_add(b, &o->objects[i], err);
         if (rc)
             return rc;
     }

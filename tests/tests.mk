@@ -82,6 +82,14 @@ test-unit:
 
 # Shell tests need the CLI; host/host.mk provides the rule for it.
 CLI_TEST_DEPS := $(if $(wildcard host/host.mk),$(B)/bin/ivshm)
+
+# The CLI with the test-only object type "counters" linked in
+# (tests/cli/test_object_type.sh): the same objects plus one file.
+IVSHM_COUNTERS_BIN := $(TESTS_OUT)/cli/ivshm-counters
+$(IVSHM_COUNTERS_BIN): $(HOST_CLI_OBJS) $(HOST_OBJ_DIR)/tests/object_type/counters.o $(LIBIVSHM_A)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(HOST_LDFLAGS) -o $@ $^ $(HOST_LIBS)
+CLI_TEST_DEPS += $(if $(wildcard host/host.mk),$(IVSHM_COUNTERS_BIN))
 CLI_TESTS = $(sort $(wildcard tests/cli/test_*.sh))
 QEMU_TESTS = $(sort $(wildcard tests/qemu/test_*.sh))
 
@@ -93,8 +101,8 @@ test-cli:
 
 test-qemu:
 	$(Q)$(TEST_HARNESS) reset test-qemu
-	$(Q)$(if $(CLI_TEST_DEPS),$(MAKE) --no-print-directory $(CLI_TEST_DEPS) || \
-		{ $(TEST_HARNESS) fail test-qemu "$(CLI_TEST_DEPS) did not build"; exit 1; })
+	$(Q)$(if $(CLI_TEST_DEPS),$(MAKE) --no-print-directory $(B)/bin/ivshm || \
+		{ $(TEST_HARNESS) fail test-qemu "$(B)/bin/ivshm did not build"; exit 1; })
 	$(Q)$(TEST_HARNESS) shell test-qemu 600 $(QEMU_TESTS)
 
 TEST_TARGETS += test-unit test-cli test-qemu

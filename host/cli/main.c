@@ -22,7 +22,9 @@
 
 #include "common/internal.h"
 #include "host/cli/cli.h"
+#include "common/object.h"
 #include "host/cli/pktgen.h"
+#include "host/cli/report.h"
 #include "ivshm/builder.h"
 #include "ivshm/fwd.h"
 #include "ivshm/party.h"
@@ -67,39 +69,7 @@ static int __attribute__((format(printf, 2, 3))) fail(int status, const char *fm
     return status;
 }
 
-/* ---- object options: key tables ---- */
-
-enum key_kind { KEY_NAME, KEY_U32, KEY_SIZE32, KEY_SIZE64, KEY_MODE };
-
-struct key_def {
-    const char *key;
-    enum key_kind kind;
-    size_t offset; /* in struct ivshm_object_spec */
-    bool required;
-    uint64_t max; /* for numbers */
-};
-
-#define SPEC_FIELD(f) offsetof(struct ivshm_object_spec, f)
-
-static const struct key_def ring_keys[] = {
-    {"name", KEY_NAME, SPEC_FIELD(name), true, 0},
-    {"slots", KEY_U32, SPEC_FIELD(slots), true, UINT32_MAX},
-    {"mode", KEY_MODE, SPEC_FIELD(mode), false, 0},
-    {NULL, 0, 0, false, 0},
-};
-static const struct key_def mempool_keys[] = {
-    {"name", KEY_NAME, SPEC_FIELD(name), true, 0},
-    {"count", KEY_U32, SPEC_FIELD(count), true, UINT32_MAX},
-    {"size", KEY_SIZE32, SPEC_FIELD(obj_size), true, UINT32_MAX},
-    {"cache", KEY_U32, SPEC_FIELD(cache), false, IVSHM_MEMPOOL_CACHE_MAX},
-    {NULL, 0, 0, false, 0},
-};
-static const struct key_def memzone_keys[] = {
-    {"name", KEY_NAME, SPEC_FIELD(name), true, 0},
-    {"size", KEY_SIZE64, SPEC_FIELD(size), true, UINT64_MAX},
-    {"align", KEY_SIZE32, SPEC_FIELD(align), false, 1u << 30},
-    {NULL, 0, 0, false, 0},
-};
+/* ---- object options: their keys come from the object-type table ---- */
 
 static struct ivshm_object_spec *new_object(struct cli *c, uint32_t type)
 {
@@ -119,10 +89,10 @@ static struct ivshm_object_spec *new_object(struct cli *c, uint32_t type)
     return s;
 }
 
-static void keys_list(const struct key_def *keys, char *out, size_t size)
+static void keys_list(const struct ivshm_object_key *keys, char *out, size_t size)
 {
     out[0] = 0;
-    for (const struct key_def *k = keys; k->key; k++) {
+    for (const struct ivshm_object_key *k = keys; k->key; k++) {
         strncat(out, k->key, size - strlen(out) - 1);
         if (k[1].key)
             strncat(out, ", ", size - strlen(out) - 1);
@@ -131,10 +101,11 @@ static void keys_list(const struct key_def *keys, char *out, size_t size)
 
 /* Parses "k=v,k=v" into a new object of `type`. The value strings stay in
  * argv (names point into a strdup'ed copy). */
-static int parse_object(struct cli *c, const char *opt, const char *value, uint32_t type,
-                        const struct key_def *keys)
+static int parse_object(struct cli *c, const char *opt, const char *value,
+                        const struct ivshm_object_class *type)
 {
-    struct ivshm_object_spec *s = new_object(c, type);
+    const struct ivshm_object_key *keys = type->keys;
+    struct ivshm_object_spec *s = new_object(c, type->type);
     char *copy = strdup(value);
     if (!copy)
         return fail(EXIT_RUNTIME, "out of memory");
@@ -148,7 +119,7 @@ static int parse_object(struct cli *c, const char *opt, const char *value, uint3
             return fail(EXIT_USAGE, "%s '%s': '%s' is not key=value", opt, value, item);
         *eq = 0;
         const char *v = eq + 1;
-        const struct key_def *k = keys;
+        const struct ivshm_object_key *k = keys;
         while (k->key && strcmp(k->key, item) != 0)
             k++;
         if (!k->key) {
@@ -166,36 +137,42 @@ static int parse_object(struct cli *c, const char *opt, const char *value, uint3
         uint64_t n;
         char *field = (char *)s + k->offset;
         switch (k->kind) {
-        case KEY_NAME:
+        case IVSHM_KEY_NAME:
             *(const char **)field = v;
             break;
-        case KEY_MODE:
-            if (strcmp(v, "spsc") == 0)
-                *(uint32_t *)field = IVSHM_RING_SPSC;
-            else if (strcmp(v, "mpmc") == 0)
-                *(uint32_t *)field = IVSHM_RING_MPMC;
-            else
-                return fail(EXIT_USAGE, "%s mode '%s': must be spsc or mpmc", opt, v);
+        case IVSHM_KEY_WORD: {
+            const struct ivshm_key_word *w = k->words;
+            while (w->word && strcmp(w->word, v) != 0)
+                w++;
+            if (!w->word) {
+                char list[64] = "";
+                for (w = k->words; w->word; w++)
+                    snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", w->word,
+                             w[1].word ? (w[2].word ? ", " : " or ") : "");
+                return fail(EXIT_USAGE, "%s %s '%s': must be %s", opt, k->key, v, list);
+            }
+            *(uint32_t *)field = w->value;
             break;
-        case KEY_U32:
+        }
+        case IVSHM_KEY_U32:
             if (cli_parse_u64(v, what, 0, k->max, &n, &err))
                 return fail(EXIT_USAGE, "%s", err.msg);
             *(uint32_t *)field = (uint32_t)n;
             break;
-        case KEY_SIZE32:
-        case KEY_SIZE64:
+        case IVSHM_KEY_SIZE32:
+        case IVSHM_KEY_SIZE64:
             if (cli_parse_size(v, what, &n, &err))
                 return fail(EXIT_USAGE, "%s", err.msg);
             if (n > k->max)
                 return fail(EXIT_USAGE, "%s '%s': above %llu", what, v, (unsigned long long)k->max);
-            if (k->kind == KEY_SIZE32)
+            if (k->kind == IVSHM_KEY_SIZE32)
                 *(uint32_t *)field = (uint32_t)n;
             else
                 *(uint64_t *)field = n;
             break;
         }
     }
-    for (const struct key_def *k = keys; k->key; k++)
+    for (const struct ivshm_object_key *k = keys; k->key; k++)
         if (k->required && !(seen & (1u << (k - keys))))
             return fail(EXIT_USAGE, "%s '%s': missing key '%s'", opt, value, k->key);
     return EXIT_OK;
@@ -246,19 +223,14 @@ static int opt_node(struct cli *c, const char *opt, const char *v)
     return EXIT_OK;
 }
 
-static int opt_ring(struct cli *c, const char *opt, const char *v)
+/* --ring, --mempool, --memzone, ...: the row named after the option. */
+static int opt_object(struct cli *c, const char *opt, const char *v)
 {
-    return parse_object(c, opt, v, IVSHM_OBJ_RING, ring_keys);
-}
-
-static int opt_mempool(struct cli *c, const char *opt, const char *v)
-{
-    return parse_object(c, opt, v, IVSHM_OBJ_MEMPOOL, mempool_keys);
-}
-
-static int opt_memzone(struct cli *c, const char *opt, const char *v)
-{
-    return parse_object(c, opt, v, IVSHM_OBJ_MEMZONE, memzone_keys);
+    const struct ivshm_object_class *t;
+    for (unsigned i = 0; (t = ivshm_object_class_at(i)) != NULL; i++)
+        if (strcmp(t->name, opt + 2) == 0)
+            return parse_object(c, opt, v, t);
+    return fail(EXIT_USAGE, "%s: no such object type", opt);
 }
 
 /* --preset fwd[,queues=Q]: the objects the forwarder and pktgen expect
@@ -323,46 +295,69 @@ struct option_def {
     const char *arg;  /* NULL: a flag */
     int (*apply)(struct cli *c, const char *opt, const char *value);
     const char *help;
+    const struct ivshm_object_class *object; /* an object option: its row */
 };
 
 static const struct option_def opt_def_dir = {
     "--dir", "DIR", opt_dir,
     "directory of the segment files (default: $IVSHM_DIR, the first "
-    "hugetlbfs mount, else /dev/shm)"};
+    "hugetlbfs mount, else /dev/shm)",
+    NULL};
 
-static const struct option_def create_opts[] = {
-    {"--size", "SIZE", opt_size, "segment size, K/M/G suffixes; rounded up to a power of two"},
+/* create's options: the fixed ones, then --<type> for each row of the
+ * object-type table (built once, in main). */
+static const struct option_def create_fixed_opts[] = {
+    {"--size", "SIZE", opt_size, "segment size, K/M/G suffixes; rounded up to a power of two",
+     NULL},
     opt_def_dir,
-    {"--node", "N", opt_node, "bind the memory to NUMA node N"},
-    {"--ring", "name=R,slots=N[,mode=spsc|mpmc]", opt_ring, "add a ring (repeatable)"},
-    {"--mempool", "name=P,count=N,size=BYTES[,cache=C]", opt_mempool,
-     "add a mempool (repeatable); cache (0..512) is checked, not stored"},
-    {"--memzone", "name=Z,size=BYTES[,align=A]", opt_memzone, "add a memzone (repeatable)"},
-    {"--preset", "fwd[,queues=Q]", opt_preset,
-     "add mempool pkts, rings rx0..rxQ-1 and tx0..txQ-1, memzone ctrl (for fwd and pktgen)"},
-    {NULL, NULL, NULL, NULL},
+    {"--node", "N", opt_node, "bind the memory to NUMA node N", NULL},
 };
+static const struct option_def create_preset_opt = {
+    "--preset", "fwd[,queues=Q]", opt_preset,
+    "add mempool pkts, rings rx0..rxQ-1 and tx0..txQ-1, memzone ctrl (for fwd and pktgen)", NULL};
+static char object_opt_names[IVSHM_OBJECT_CLASSES_MAX][40];
+static struct option_def create_opts[sizeof(create_fixed_opts) / sizeof(create_fixed_opts[0]) +
+                                     IVSHM_OBJECT_CLASSES_MAX + 2];
+
+static int opt_object(struct cli *c, const char *opt, const char *v);
+
+static void create_opts_init(void)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < sizeof(create_fixed_opts) / sizeof(create_fixed_opts[0]); i++)
+        create_opts[n++] = create_fixed_opts[i];
+    const struct ivshm_object_class *t;
+    for (unsigned i = 0; (t = ivshm_object_class_at(i)) != NULL; i++) {
+        if (!t->keys)
+            continue;
+        snprintf(object_opt_names[i], sizeof(object_opt_names[i]), "--%s", t->name);
+        create_opts[n++] =
+            (struct option_def){object_opt_names[i], t->usage, opt_object, t->help, t};
+    }
+    create_opts[n++] = create_preset_opt;
+    create_opts[n] = (struct option_def){NULL, NULL, NULL, NULL, NULL};
+}
 static const struct option_def inspect_opts[] = {
     opt_def_dir,
-    {"--json", NULL, opt_json, "print JSON"},
-    {NULL, NULL, NULL, NULL},
+    {"--json", NULL, opt_json, "print JSON", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
 };
 static const struct option_def qemu_opts[] = {
     opt_def_dir,
     {"--machine", "q35|pc", opt_machine,
-     "q35 (default): one pcie-root-port per device; pc: devices on the root bus"},
-    {"--first-slot", "S", opt_first_slot, "q35: first pcie.0 slot of the root ports (0x10)"},
-    {NULL, NULL, NULL, NULL},
+     "q35 (default): one pcie-root-port per device; pc: devices on the root bus", NULL},
+    {"--first-slot", "S", opt_first_slot, "q35: first pcie.0 slot of the root ports (0x10)", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
 };
 static const struct option_def list_opts[] = {
     opt_def_dir,
-    {"--json", NULL, opt_json, "print JSON"},
-    {NULL, NULL, NULL, NULL},
+    {"--json", NULL, opt_json, "print JSON", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
 };
 static const struct option_def destroy_opts[] = {
     opt_def_dir,
-    {"--force", NULL, opt_force, "destroy even if a host process is still attached"},
-    {NULL, NULL, NULL, NULL},
+    {"--force", NULL, opt_force, "destroy even if a host process is still attached", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
 };
 
 /* ---- subcommands ---- */
@@ -413,97 +408,129 @@ static int cmd_create(struct cli *c)
     return EXIT_OK;
 }
 
-/* JSON string with the escapes JSON requires. */
-static void json_str(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            printf("\\%c", ch);
-        else if (ch < 0x20)
-            printf("\\u%04x", ch);
-        else
-            putchar(ch);
-    }
-    putchar('"');
-}
+#define FIELDS(a) (a), (unsigned)(sizeof(a) / sizeof((a)[0]))
 
-static const char *mode_name(uint32_t mode)
+/* Name, type, offset and length as columns, then what the type's row
+ * describes as key=value pairs (JSON: one object each). */
+static void inspect_object(struct report *r, const struct ivshm_segment_view *v, unsigned index)
 {
-    switch (mode) {
-    case IVSHM_RING_SPSC:
-        return "spsc";
-    case IVSHM_RING_MPMC:
-        return "mpmc";
-    case IVSHM_RING_MP:
-        return "mpsc";
-    case IVSHM_RING_MC:
-        return "spmc";
-    }
-    return "unknown";
-}
-
-static void inspect_object_text(const struct ivshm_segment *seg, const struct ivshm_dir_entry *e)
-{
-    printf("  %-31s %-7s 0x%010llx %12llu  ", e->name, ivshm_object_type_name(e->type),
-           (unsigned long long)e->offset, (unsigned long long)e->length);
+    struct ivshm_dir_entry e;
     struct ivshm_error err;
-    if (e->type == IVSHM_OBJ_RING) {
-        struct ivshm_ring r;
-        struct ivshm_ring_stats st;
-        if (ivshm_ring_attach(&r, &seg->view, e, &err) != IVSHM_OK) {
-            printf("error: %s\n", err.msg);
-            return;
-        }
-        ivshm_ring_stats(&r, &st);
-        printf("slots=%u mode=%s in_use=%u full_events=%llu empty_events=%llu\n", e->param0,
-               mode_name(e->param1), st.in_use, (unsigned long long)st.full_events,
-               (unsigned long long)st.empty_events);
-    } else if (e->type == IVSHM_OBJ_MEMPOOL) {
-        struct ivshm_mempool mp;
-        struct ivshm_mempool_audit a;
-        if (ivshm_mempool_attach(&mp, &seg->view, e, 0, &err) != IVSHM_OK) {
-            printf("error: %s\n", err.msg);
-            return;
-        }
-        ivshm_mempool_audit(&mp, &a);
-        printf("count=%u size=%u free=%u allocated=%u cached=%u\n", e->param0, e->param1, a.free,
-               a.allocated, a.cached);
-    } else {
-        printf("size=%llu align=%u\n", (unsigned long long)e->length, e->param0);
+    struct report_field f[4 + IVSHM_FIELDS_MAX];
+    unsigned n = 0;
+    if (ivshm_object_get(v, index, &e, &err) != IVSHM_OK) {
+        /* (validated a moment ago: only a peer rewriting the directory gets here) */
+        f[n++] = (struct report_field){
+            .key = "error", .label = "error", .kind = REPORT_TEXT, .s = err.msg, .sep = "  "};
+        report_row(r, f, n);
+        return;
     }
+    char offset[24];
+    snprintf(offset, sizeof(offset), "0x%010llx", (unsigned long long)e.offset);
+    f[n++] = (struct report_field){
+        .key = "name", .label = "", .kind = REPORT_TEXT, .s = e.name, .sep = "  ", .width = -31};
+    f[n++] = (struct report_field){.key = "type",
+                                   .label = "",
+                                   .kind = REPORT_TEXT,
+                                   .s = ivshm_object_type_name(e.type),
+                                   .width = -7};
+    f[n++] = (struct report_field){
+        .key = "offset", .label = "", .kind = REPORT_UINT, .u = e.offset, .text = offset};
+    f[n++] = (struct report_field){
+        .key = "length", .label = "", .kind = REPORT_UINT, .u = e.length, .width = 12};
+    struct ivshm_fields details = {0};
+    const struct ivshm_object_class *t = ivshm_object_class_find(e.type);
+    if (t)
+        t->describe(v, &e, &details);
+    for (unsigned i = 0; i < details.count; i++) {
+        const struct ivshm_field *d = &details.field[i];
+        f[n++] = (struct report_field){.key = d->json_key ? d->json_key : d->key,
+                                       .label = d->key,
+                                       .kind = d->text ? REPORT_TEXT : REPORT_UINT,
+                                       .u = d->number,
+                                       .s = d->text,
+                                       .sep = i == 0 ? "  " : " "};
+    }
+    report_row(r, f, n);
 }
 
-static void inspect_object_json(const struct ivshm_segment *seg, const struct ivshm_dir_entry *e)
+static void inspect_party(struct report *r, const struct ivshm_segment_view *v, unsigned index)
 {
-    printf("{\"name\":");
-    json_str(e->name);
-    printf(",\"type\":\"%s\",\"offset\":%llu,\"length\":%llu", ivshm_object_type_name(e->type),
-           (unsigned long long)e->offset, (unsigned long long)e->length);
-    struct ivshm_error err;
-    if (e->type == IVSHM_OBJ_RING) {
-        struct ivshm_ring r;
-        struct ivshm_ring_stats st;
-        printf(",\"slots\":%u,\"mode\":\"%s\"", e->param0, mode_name(e->param1));
-        if (ivshm_ring_attach(&r, &seg->view, e, &err) == IVSHM_OK) {
-            ivshm_ring_stats(&r, &st);
-            printf(",\"in_use\":%u,\"full_events\":%llu,\"empty_events\":%llu", st.in_use,
-                   (unsigned long long)st.full_events, (unsigned long long)st.empty_events);
-        }
-    } else if (e->type == IVSHM_OBJ_MEMPOOL) {
-        struct ivshm_mempool mp;
-        struct ivshm_mempool_audit a;
-        printf(",\"count\":%u,\"object_size\":%u", e->param0, e->param1);
-        if (ivshm_mempool_attach(&mp, &seg->view, e, 0, &err) == IVSHM_OK) {
-            ivshm_mempool_audit(&mp, &a);
-            printf(",\"free_objects\":%u,\"allocated\":%u,\"cached\":%u", a.free, a.allocated,
-                   a.cached);
-        }
-    } else {
-        printf(",\"size\":%llu,\"align\":%u", (unsigned long long)e->length, e->param0);
-    }
-    putchar('}');
+    struct ivshm_party p;
+    if (ivshm_party_get(v, index, &p, NULL) != IVSHM_OK || p.state == IVSHM_PARTY_FREE)
+        return;
+    const struct report_field f[] = {
+        {.key = "index", .label = "", .kind = REPORT_UINT, .u = index, .sep = "  ", .width = 2},
+        {.key = "state",
+         .label = "",
+         .kind = REPORT_TEXT,
+         .s = ivshm_party_state_name(p.state),
+         .width = -8},
+        {.key = "kind",
+         .label = "",
+         .kind = REPORT_TEXT,
+         .s = ivshm_party_kind_name(p.kind),
+         .width = -6},
+        {.key = "pid", .label = "pid", .kind = REPORT_UINT, .u = p.pid},
+        {.key = "start_time", .label = "start_time", .kind = REPORT_UINT, .u = p.start_time},
+        {.key = "heartbeat", .label = "heartbeat", .kind = REPORT_UINT, .u = p.heartbeat},
+        {.key = "attach_count", .label = "attaches", .kind = REPORT_UINT, .u = p.attach_count},
+        {.key = "label",
+         .label = "label",
+         .kind = REPORT_TEXT,
+         .s = p.label,
+         .text = p.label[0] ? NULL : "-"},
+        {.key = "alive", .label = "alive", .kind = REPORT_BOOL, .b = ivshm_party_alive(&p)},
+    };
+    report_row(r, FIELDS(f));
+}
+
+static void inspect_header(struct report *r, const struct ivshm_segment *seg)
+{
+    const struct ivshm_segment_view *v = &seg->view;
+    const struct ivshm_segment_header *h = v->hdr;
+    char size[64], sz[32], flags[32], checksum[16], objects[48], data[96], created[64];
+    cli_format_size(v->size, sz, sizeof(sz));
+    snprintf(size, sizeof(size), "%llu (%s)", (unsigned long long)v->size, sz);
+    snprintf(flags, sizeof(flags), "0x%x%s", h->flags,
+             (h->flags & IVSHM_SEG_FINALIZED) ? " (finalized)" : "");
+    snprintf(checksum, sizeof(checksum), "0x%08x", h->checksum);
+    snprintf(objects, sizeof(objects), "%u of %u directory entries", v->object_count,
+             h->dir_capacity);
+    snprintf(data, sizeof(data), "0x%llx..0x%llx (%llu bytes free)",
+             (unsigned long long)v->data_offset, (unsigned long long)h->data_end,
+             (unsigned long long)(v->size - h->data_end));
+    time_t t = (time_t)(h->created_unix_ns / 1000000000ull);
+    strftime(created, sizeof(created), "%Y-%m-%d %H:%M:%S UTC", gmtime(&t));
+    const struct report_field f[] = {
+        {.key = "name", .kind = REPORT_TEXT, .s = v->name},
+        {.key = "path", .label = "path", .kind = REPORT_TEXT, .s = seg->path},
+        {.key = "size", .label = "size", .kind = REPORT_UINT, .u = v->size, .text = size},
+        {.key = "abi_version", .label = "abi_version", .kind = REPORT_UINT, .u = h->abi_version},
+        {.key = "page_size", .label = "page_size", .kind = REPORT_UINT, .u = h->page_size},
+        {.key = "numa_node", .label = "numa_node", .kind = REPORT_INT, .i = h->numa_node},
+        {.key = "flags", .label = "flags", .kind = REPORT_UINT, .u = h->flags, .text = flags},
+        {.key = "generation", .label = "generation", .kind = REPORT_UINT, .u = v->generation},
+        {.key = "checksum",
+         .label = "checksum",
+         .kind = REPORT_UINT,
+         .u = h->checksum,
+         .text = checksum},
+        {.key = "dir_capacity", .kind = REPORT_UINT, .u = h->dir_capacity},
+        {.label = "objects", .kind = REPORT_TEXT, .s = objects},
+        {.key = "party_capacity",
+         .label = "party_capacity",
+         .kind = REPORT_UINT,
+         .u = v->party_capacity},
+        {.key = "data_offset", .kind = REPORT_UINT, .u = v->data_offset},
+        {.key = "data_end", .kind = REPORT_UINT, .u = h->data_end},
+        {.label = "data", .kind = REPORT_TEXT, .s = data},
+        {.key = "created_unix_ns", .kind = REPORT_UINT, .u = h->created_unix_ns},
+        {.label = "created", .kind = REPORT_TEXT, .s = created},
+    };
+    if (!r->json)
+        printf("segment %s\n", v->name);
+    report_lines(r, FIELDS(f));
 }
 
 static int cmd_inspect(struct cli *c)
@@ -513,95 +540,22 @@ static int cmd_inspect(struct cli *c)
     int rc = ivshm_segment_attach(c->dir, c->pos[0], IVSHM_ATTACH_READONLY, NULL, &seg, &err);
     if (rc)
         return fail(err_status(rc), "%s", err.msg);
-    const struct ivshm_segment_header *h = seg.view.hdr;
-    const struct ivshm_segment_view *v = &seg.view;
-    if (c->json) {
-        printf("{\"name\":");
-        json_str(v->name);
-        printf(",\"path\":");
-        json_str(seg.path);
-        printf(",\"size\":%llu,\"abi_version\":%u,\"page_size\":%llu,\"numa_node\":%d,"
-               "\"flags\":%u,\"generation\":%llu,\"checksum\":%u,\"dir_capacity\":%u,"
-               "\"party_capacity\":%u,\"data_offset\":%llu,\"data_end\":%llu,"
-               "\"created_unix_ns\":%llu,\"objects\":[",
-               (unsigned long long)v->size, h->abi_version, (unsigned long long)h->page_size,
-               h->numa_node, h->flags, (unsigned long long)v->generation, h->checksum,
-               h->dir_capacity, v->party_capacity, (unsigned long long)v->data_offset,
-               (unsigned long long)h->data_end, (unsigned long long)h->created_unix_ns);
-    } else {
-        char sz[32];
-        cli_format_size(v->size, sz, sizeof(sz));
-        time_t t = (time_t)(h->created_unix_ns / 1000000000ull);
-        char when[64];
-        strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", gmtime(&t));
-        printf("segment %s\n", v->name);
-        printf("  path            %s\n", seg.path);
-        printf("  size            %llu (%s)\n", (unsigned long long)v->size, sz);
-        printf("  abi_version     %u\n", h->abi_version);
-        printf("  page_size       %llu\n", (unsigned long long)h->page_size);
-        printf("  numa_node       %d\n", h->numa_node);
-        printf("  flags           0x%x%s\n", h->flags,
-               (h->flags & IVSHM_SEG_FINALIZED) ? " (finalized)" : "");
-        printf("  generation      %llu\n", (unsigned long long)v->generation);
-        printf("  checksum        0x%08x\n", h->checksum);
-        printf("  objects         %u of %u directory entries\n", v->object_count, h->dir_capacity);
-        printf("  party_capacity  %u\n", v->party_capacity);
-        printf("  data            0x%llx..0x%llx (%llu bytes free)\n",
-               (unsigned long long)v->data_offset, (unsigned long long)h->data_end,
-               (unsigned long long)(v->size - h->data_end));
-        printf("  created         %s\n", when);
-        printf("objects:\n  %-31s %-7s %-12s %12s  %s\n", "NAME", "TYPE", "OFFSET", "LENGTH",
-               "DETAILS");
-    }
-    for (uint32_t i = 0; i < v->object_count; i++) {
-        struct ivshm_dir_entry e;
-        memcpy(&e, &v->dir[i], sizeof(e));
-        if (c->json) {
-            if (i)
-                putchar(',');
-            inspect_object_json(&seg, &e);
-        } else {
-            inspect_object_text(&seg, &e);
-        }
-    }
-    if (c->json)
-        printf("],\"parties\":[");
-    else
-        printf("parties:\n");
-    bool any = false;
-    for (uint32_t i = 0; i < v->party_capacity; i++) {
-        const struct ivshm_party *p = &v->parties[i];
-        uint32_t state = atomic_load_explicit(&p->state, memory_order_acquire);
-        if (state == IVSHM_PARTY_FREE)
-            continue;
-        char label[sizeof(p->label) + 1];
-        memcpy(label, p->label, sizeof(p->label));
-        label[sizeof(p->label)] = 0;
-        bool alive = ivshm_party_alive(p);
-        if (c->json) {
-            printf("%s{\"index\":%u,\"state\":\"%s\",\"kind\":\"%s\",\"pid\":%llu,"
-                   "\"start_time\":%llu,\"heartbeat\":%llu,\"attach_count\":%llu,\"label\":",
-                   any ? "," : "", i, ivshm_party_state_name(state), ivshm_party_kind_name(p->kind),
-                   (unsigned long long)p->pid, (unsigned long long)p->start_time,
-                   (unsigned long long)atomic_load(&p->heartbeat),
-                   (unsigned long long)p->attach_count);
-            json_str(label);
-            printf(",\"alive\":%s}", alive ? "true" : "false");
-        } else {
-            printf("  %2u %-8s %-6s pid=%llu start_time=%llu heartbeat=%llu attaches=%llu "
-                   "label=%s alive=%s\n",
-                   i, ivshm_party_state_name(state), ivshm_party_kind_name(p->kind),
-                   (unsigned long long)p->pid, (unsigned long long)p->start_time,
-                   (unsigned long long)atomic_load(&p->heartbeat),
-                   (unsigned long long)p->attach_count, label[0] ? label : "-",
-                   alive ? "yes" : "no");
-        }
-        any = true;
-    }
-    if (c->json)
-        printf("]}\n");
-    else if (!any)
-        printf("  (none)\n");
+    struct report r;
+    report_init(&r, c->json, stdout);
+    report_begin(&r);
+    inspect_header(&r, &seg);
+    char heading[128];
+    snprintf(heading, sizeof(heading), "objects:\n  %-31s %-7s %-12s %12s  %s", "NAME", "TYPE",
+             "OFFSET", "LENGTH", "DETAILS");
+    report_list_begin(&r, "objects", heading);
+    for (uint32_t i = 0; i < seg.view.object_count; i++)
+        inspect_object(&r, &seg.view, i);
+    report_list_end(&r, NULL);
+    report_list_begin(&r, "parties", "parties:");
+    for (uint32_t i = 0; i < seg.view.party_capacity; i++)
+        inspect_party(&r, &seg.view, i);
+    report_list_end(&r, "  (none)");
+    report_end(&r);
     ivshm_segment_detach(&seg);
     return EXIT_OK;
 }
@@ -652,54 +606,71 @@ static int cmd_qemu_args(struct cli *c)
     return status;
 }
 
-struct list_ctx {
-    bool json;
-    unsigned n;
-};
-
 static int list_one(const char *name, const char *path, const struct ivshm_segment *seg,
                     const struct ivshm_error *why, void *ctx)
 {
-    struct list_ctx *l = ctx;
+    struct report *r = ctx;
     unsigned alive = 0;
-    if (seg)
+    char size[32] = "-", reason[200];
+    if (seg) {
         for (uint32_t i = 0; i < seg->view.party_capacity; i++)
             alive += ivshm_party_alive(&seg->view.parties[i]);
-    if (l->json) {
-        printf("%s{\"name\":", l->n ? "," : "");
-        json_str(name);
-        printf(",\"path\":");
-        json_str(path);
-        if (seg)
-            printf(",\"valid\":true,\"size\":%llu,\"objects\":%u,\"parties_alive\":%u}",
-                   (unsigned long long)seg->view.size, seg->view.object_count, alive);
-        else {
-            printf(",\"valid\":false,\"error\":");
-            json_str(why->msg);
-            putchar('}');
-        }
-    } else if (seg) {
-        char sz[32];
-        cli_format_size(seg->view.size, sz, sizeof(sz));
-        printf("%-31s %10s %7u %7u  %s\n", name, sz, seg->view.object_count, alive, path);
+        cli_format_size(seg->view.size, size, sizeof(size));
     } else {
-        printf("%-31s %10s %7s %7s  %s  (%s)\n", name, "-", "-", "-", path, why->msg);
+        snprintf(reason, sizeof(reason), "(%s)", why->msg);
     }
-    l->n++;
+    /* path twice: second in JSON, last in text */
+    const struct report_field valid[] = {
+        {.key = "name", .label = "", .kind = REPORT_TEXT, .s = name, .sep = "", .width = -31},
+        {.key = "path", .kind = REPORT_TEXT, .s = path},
+        {.key = "valid", .kind = REPORT_BOOL, .b = true},
+        {.key = "size",
+         .label = "",
+         .kind = REPORT_UINT,
+         .u = seg ? seg->view.size : 0,
+         .text = size,
+         .width = 10},
+        {.key = "objects",
+         .label = "",
+         .kind = REPORT_UINT,
+         .u = seg ? seg->view.object_count : 0,
+         .width = 7},
+        {.key = "parties_alive", .label = "", .kind = REPORT_UINT, .u = alive, .width = 7},
+        {.label = "", .kind = REPORT_TEXT, .s = path, .sep = "  "},
+    };
+    const struct report_field invalid[] = {
+        {.key = "name", .label = "", .kind = REPORT_TEXT, .s = name, .sep = "", .width = -31},
+        {.key = "path", .kind = REPORT_TEXT, .s = path},
+        {.key = "valid", .kind = REPORT_BOOL, .b = false},
+        {.label = "", .kind = REPORT_TEXT, .s = "-", .width = 10},
+        {.label = "", .kind = REPORT_TEXT, .s = "-", .width = 7},
+        {.label = "", .kind = REPORT_TEXT, .s = "-", .width = 7},
+        {.label = "", .kind = REPORT_TEXT, .s = path, .sep = "  "},
+        {.key = "error",
+         .label = "",
+         .kind = REPORT_TEXT,
+         .s = why ? why->msg : "",
+         .text = reason,
+         .sep = "  "},
+    };
+    if (seg)
+        report_row(r, FIELDS(valid));
+    else
+        report_row(r, FIELDS(invalid));
     return 0;
 }
 
 static int cmd_list(struct cli *c)
 {
-    struct list_ctx l = {c->json, 0};
+    struct report r;
     struct ivshm_error err;
-    if (c->json)
-        printf("[");
-    else
-        printf("%-31s %10s %7s %7s  %s\n", "NAME", "SIZE", "OBJECTS", "PARTIES", "PATH");
-    int rc = ivshm_segment_list(c->dir, list_one, &l, &err);
-    if (c->json)
-        printf("]\n");
+    char heading[128];
+    snprintf(heading, sizeof(heading), "%-31s %10s %7s %7s  %s", "NAME", "SIZE", "OBJECTS",
+             "PARTIES", "PATH");
+    report_init(&r, c->json, stdout);
+    report_list_begin(&r, NULL, heading);
+    int rc = ivshm_segment_list(c->dir, list_one, &r, &err);
+    report_list_end(&r, NULL);
     if (rc)
         return fail(EXIT_RUNTIME, "%s", err.msg);
     return EXIT_OK;
@@ -838,6 +809,7 @@ static int run_command(const struct command *cmd, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    create_opts_init();
     if (argc < 2) {
         print_help();
         return EXIT_USAGE;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Creating a segment file (host): which objects, how big, where.
+ * Creating a segment file (host): which objects, how big, where. (The object
+ * spec alone is visible to freestanding code too.)
  *
  * Return convention: status.h.
  *
@@ -41,6 +42,8 @@ struct ivshm_object_spec {
 /* About `cache`: caches are private to each party (never in the segment), so
  * the value is only range-checked and not stored: ABI v1 has no field for it.
  * Each party chooses its own cache size (ivshm_mempool_cache_init). */
+
+#if __STDC_HOSTED__
 
 /* What to create. Zero-initialise, then set at least name, size, numa_node
  * and objects. */
@@ -94,5 +97,7 @@ int ivshm_create_check(const struct ivshm_create_opts *opts, struct ivshm_error 
  */
 int ivshm_segment_create(const struct ivshm_create_opts *opts, struct ivshm_create_result *result,
                          struct ivshm_error *err);
+
+#endif /* __STDC_HOSTED__ */
 
 #endif

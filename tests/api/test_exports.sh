@@ -58,7 +58,7 @@ for h in include/ivshm/*.h; do
         not_ok "$base does not compile alone: $out"
         continue
     fi
-    case $base in builder.h | qemu.h | ivshm.h) ok "$base compiles alone"; continue ;; esac
+    case $base in qemu.h | ivshm.h) ok "$base compiles alone"; continue ;; esac
     if out=$(echo "#include <ivshm/$base>" |
         ${CC:-gcc} -std=gnu11 -ffreestanding -Wall -Wextra -Werror -Iinclude -fsyntax-only -x c - 2>&1); then
         ok "$base compiles alone, hosted and freestanding"

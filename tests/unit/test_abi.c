@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "test_run.h"
 #include "ivshm/layout.h"
 #include "ivshm/segment.h"
 #include "test_util.h"
@@ -411,7 +412,7 @@ START_TEST(test_validate_rejects)
     case RULE_RING_SLOTS:
         d[1].param0 = 255;
         test_reseal(mem, SEG_SIZE);
-        expect_invalid(mem, SEG_SIZE, IVSHM_E_BADSEG, "ring 'tx': 255 slots is not a power of two");
+        expect_invalid(mem, SEG_SIZE, IVSHM_E_BADSEG, "ring 'tx': slots=255 is not a power of two");
         break;
     case RULE_RING_MODE:
         d[1].param1 = 4;
@@ -717,9 +718,5 @@ static Suite *abi_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(abi_suite());
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return test_run(abi_suite());
 }

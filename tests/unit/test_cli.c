@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "test_run.h"
 #include "host/cli/cli.h"
 
 START_TEST(test_parse_size)
@@ -66,9 +67,5 @@ int main(void)
     tcase_add_test(tc, test_parse_u64);
     tcase_add_test(tc, test_format_size);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return test_run(s);
 }

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "test_run.h"
 #include "host/hugepages.h"
 #include "host/internal.h"
 #include "ivshm/builder.h"
@@ -620,9 +621,5 @@ int main(void)
     tcase_add_test(tc2, test_round_segment_size);
     tcase_add_test(tc2, test_qemu_args);
     suite_add_tcase(s, tc2);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return test_run(s);
 }

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "test_run.h"
 #include "test_calls.h"
 #include "test_util.h"
 
@@ -884,9 +885,5 @@ static Suite *mempool_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(mempool_suite());
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return test_run(mempool_suite());
 }

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "test_run.h"
 #include "ivshm/mempool.h"
 #include "test_calls.h" /* out-of-line hot paths: 10x faster ASan compile */
 #include "test_util.h"
@@ -362,9 +363,5 @@ static Suite *ring_opt_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(ring_opt_suite());
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return test_run(ring_opt_suite());
 }

@@ -1,0 +1,2 @@
+# The test-only object type, linked into the unit test of the table.
+TEST_EXTRA_SRCS_test_object_class := tests/object_type/counters.c
