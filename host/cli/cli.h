@@ -10,6 +10,11 @@
 
 #include "ivshm/status.h"
 
+/* ivshm_fail with the C library's formatting (%f, precisions): sets err (if
+ * not NULL) and returns code. */
+int cli_error(struct ivshm_error *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* ---- numbers (units.c) ---- */
 
 /*

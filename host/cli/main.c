@@ -238,34 +238,21 @@ static int opt_object(struct cli *c, const char *opt, const char *v)
 static int opt_preset(struct cli *c, const char *opt, const char *v)
 {
     uint64_t queues = 1;
+    struct ivshm_error err;
     if (strncmp(v, "fwd", 3) != 0 || (v[3] != '\0' && v[3] != ','))
         return fail(EXIT_USAGE, "%s '%s': unknown preset (known: fwd[,queues=Q])", opt, v);
     if (v[3] == ',') {
-        struct ivshm_error err;
         if (strncmp(v + 4, "queues=", 7) != 0)
             return fail(EXIT_USAGE, "%s '%s': unknown key '%s' (keys: queues)", opt, v, v + 4);
         if (cli_parse_u64(v + 11, "--preset fwd queues", 1, IVSHM_FWD_MAX_QUEUES, &queues, &err))
             return fail(EXIT_USAGE, "%s", err.msg);
     }
-    struct ivshm_object_spec *pool = new_object(c, IVSHM_OBJ_MEMPOOL);
-    pool->name = "pkts";
-    pool->count = ivshm_fwd_pool_count((uint32_t)queues);
-    pool->obj_size = IVSHM_FWD_PKT_SIZE;
-    for (uint32_t q = 0; q < queues; q++) {
-        for (int dir = 0; dir < 2; dir++) {
-            char name[IVSHM_NAME_SIZE];
-            snprintf(name, sizeof(name), "%s%u", dir ? "tx" : "rx", q);
-            struct ivshm_object_spec *ring = new_object(c, IVSHM_OBJ_RING);
-            ring->name = strdup(name);
-            if (!ring->name)
-                return fail(EXIT_RUNTIME, "out of memory");
-            ring->slots = IVSHM_FWD_RING_SLOTS;
-            ring->mode = IVSHM_RING_SPSC;
-        }
-    }
-    struct ivshm_object_spec *ctrl = new_object(c, IVSHM_OBJ_MEMZONE);
-    ctrl->name = "ctrl";
-    ctrl->size = sizeof(struct ivshm_fwd_ctrl);
+    struct ivshm_object_spec preset[2 * IVSHM_FWD_MAX_QUEUES + 2];
+    uint32_t n;
+    if (ivshm_fwd_preset((uint32_t)queues, preset, sizeof(preset) / sizeof(preset[0]), &n, &err))
+        return fail(EXIT_USAGE, "%s", err.msg);
+    for (uint32_t i = 0; i < n; i++)
+        *new_object(c, preset[i].type) = preset[i];
     return EXIT_OK;
 }
 

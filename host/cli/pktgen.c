@@ -20,12 +20,14 @@
 #include "ivshm/fwd.h"
 #include "common/internal.h"
 #include "ivshm/party.h"
+#include "host/cli/cli.h"
 #include "host/cli/pktgen.h"
 
 #define PG_MAX_SEGS 3
 
 struct pg_options {
     const char *name;    /* segment with the pool */
+    const char *pool;    /* the pool's name in it */
     const char *dir;     /* NULL: default resolution */
     const char *tx_to;   /* segment whose rxN rings we fill */
     const char *rx_from; /* segment whose txN rings we drain */
@@ -47,9 +49,9 @@ struct pg_segment {
 };
 
 struct pg_queue {
-    struct ivshm_ring send; /* tx_to/rx<q> */
-    struct ivshm_ring recv; /* rx_from/tx<q> */
-    uint64_t held[64];      /* filled frames the send ring refused, sent first next time */
+    struct ivshm_ring send;         /* tx_to/rx<q> */
+    struct ivshm_ring recv;         /* rx_from/tx<q> */
+    uint64_t held[IVSHM_BURST_MAX]; /* filled frames the send ring refused, sent first next time */
     uint32_t held_len;
     uint64_t last_seq; /* last sequence received, for reorder detection */
     bool any_received;
@@ -144,7 +146,7 @@ static struct pg_segment *segment_get(struct pg_state *pg, const char *name, uns
     void *addr;
     uint64_t len;
     struct ivshm_error ignored;
-    if (ivshm_memzone_lookup(&s->seg.view, "ctrl", &addr, &len, &ignored) == IVSHM_OK &&
+    if (ivshm_memzone_lookup(&s->seg.view, IVSHM_FWD_CTRL, &addr, &len, &ignored) == IVSHM_OK &&
         len >= sizeof(struct ivshm_fwd_ctrl))
         s->ctrl = addr;
     pg->nsegs++;
@@ -168,39 +170,14 @@ static bool forwarder_active(const struct pg_segment *s)
 
 static const uint8_t pktgen_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x01, 0x00};
 
-static void store_le64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t load_le64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
 static void frame_fill(struct pg_state *pg, uint64_t handle, uint32_t queue, uint64_t seq)
 {
     uint8_t *obj = ivshm_mempool_ptr(&pg->pool, handle);
     struct ivshm_pkt *pkt = (struct ivshm_pkt *)obj;
-    uint32_t size = pg->opt.size;
     pkt->data_off = IVSHM_PKT_HEADROOM;
-    pkt->data_len = size;
+    pkt->data_len = pg->opt.size;
     pkt->port = (uint16_t)queue;
-    uint8_t *f = obj + IVSHM_PKT_HEADROOM;
-    memset(f, 0xff, 6);
-    memcpy(f + 6, pktgen_mac, 6);
-    f[12] = IVSHM_PKT_ETHERTYPE >> 8;
-    f[13] = IVSHM_PKT_ETHERTYPE & 0xff;
-    store_le64(f + 14, seq);
-    uint64_t word = seq * 0x9e3779b97f4a7c15ull;
-    for (uint32_t i = 22; i < size - 4; i++)
-        f[i] = (uint8_t)(word >> (8 * (i & 7))) ^ (uint8_t)i;
-    uint32_t sum = ivshm_pkt_checksum(f + 14, size - 18);
-    memcpy(f + size - 4, &sum, 4);
+    ivshm_frame_fill(obj + IVSHM_PKT_HEADROOM, pg->opt.size, seq, pktgen_mac);
 }
 
 static void seen_mark(struct pg_state *pg, uint64_t seq, bool *duplicate)
@@ -234,21 +211,12 @@ static bool frame_check(struct pg_state *pg, struct pg_queue *q, uint32_t qi, ui
     }
     const uint8_t *obj = ivshm_mempool_ptr(&pg->pool, handle);
     const struct ivshm_pkt *pkt = (const struct ivshm_pkt *)obj;
-    uint32_t off = pkt->data_off, len = pkt->data_len;
-    if (off != IVSHM_PKT_HEADROOM || len != pg->opt.size) {
+    uint64_t seq;
+    if (pkt->data_off != IVSHM_PKT_HEADROOM || pkt->data_len != pg->opt.size ||
+        !ivshm_frame_check(obj + IVSHM_PKT_HEADROOM, pg->opt.size, (uint8_t)qi, &seq)) {
         pg->st.corrupted++;
         return true;
     }
-    const uint8_t *f = obj + off;
-    uint32_t sum;
-    memcpy(&sum, f + len - 4, 4);
-    static const uint8_t dst_prefix[5] = {0x02, 0, 0, 0, 0};
-    if (sum != ivshm_pkt_checksum(f + 14, len - 18) || memcmp(f, dst_prefix, 5) != 0 ||
-        f[5] != (uint8_t)qi) {
-        pg->st.corrupted++;
-        return true;
-    }
-    uint64_t seq = load_le64(f + 14);
     bool dup;
     seen_mark(pg, seq, &dup);
     if (dup) {
@@ -270,7 +238,7 @@ static uint32_t receive_all(struct pg_state *pg)
     uint32_t total = 0;
     for (uint32_t qi = 0; qi < pg->nqueues; qi++) {
         struct pg_queue *q = &pg->queues[qi];
-        uint64_t h[64];
+        uint64_t h[IVSHM_BURST_MAX];
         uint32_t n = ivshm_ring_dequeue_burst(&q->recv, h, pg->opt.burst, NULL);
         uint32_t keep = 0;
         for (uint32_t i = 0; i < n; i++)
@@ -360,8 +328,9 @@ static int reclaim_dead(struct pg_state *pg, double timeout, struct ivshm_error 
          * would sit in the send rings for ever: take them back ourselves. */
         if (pg->tx_seg->ctrl && !forwarder_active(pg->tx_seg)) {
             for (uint32_t qi = 0; qi < pg->nqueues; qi++) {
-                uint64_t h[64];
-                uint32_t n = ivshm_ring_dequeue_burst(&pg->queues[qi].send, h, 64, NULL);
+                uint64_t h[IVSHM_BURST_MAX];
+                uint32_t n =
+                    ivshm_ring_dequeue_burst(&pg->queues[qi].send, h, IVSHM_BURST_MAX, NULL);
                 if (n)
                     ivshm_mempool_put_bulk(&pg->pool, &pg->cache, h, n, NULL);
                 moved += n;
@@ -373,10 +342,10 @@ static int reclaim_dead(struct pg_state *pg, double timeout, struct ivshm_error 
                     ivshm_ring_count(&pg->queues[qi].recv) == 0;
         quiet = empty ? quiet + 1 : 0;
         if (now_seconds() > deadline)
-            return ivshm_fail(err, IVSHM_E_NOBUFS,
-                              "%s: a dead process's buffers are still in flight after %.0f s "
-                              "(is the forwarder running?)",
-                              pg->opt.name, timeout);
+            return cli_error(err, IVSHM_E_NOBUFS,
+                             "%s: a dead process's buffers are still in flight after %.0f s "
+                             "(is the forwarder running?)",
+                             pg->opt.name, timeout);
         sleep_ms(quiet ? 20 : 1);
     }
     /* Our own cache goes back first: the rebuild leaves live parties'
@@ -415,11 +384,11 @@ static int open_all(struct pg_state *pg, struct ivshm_error *err)
     pg->rx_seg = segment_get(pg, o->rx_from ? o->rx_from : o->name, 0, err);
     if (!pg->rx_seg)
         return err->code;
-    int rc = ivshm_mempool_lookup(&pg->pool_seg->seg.view, "pkts", &pg->pool, err);
+    int rc = ivshm_mempool_lookup(&pg->pool_seg->seg.view, o->pool, &pg->pool, err);
     if (rc)
         return rc;
     if (o->size + IVSHM_PKT_HEADROOM > pg->pool.obj_size)
-        return ivshm_fail(
+        return cli_error(
             err, IVSHM_E_INVAL,
             "--size %u: frames must fit the pool's %u-byte buffers after %u bytes of headroom",
             o->size, pg->pool.obj_size, IVSHM_PKT_HEADROOM);
@@ -428,15 +397,15 @@ static int open_all(struct pg_state *pg, struct ivshm_error *err)
     for (int i = 0; i < pg->nsegs; i++)
         any_ctrl |= pg->segs[i].ctrl != NULL;
     if (!any_ctrl)
-        return ivshm_fail(err, IVSHM_E_NOENT, "%s: no 'ctrl' memzone (create it with --preset fwd)",
-                          o->name);
+        return cli_error(err, IVSHM_E_NOENT, "%s: no '%s' memzone (create it with --preset fwd)",
+                         o->name, IVSHM_FWD_CTRL);
     return IVSHM_OK;
 }
 
 /* Waits until every forwarder we control is READY or FWD. */
 /*
  * Waits until every forwarder we drive is READY or FWD *and* alive: its
- * heartbeat moves (it bumps it every 64 polls). The state alone is not
+ * heartbeat moves (it bumps it every IVSHM_FWD_HEARTBEAT_POLLS polls). The state alone is not
  * enough: a VM that died mid-run leaves FWD behind.
  */
 static int wait_ready(struct pg_state *pg, struct ivshm_error *err)
@@ -457,8 +426,8 @@ static int wait_ready(struct pg_state *pg, struct ivshm_error *err)
                 continue;
             uint32_t st = atomic_load_explicit(&s->ctrl->state, memory_order_acquire);
             if (st == IVSHM_FWD_FAIL)
-                return ivshm_fail(err, IVSHM_E_CORRUPT, "%s: the forwarder failed: %.40s", s->name,
-                                  s->ctrl->reason);
+                return cli_error(err, IVSHM_E_CORRUPT, "%s: the forwarder failed: %.40s", s->name,
+                                 s->ctrl->reason);
             bool up = st == IVSHM_FWD_READY || st == IVSHM_FWD_FWD;
             bool beating =
                 atomic_load_explicit(&s->ctrl->heartbeat, memory_order_relaxed) != first_beat[i];
@@ -470,14 +439,13 @@ static int wait_ready(struct pg_state *pg, struct ivshm_error *err)
             return IVSHM_OK;
         if (now_seconds() > deadline || stop_requested) {
             if (stale)
-                return ivshm_fail(err, IVSHM_E_NOENT,
-                                  "%s: ctrl says a forwarder is there, but its heartbeat has not "
-                                  "moved in %.0f s (did the VM stop?)",
-                                  stale->name, pg->opt.timeout);
-            return ivshm_fail(
-                err, IVSHM_E_NOENT,
-                "%s: no forwarder became READY within %.0f s (is the VM running fwd?)",
-                pg->opt.name, pg->opt.timeout);
+                return cli_error(err, IVSHM_E_NOENT,
+                                 "%s: ctrl says a forwarder is there, but its heartbeat has not "
+                                 "moved in %.0f s (did the VM stop?)",
+                                 stale->name, pg->opt.timeout);
+            return cli_error(err, IVSHM_E_NOENT,
+                             "%s: no forwarder became READY within %.0f s (is the VM running fwd?)",
+                             pg->opt.name, pg->opt.timeout);
         }
     }
 }
@@ -498,13 +466,12 @@ static int open_queues(struct pg_state *pg, struct ivshm_error *err)
         }
     }
     for (uint32_t q = 0; q < queues; q++) {
-        char name[IVSHM_NAME_SIZE];
-        snprintf(name, sizeof(name), "rx%u", q);
-        int rc = ivshm_ring_lookup(&pg->tx_seg->seg.view, name, &pg->queues[q].send, err);
+        int rc = ivshm_ring_lookup(&pg->tx_seg->seg.view, ivshm_fwd_ring_name(IVSHM_FWD_RX, q),
+                                   &pg->queues[q].send, err);
         if (rc)
             return rc;
-        snprintf(name, sizeof(name), "tx%u", q);
-        rc = ivshm_ring_lookup(&pg->rx_seg->seg.view, name, &pg->queues[q].recv, err);
+        rc = ivshm_ring_lookup(&pg->rx_seg->seg.view, ivshm_fwd_ring_name(IVSHM_FWD_TX, q),
+                               &pg->queues[q].recv, err);
         if (rc)
             return rc;
         pg->queues[q].held_len = 0;
@@ -678,7 +645,7 @@ static const char pktgen_help[] =
     "  --cpu N        run on CPU N only (recommended: not the forwarder's CPU)\n"
     "Exit status: 0 iff every frame sent came back intact; 1 otherwise; 2 usage.\n";
 
-enum { OPT_TX_TO = 256, OPT_RX_FROM, OPT_DIR, OPT_KEEP, OPT_JSON, OPT_CPU };
+enum { OPT_TX_TO = 256, OPT_RX_FROM, OPT_DIR, OPT_KEEP, OPT_JSON, OPT_CPU, OPT_POOL };
 
 /* Pins the calling thread to one CPU. A polling peer on another core wants
  * us to stay put: two spinning processes the scheduler moves about, or puts
@@ -713,11 +680,13 @@ static int parse_options(const char *cmd, int argc, char **argv, struct pg_optio
         {"dir", required_argument, NULL, OPT_DIR},
         {"help", no_argument, NULL, 'h'},
         {"cpu", required_argument, NULL, OPT_CPU},
+        {"pool", required_argument, NULL, OPT_POOL},
         {NULL, 0, NULL, 0},
     };
     memset(o, 0, sizeof(*o));
     o->size = IVSHM_PKT_MIN_FRAME;
-    o->burst = 32;
+    o->pool = IVSHM_FWD_POOL;
+    o->burst = IVSHM_FWD_BURST_DEFAULT;
     o->timeout = 30;
     o->dir = getenv(IVSHM_ENV_DIR);
     o->cpu = -1;
@@ -728,7 +697,7 @@ static int parse_options(const char *cmd, int argc, char **argv, struct pg_optio
     uint64_t v;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         if (!traffic_options && c != OPT_DIR && c != 'h' && c != 't' && c != '?' && c != ':' &&
-            c != OPT_TX_TO && c != OPT_RX_FROM && c != 'q')
+            c != OPT_TX_TO && c != OPT_RX_FROM && c != 'q' && c != OPT_POOL)
             return usage_error(cmd, "option '%s' does not apply here", argv[optind - 1]);
         switch (c) {
         case 'q':
@@ -752,7 +721,7 @@ static int parse_options(const char *cmd, int argc, char **argv, struct pg_optio
             o->size = (uint32_t)v;
             break;
         case 'b':
-            if (!parse_u64(optarg, 1, 64, &v))
+            if (!parse_u64(optarg, 1, IVSHM_BURST_MAX, &v))
                 return usage_error(cmd, "--burst '%s': not a number in 1..64", optarg);
             o->burst = (uint32_t)v;
             break;
@@ -772,6 +741,15 @@ static int parse_options(const char *cmd, int argc, char **argv, struct pg_optio
         case OPT_RX_FROM:
             o->rx_from = optarg;
             break;
+        case OPT_POOL:
+            if (!traffic_options && ivshm_name_valid(optarg)) {
+                o->pool = optarg;
+                break;
+            }
+            return usage_error(cmd,
+                               traffic_options ? "option '%s' does not apply here"
+                                               : "--pool '%s': not a mempool name",
+                               traffic_options ? "--pool" : optarg);
         case OPT_DIR:
             o->dir = optarg;
             break;
@@ -845,9 +823,11 @@ out:
 }
 
 static const char reclaim_help[] =
-    "usage: ivshm reclaim NAME [--tx-to SEG] [--rx-from SEG] [--queues Q] [--timeout S] [--dir "
-    "DIR]\n"
-    "Gives back to NAME's mempool 'pkts' the buffers held by host processes that\n"
+    "usage: ivshm reclaim NAME [--pool P] [--tx-to SEG] [--rx-from SEG] [--queues Q] [--timeout "
+    "S]\n"
+    "                          [--dir DIR]\n"
+    "Gives back to NAME's mempool P (--pool, default pkts) the buffers held by host processes "
+    "that\n"
     "died while attached (e.g. a pktgen killed with SIGKILL), and frees their party\n"
     "slots. Frames still in flight are first drained from the tx rings, so run it\n"
     "while the forwarder runs (or is stopped) and no other pktgen is attached.\n";
@@ -871,8 +851,8 @@ int ivshm_cmd_reclaim(int argc, char **argv)
         goto out;
     }
     ivshm_mempool_cache_flush(&pg.pool, &pg.cache);
-    printf("reclaim: %u buffers returned to %s/pkts, %u free\n", pg.st.reclaimed, pg.opt.name,
-           ivshm_mempool_free_count(&pg.pool));
+    printf("reclaim: %u buffers returned to %s/%s, %u free\n", pg.st.reclaimed, pg.opt.name,
+           pg.opt.pool, ivshm_mempool_free_count(&pg.pool));
     status = 0;
 out:
     segments_detach(&pg);

@@ -14,12 +14,31 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "common/internal.h"
 #include "ivshm/fwd.h"
 
-static struct ivshm_ring rx_rings[IVSHM_FWD_MAX_QUEUES], tx_rings[IVSHM_FWD_MAX_QUEUES];
-static struct ivshm_fwd_port ports[IVSHM_FWD_MAX_QUEUES];
-static struct ivshm_mempool pool;
+static struct ivshm_fwd fwd;
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The one segment we attached: every path names it (or no segment). */
+static int resolve_segment(void *ctx, const char *name, const struct ivshm_segment_view **view,
+                           struct ivshm_error *err)
+{
+    const struct ivshm_segment *seg = ctx;
+    if (name && strcmp(name, seg->view.name) != 0)
+        return ivshm_fail(err, IVSHM_E_NOENT, "segment %s: not attached (only %s is)", name,
+                          seg->view.name);
+    *view = &seg->view;
+    return IVSHM_OK;
+}
 
 static int usage(const char *msg, const char *value)
 {
@@ -44,7 +63,7 @@ static bool parse_small(const char *s, unsigned min, unsigned max, unsigned *out
 int main(int argc, char **argv)
 {
     const char *dir = getenv(IVSHM_ENV_DIR), *name = NULL;
-    unsigned queues = 0, burst = 32, cpu = 0;
+    unsigned queues = 0, burst = IVSHM_FWD_BURST_DEFAULT, cpu = 0;
     bool pin = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -55,7 +74,7 @@ int main(int argc, char **argv)
             if (!parse_small(argv[++i], 1, IVSHM_FWD_MAX_QUEUES, &queues))
                 return usage("--queues: not a number in 1..16:", argv[i]);
         } else if (strcmp(a, "--burst") == 0 && has_value) {
-            if (!parse_small(argv[++i], 1, 64, &burst))
+            if (!parse_small(argv[++i], 1, IVSHM_BURST_MAX, &burst))
                 return usage("--burst: not a number in 1..64:", argv[i]);
         } else if (strcmp(a, "--cpu") == 0 && has_value) {
             if (!parse_small(argv[++i], 0, CPU_SETSIZE - 1, &cpu))
@@ -83,43 +102,26 @@ int main(int argc, char **argv)
         }
     }
 
-    struct ivshm_segment seg;
+    static struct ivshm_segment seg;
     struct ivshm_error err;
-    struct ivshm_fwd_ctrl *ctrl;
-    void *addr;
-    uint64_t len;
-    if (ivshm_segment_attach(dir, name, IVSHM_ATTACH_CLAIM, "ivshm-fwd", &seg, &err) ||
-        ivshm_mempool_lookup(&seg.view, "pkts", &pool, &err) ||
-        ivshm_memzone_lookup(&seg.view, "ctrl", &addr, &len, &err)) {
+    if (ivshm_segment_attach(dir, name, IVSHM_ATTACH_CLAIM, "ivshm-fwd", &seg, &err)) {
         fprintf(stderr, "ivshm-fwd: %s\n", err.msg);
         return 1;
     }
-    if (len < sizeof(*ctrl)) {
-        fprintf(stderr, "ivshm-fwd: %s/ctrl: %llu bytes, smaller than the %zu-byte control block\n",
-                name, (unsigned long long)len, sizeof(*ctrl));
+    struct ivshm_fwd_config cfg = {
+        .queues = queues,
+        .burst = burst,
+        .mac = {0x02, 0x00, 0x00, 0x00, 0x02, 0x00},
+        .now_ns = now_ns,
+    };
+    struct ivshm_fwd_resolver resolver = {resolve_segment, &seg};
+    if (ivshm_fwd_open(&fwd, &cfg, &resolver, &err) != IVSHM_OK) {
+        fprintf(stderr, "ivshm-fwd: %s\n", err.msg);
+        ivshm_fwd_fail(&fwd, err.msg);
+        ivshm_segment_detach(&seg);
         return 1;
     }
-    ctrl = addr;
-    unsigned n = 0;
-    for (; n < (queues ? queues : IVSHM_FWD_MAX_QUEUES); n++) {
-        char rx[IVSHM_NAME_SIZE], tx[IVSHM_NAME_SIZE];
-        snprintf(rx, sizeof(rx), "rx%u", n);
-        snprintf(tx, sizeof(tx), "tx%u", n);
-        if (ivshm_ring_lookup(&seg.view, rx, &rx_rings[n], &err) ||
-            ivshm_ring_lookup(&seg.view, tx, &tx_rings[n], &err)) {
-            if (queues || n == 0) {
-                fprintf(stderr, "ivshm-fwd: %s\n", err.msg);
-                return 1;
-            }
-            break;
-        }
-    }
-    static const uint8_t mac[6] = {0x02, 0x00, 0x00, 0x00, 0x02, 0x00};
-    memcpy(ctrl->mac, mac, sizeof(mac));
-    for (unsigned q = 0; q < n; q++)
-        ivshm_fwd_port_init(&ports[q], &rx_rings[q], &tx_rings[q], &pool, &ctrl->q[q], mac,
-                            (uint8_t)q, burst);
-    uint32_t abandoned = ivshm_fwd_run(ctrl, ports, n, 100000000ull);
+    uint32_t abandoned = ivshm_fwd_run(&fwd);
     if (abandoned)
         fprintf(stderr, "ivshm-fwd: %u frames could not be forwarded before exit (tx full)\n",
                 abandoned);

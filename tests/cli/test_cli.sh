@@ -236,6 +236,17 @@ else
     echo "ok - not enough free hugepages # SKIP cannot mount hugetlbfs (not root)"
 fi
 
+# reclaim works on any mempool (--pool, default pkts)
+"$IVSHM" create rc --size 16M --dir "$D" --preset fwd --mempool name=bufs,count=64,size=256 >/dev/null
+out=$("$IVSHM" reclaim rc --dir "$D" 2>&1)
+[[ $out == "reclaim: 0 buffers returned to rc/pkts, 3072 free" ]] && ok "reclaim: pool pkts by default" ||
+    not_ok "reclaim: $out"
+out=$("$IVSHM" reclaim rc --pool bufs --dir "$D" 2>&1)
+[[ $out == "reclaim: 0 buffers returned to rc/bufs, 64 free" ]] && ok "reclaim --pool bufs" ||
+    not_ok "reclaim --pool bufs: $out"
+expect_fail "reclaim --pool of no such pool" 1 "$D" "rc/nope" "$IVSHM" reclaim rc --pool nope --dir "$D"
+"$IVSHM" destroy rc --dir "$D"
+
 # size rounding on 4 KiB pages
 p=$("$IVSHM" create odd --size 5000 --dir "$D")
 s=$(stat -c %s "$p" 2>/dev/null)
