@@ -49,7 +49,7 @@ $(IVSHM_BIN): $(HOST_CLI_OBJS) $(LIBIVSHM_A)
 	$(Q)$(CC) $(HOST_LDFLAGS) -o $@ $(HOST_CLI_OBJS) $(LIBIVSHM_A) $(HOST_LIBS)
 
 # The version comes from the VERSION file: rebuild the CLI when it changes.
-$(HOST_OBJ_DIR)/host/cli/main.o: VERSION
+$(HOST_OBJ_DIR)/host/cli/cli.o: VERSION
 
 .PHONY: host
 host: $(LIBIVSHM_A) $(LIBIVSHM_SO) $(IVSHM_BIN)

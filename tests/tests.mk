@@ -81,7 +81,7 @@ test-unit:
 	exit $$rc
 
 # Shell tests need the CLI; host/host.mk provides the rule for it.
-CLI_TEST_DEPS := $(if $(wildcard host/host.mk),$(B)/bin/ivshm)
+CLI_TEST_DEPS := $(if $(wildcard host/host.mk),$(B)/bin/ivshm $(B)/bin/ivshm-fwd)
 
 # The CLI with the test-only object type "counters" linked in
 # (tests/cli/test_object_type.sh): the same objects plus one file.

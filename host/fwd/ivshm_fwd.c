@@ -1,25 +1,29 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * ivshm-fwd: the guest forwarder's loop (common/fwd.c) run as a Linux
+ * ivshm-fwd: the forwarder of the fwd module (common/fwd.c) as a Linux
  * process, so forwarding is tested and measured without QEMU.
  *
- *   ivshm-fwd [--dir DIR] [--queues Q] [--burst B] [--cpu N] NAME
+ *   ivshm-fwd NAME [--queues Q] [--burst B] [--cpu N] [--dir DIR]
  *
  * Forwards rxN -> txN of segment NAME for N < Q (default: every pair there
  * is), buffers from NAME/pkts, state in NAME/ctrl; exits 0 when pktgen sets
  * EXIT, after publishing final counters (DONE).
  */
-#include <errno.h>
 #include <sched.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "common/internal.h"
+#include "host/cli/cli.h"
 #include "ivshm/fwd.h"
 
-static struct ivshm_fwd fwd;
+struct fwd_opts {
+    const char *dir;
+    uint32_t queues;
+    uint32_t burst;
+    int cpu;
+};
 
 static uint64_t now_ns(void)
 {
@@ -40,91 +44,68 @@ static int resolve_segment(void *ctx, const char *name, const struct ivshm_segme
     return IVSHM_OK;
 }
 
-static int usage(const char *msg, const char *value)
+static int fwd_run(void *opts, char **args, unsigned nargs)
 {
-    fprintf(stderr,
-            "ivshm-fwd: %s '%s' (usage: ivshm-fwd [--dir DIR] [--queues Q] [--burst B] [--cpu N] "
-            "NAME)\n",
-            msg, value);
-    return 2;
-}
-
-static bool parse_small(const char *s, unsigned min, unsigned max, unsigned *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long v = strtoul(s, &end, 10);
-    if (errno || *end || end == s || v < min || v > max || *s == '-')
-        return false;
-    *out = (unsigned)v;
-    return true;
-}
-
-int main(int argc, char **argv)
-{
-    const char *dir = getenv(IVSHM_ENV_DIR), *name = NULL;
-    unsigned queues = 0, burst = IVSHM_FWD_BURST_DEFAULT, cpu = 0;
-    bool pin = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        bool has_value = i + 1 < argc;
-        if (strcmp(a, "--dir") == 0 && has_value) {
-            dir = argv[++i];
-        } else if (strcmp(a, "--queues") == 0 && has_value) {
-            if (!parse_small(argv[++i], 1, IVSHM_FWD_MAX_QUEUES, &queues))
-                return usage("--queues: not a number in 1..16:", argv[i]);
-        } else if (strcmp(a, "--burst") == 0 && has_value) {
-            if (!parse_small(argv[++i], 1, IVSHM_BURST_MAX, &burst))
-                return usage("--burst: not a number in 1..64:", argv[i]);
-        } else if (strcmp(a, "--cpu") == 0 && has_value) {
-            if (!parse_small(argv[++i], 0, CPU_SETSIZE - 1, &cpu))
-                return usage("--cpu: not a CPU number:", argv[i]);
-            pin = true;
-        } else if (a[0] == '-') {
-            return usage("unknown option or missing value", a);
-        } else if (!name) {
-            name = a;
-        } else {
-            return usage("unexpected argument", a);
-        }
-    }
-    if (!name)
-        return usage("missing segment", "NAME");
-    if (pin) {
-        /* A poller that the scheduler moves about, or puts on its peer's
-         * core, loses an order of magnitude. */
-        cpu_set_t set;
-        CPU_ZERO(&set);
-        CPU_SET(cpu, &set);
-        if (sched_setaffinity(0, sizeof(set), &set) != 0) {
-            fprintf(stderr, "ivshm-fwd: --cpu %u: cannot run there: %s\n", cpu, strerror(errno));
-            return 1;
-        }
-    }
-
+    (void)nargs;
+    const struct fwd_opts *o = opts;
     static struct ivshm_segment seg;
+    static struct ivshm_fwd fwd;
     struct ivshm_error err;
-    if (ivshm_segment_attach(dir, name, IVSHM_ATTACH_CLAIM, "ivshm-fwd", &seg, &err)) {
-        fprintf(stderr, "ivshm-fwd: %s\n", err.msg);
-        return 1;
-    }
+    if (cli_pin_cpu(o->cpu) != CLI_EXIT_OK)
+        return CLI_EXIT_RUNTIME;
+    if (ivshm_segment_attach(o->dir, args[0], IVSHM_ATTACH_CLAIM, "ivshm-fwd", &seg, &err))
+        return cli_fail(cli_exit_status(err.code), "%s", err.msg);
     struct ivshm_fwd_config cfg = {
-        .queues = queues,
-        .burst = burst,
+        .queues = o->queues,
+        .burst = o->burst,
         .mac = {0x02, 0x00, 0x00, 0x00, 0x02, 0x00},
         .now_ns = now_ns,
     };
     struct ivshm_fwd_resolver resolver = {resolve_segment, &seg};
     if (ivshm_fwd_open(&fwd, &cfg, &resolver, &err) != IVSHM_OK) {
-        fprintf(stderr, "ivshm-fwd: %s\n", err.msg);
         ivshm_fwd_fail(&fwd, err.msg);
         ivshm_segment_detach(&seg);
-        return 1;
+        return cli_fail(CLI_EXIT_RUNTIME, "%s", err.msg);
     }
     uint32_t abandoned = ivshm_fwd_run(&fwd);
-    if (abandoned)
-        fprintf(stderr, "ivshm-fwd: %u frames could not be forwarded before exit (tx full)\n",
-                abandoned);
     ivshm_segment_detach(&seg);
-    return abandoned ? 1 : 0;
+    if (abandoned)
+        return cli_fail(CLI_EXIT_RUNTIME, "%u frames could not be forwarded before exit (tx full)",
+                        abandoned);
+    return CLI_EXIT_OK;
+}
+
+#define FWD(field) CLI_FIELD(struct fwd_opts, field)
+
+static const struct cli_option fwd_options[] = {
+    {"--queues", "Q", "queue pairs rx0/tx0.. to serve, 1..16 (default: every pair there is)",
+     CLI_U32, FWD(queues), 1, IVSHM_FWD_MAX_QUEUES, NULL, NULL},
+    {"--burst", "B", "entries per ring operation, 1..64 (default 32)", CLI_U32, FWD(burst), 1,
+     IVSHM_BURST_MAX, NULL, NULL},
+    {"--cpu", "N", "run on CPU N only (recommended: not pktgen's CPU)", CLI_INDEX, FWD(cpu), 0,
+     CPU_SETSIZE - 1, NULL, NULL},
+    CLI_OPTION_DIR(struct fwd_opts),
+    CLI_OPTION_END,
+};
+
+static const struct cli_command fwd_command = {
+    .args = "NAME",
+    .min_args = 1,
+    .max_args = 1,
+    .segment_args = true,
+    .summary = "forward rxN -> txN of segment NAME until the host sets EXIT (docs/forwarding.md)",
+    .details = "Buffers come from NAME/pkts, the state machine is NAME/ctrl (a run-time error\n"
+               "is also set there, as FAIL).\n"
+               "Exit status: 0 after EXIT and the final counters (DONE); 1 if frames had to\n"
+               "be abandoned, or on a run-time error; 2 usage error.\n",
+    .opts_size = sizeof(struct fwd_opts),
+    .options = fwd_options,
+    .run = fwd_run,
+};
+
+int main(int argc, char **argv)
+{
+    static const struct cli_command *const commands[] = {&fwd_command, NULL};
+    static const struct cli_program program = {"ivshm-fwd", NULL, commands};
+    return cli_main(&program, argc, argv);
 }

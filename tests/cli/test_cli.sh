@@ -119,14 +119,28 @@ out=$("$IVSHM" list --dir "$D" --json)
 python3 -c 'import json,sys; l=json.loads(sys.argv[1]); assert [s["name"] for s in l]==["t1"] and l[0]["valid"]' "$out" &&
     ok "list --json" || not_ok "list --json: $out"
 
-# ---- help and version ----
-for cmd in create inspect qemu-args list destroy; do
+# ---- help and version, on every binary and subcommand ----
+FWD_BIN=${FWD_BIN:-$(dirname "$IVSHM")/ivshm-fwd}
+for cmd in create inspect qemu-args list destroy pktgen reclaim; do
     out=$("$IVSHM" "$cmd" --help 2>&1)
     rc=$?
     [[ $rc -eq 0 && $out == "usage: ivshm $cmd"* ]] && ok "$cmd --help" || not_ok "$cmd --help: exit $rc: $out"
+    out=$("$IVSHM" "$cmd" --version 2>&1)
+    [[ $? -eq 0 && $out == "ivshm $(cat VERSION) (segment ABI 1)" ]] && ok "$cmd --version" ||
+        not_ok "$cmd --version: $out"
 done
 out=$("$IVSHM" --version)
 [[ $out == *"$(cat VERSION)"* ]] && ok "--version says $(cat VERSION)" || not_ok "--version: $out"
+out=$("$FWD_BIN" --help 2>&1)
+[[ $? -eq 0 && $out == "usage: ivshm-fwd NAME"* ]] && ok "ivshm-fwd --help" || not_ok "ivshm-fwd --help: $out"
+out=$("$FWD_BIN" --version 2>&1)
+[[ $? -eq 0 && $out == "ivshm-fwd $(cat VERSION) (segment ABI 1)" ]] && ok "ivshm-fwd --version" ||
+    not_ok "ivshm-fwd --version: $out"
+expect_fail "ivshm-fwd: unknown option" 2 "$D" "--colour" "$FWD_BIN" t1 --colour
+expect_fail "ivshm-fwd: --burst out of range" 2 "$D" "--burst '65'" "$FWD_BIN" t1 --burst 65
+expect_fail "pktgen: --count and --duration" 2 "$D" "not both" "$IVSHM" pktgen t1 --count 5 --duration 1
+expect_fail "pktgen: --size out of range" 2 "$D" "--size '63'" "$IVSHM" pktgen t1 --size 63
+expect_fail "reclaim: an option of pktgen" 2 "$D" "--keep" "$IVSHM" reclaim t1 --keep
 
 # ---- limits: 1024 objects, 31-byte names ----
 args=()
