@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # ivshm — top-level build. Everything lands in build/.
 #
 #   make            build host library, CLI and guest images
@@ -5,6 +6,8 @@
 #   make test       every test (installs missing packages first)
 #   make test-unit  Check unit tests (plus ASan/UBSan and TSan builds)
 #   make test-boot  QEMU boot tests of the guest runtime
+#   make test-api   exports of libivshm.so against the public headers
+#   make test-lint  formatting (what check-format checks) and SPDX lines
 #   make bench      benchmarks against DPDK
 #
 # Sub-makefiles (one per directory) add to the variables and targets below.

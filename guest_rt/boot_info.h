@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The one boot-info both boot paths (Multiboot and UEFI) fill in and hand to
  * the runtime (rt_start). Everything is copied into this struct before the
  * firmware's memory is reused, so the runtime never follows a firmware pointer

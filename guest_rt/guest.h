@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* guest.h — the API of the ivshm bare-metal guest runtime.
  *
  * A guest application is an ordinary C program: it defines
@@ -173,8 +174,9 @@ int guest_mempool_lookup(const char *path, struct ivshm_mempool *mp, struct ivsh
 int guest_memzone_lookup(const char *path, void **addr, uint64_t *length, struct ivshm_error *err);
 
 /* Bumps our party's heartbeat (ivshm_party.heartbeat) in every attached
- * segment: a polling loop calls it now and then so the host can tell a live
- * guest from a dead one. */
+ * segment, for `ivshm inspect` to show. Informational: nothing in ivshm
+ * judges a guest by it (the forwarder's liveness is its ctrl heartbeat,
+ * bumped by ivshm_fwd_run). */
 void guest_ivshm_heartbeat(void);
 
 #ifdef __cplusplus

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # guest_rt/guest.mk — the bare-metal guest runtime, its two boot paths and the
 # guest applications (hello, probe). Included by the top-level Makefile.
 #

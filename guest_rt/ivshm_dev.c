@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* IVSHMEM devices: map BAR2, validate the segment, attach as a party, look
  * objects up by "segment/name". */
 #include <stdio.h>

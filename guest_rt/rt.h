@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Internal interfaces between the pieces of the guest runtime. Applications
  * use guest.h instead. */
 #ifndef GUEST_RT_H

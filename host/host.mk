@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # libivshm (static and shared) and the ivshm CLI.
 #
 #   build/lib/libivshm.a                       host library + shared code

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # Tests: Check unit programs (plain, ASan/UBSan, TSan), CLI and QEMU shell tests.
 # Included by the top Makefile; uses B, CC, Q, HOST_CFLAGS, COMMON_SRCS.
 #
@@ -5,6 +6,7 @@
 #   tests/unit/*.mk         fragments: TEST_EXTRA_SRCS_test_<x> := a.c b.c
 #   tests/cli/test_*.sh     run with IVSHM, BUILD, TEST_TMP; print ok / not ok
 #   tests/qemu/test_*.sh    same
+#   tests/lint/test_lint.sh formatting (make check-format) and SPDX lines
 #
 # Every target records "passed N failed M" in $(B)/tests/results/<target>.txt
 # through tests/harness; `tests/harness summary TARGET...` adds them up.
@@ -105,4 +107,10 @@ test-qemu:
 		{ $(TEST_HARNESS) fail test-qemu "$(B)/bin/ivshm did not build"; exit 1; })
 	$(Q)$(TEST_HARNESS) shell test-qemu 600 $(QEMU_TESTS)
 
-TEST_TARGETS += test-unit test-cli test-qemu
+# Formatting (what make check-format checks) and SPDX lines, as a test.
+.PHONY: test-lint
+test-lint:
+	$(Q)$(TEST_HARNESS) reset test-lint
+	$(Q)$(TEST_HARNESS) shell test-lint 300 tests/lint/test_lint.sh
+
+TEST_TARGETS += test-unit test-cli test-qemu test-lint

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* probe: lists every ivshm device and object the runtime found.
  *
  *   ivshm-probe: device bdf=00:03.0 bar2=0x... size=16777216 segment=vm1 objects=4

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # build/bin/ivshm-fwd: the forwarding loop as a Linux process (host-only tests, bench),
 # on the CLI framework of host/cli/.
 IVSHM_FWD_BIN := $(B)/bin/ivshm-fwd

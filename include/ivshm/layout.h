@@ -105,7 +105,7 @@ enum ivshm_party_state {
 
 enum ivshm_party_kind {
     IVSHM_PARTY_HOST = 1,  /* a Linux process: pid + start time identify it */
-    IVSHM_PARTY_GUEST = 2, /* a VM runtime: it bumps heartbeat while alive */
+    IVSHM_PARTY_GUEST = 2, /* a VM runtime (the host cannot check its liveness) */
 };
 
 struct ivshm_party {
@@ -113,6 +113,8 @@ struct ivshm_party {
     uint32_t kind;          /* enum ivshm_party_kind */
     uint64_t pid;           /* host: process id; guest: 0 */
     uint64_t start_time;    /* host: process start time in clock ticks; guest: TSC at attach */
+    /* Bumped by a guest application that wants to; informational (a
+     * forwarder's liveness is its ctrl heartbeat, fwd.h). */
     _Atomic uint64_t heartbeat;
     uint64_t attach_count; /* times this slot was claimed */
     char label[24];        /* e.g. "pktgen", "fwd", NUL-terminated */

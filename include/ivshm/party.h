@@ -5,8 +5,9 @@
  * A party's slot index is its identity in mempool state bytes. Host
  * processes are identified by pid and start time (field 22 of
  * /proc/PID/stat, clock ticks since boot): a pid alone may be reused by an
- * unrelated process after the original one died. A guest proves it lives by
- * bumping its heartbeat.
+ * unrelated process after the original one died. A guest cannot be checked
+ * from the host: its heartbeat moves only if its application bumps it, and
+ * protocols carry their own liveness (the forwarder's ctrl heartbeat, fwd.h).
  *
  * Return convention: status.h.
  */
@@ -37,8 +38,8 @@ const char *ivshm_party_kind_name(uint32_t kind);
  * Whether the party in this entry (a copy, or the entry in the segment) is
  * still there. ALIVE host parties: the pid exists (kill(pid, 0) succeeds or
  * fails with EPERM) and its start time is the recorded one. ALIVE guest
- * parties: true (a guest proves liveness through its heartbeat, which only
- * the caller can judge over time). Any other state: false.
+ * parties: true (the host cannot tell; a caller that knows the guest's
+ * protocol judges its heartbeat over time). Any other state: false.
  */
 bool ivshm_party_alive(const struct ivshm_party *party);
 #endif

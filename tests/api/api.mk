@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # The public API as shipped (exports, soname, self-contained headers).
 .PHONY: test-api
 test-api:

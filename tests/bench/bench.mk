@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # Benchmarks: ivshm rings and mempools against DPDK 22.11 (tests/bench/).
 #
 #   make bench             installs DPDK (scripts/install-deps bench), builds

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* segtool: host helper for the boot tests.
  *
  *   segtool create FILE SIZE NAME [ring:NAME:SLOTS] [memzone:NAME:SIZE]

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # The ivshm CLI: the acceptance example, limits, and every bad input of
 # issue 2 (exit status, exactly one line on stderr, no segment file left).
 # Env: IVSHM (the CLI), TEST_TMP (scratch directory, removed by the caller).

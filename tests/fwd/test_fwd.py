@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """Boot-and-forward tests: frames go host -> forwarder -> host through ivshm
 rings and must all come back intact.
 

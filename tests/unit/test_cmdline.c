@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests of the guest's key=value command-line parser (guest_rt/cmdline.c). */
 #include <check.h>
 #include <stdio.h>

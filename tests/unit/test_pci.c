@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests of the guest's PCI walk (guest_rt/pci.c) over a fake config
  * space that behaves like hardware for the registers the walk touches: BARs
  * read back their size mask after all-ones is written, bridges route buses. */
