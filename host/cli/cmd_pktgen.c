@@ -302,8 +302,6 @@ static int pktgen_run(void *opts, char **args, unsigned nargs)
 #define PG(field) CLI_FIELD(struct pg_options, field)
 
 static const struct cli_option pktgen_options[] = {
-    {"--queues", "Q", "queue pairs, 1..16 (default: as many as the forwarder serves)", CLI_U32,
-     PG(queues), 1, IVSHM_FWD_MAX_QUEUES, NULL, NULL},
     {"--count", "N", "frames to send (default 1000000)", CLI_U64, PG(count), 1, UINT64_MAX / 2,
      NULL, NULL},
     {"--duration", "S", "send for S seconds instead of a count", CLI_SECONDS, PG(duration), 0, 0,
@@ -312,18 +310,11 @@ static const struct cli_option pktgen_options[] = {
      IVSHM_PKT_MIN_FRAME, 65535, NULL, NULL},
     {"--burst", "B", "frames per ring operation, 1..64 (default 32)", CLI_U32, PG(burst), 1,
      IVSHM_BURST_MAX, NULL, NULL},
-    {"--timeout", "S", "wait up to S s for READY and for the last frames (default 30)", CLI_SECONDS,
-     PG(timeout), 0, 0, NULL, NULL},
     {"--json", NULL, "print the summary as one JSON object", CLI_FLAG, PG(json), 0, 0, NULL, NULL},
     {"--keep", NULL, "leave the forwarder running (do not set EXIT)", CLI_FLAG, PG(keep), 0, 0,
      NULL, NULL},
-    {"--tx-to", "SEG", "send on the rxN rings of segment SEG (default NAME)", CLI_NAME, PG(tx_to),
-     0, 0, NULL, NULL},
-    {"--rx-from", "SEG", "receive on the txN rings of segment SEG (default NAME)", CLI_NAME,
-     PG(rx_from), 0, 0, NULL, NULL},
     {"--cpu", "N", "run on CPU N only (recommended: not the forwarder's CPU)", CLI_INDEX, PG(cpu),
      0, CPU_SETSIZE - 1, NULL, NULL},
-    CLI_OPTION_DIR(struct pg_options),
     CLI_OPTION_END,
 };
 
@@ -343,5 +334,6 @@ const struct cli_command cli_cmd_pktgen = {
     .opts_size = sizeof(struct pg_options),
     .defaults = pg_defaults,
     .options = pktgen_options,
+    .more_options = pg_shared_options,
     .run = pktgen_run,
 };

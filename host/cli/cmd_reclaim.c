@@ -33,15 +33,6 @@ static int reclaim_run(void *opts, char **args, unsigned nargs)
 static const struct cli_option reclaim_options[] = {
     {"--pool", "P", "the mempool to repair (default pkts)", CLI_NAME, PG(pool), 0, 0, NULL,
      "mempool"},
-    {"--tx-to", "SEG", "the segment whose rxN rings pktgen sent on (default NAME)", CLI_NAME,
-     PG(tx_to), 0, 0, NULL, NULL},
-    {"--rx-from", "SEG", "the segment whose txN rings come back (default NAME)", CLI_NAME,
-     PG(rx_from), 0, 0, NULL, NULL},
-    {"--queues", "Q", "queue pairs to drain, 1..16 (default: as many as the forwarder serves)",
-     CLI_U32, PG(queues), 1, IVSHM_FWD_MAX_QUEUES, NULL, NULL},
-    {"--timeout", "S", "give up when frames are still moving after S s (default 30)", CLI_SECONDS,
-     PG(timeout), 0, 0, NULL, NULL},
-    CLI_OPTION_DIR(struct pg_options),
     CLI_OPTION_END,
 };
 
@@ -60,5 +51,6 @@ const struct cli_command cli_cmd_reclaim = {
     .opts_size = sizeof(struct pg_options),
     .defaults = pg_defaults,
     .options = reclaim_options,
+    .more_options = pg_shared_options,
     .run = reclaim_run,
 };

@@ -25,6 +25,25 @@ void pg_defaults(void *opts)
     o->timeout = 30;
 }
 
+#define PG(field) CLI_FIELD(struct pg_options, field)
+
+const struct cli_option *pg_shared_options(void)
+{
+    static const struct cli_option options[] = {
+        {"--queues", "Q", "queue pairs, 1..16 (default: as many as the forwarder serves)", CLI_U32,
+         PG(queues), 1, IVSHM_FWD_MAX_QUEUES, NULL, NULL},
+        {"--tx-to", "SEG", "the segment whose rxN rings frames are sent on (default NAME)",
+         CLI_NAME, PG(tx_to), 0, 0, NULL, NULL},
+        {"--rx-from", "SEG", "the segment whose txN rings frames come back on (default NAME)",
+         CLI_NAME, PG(rx_from), 0, 0, NULL, NULL},
+        {"--timeout", "S", "give up after S s without progress (default 30)", CLI_SECONDS,
+         PG(timeout), 0, 0, NULL, NULL},
+        CLI_OPTION_DIR(struct pg_options),
+        CLI_OPTION_END,
+    };
+    return options;
+}
+
 struct pg_state *pg_start(const void *opts, const char *name)
 {
     static struct pg_state pg; /* large (ring handles, caches): not on the stack */

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "host/cli/cli.h"
 #include "ivshm/fwd.h"
 
 #define PG_MAX_SEGS 3
@@ -66,6 +67,10 @@ struct pg_state {
 
 /* Set by SIGINT and SIGTERM (pktgen): stop sending, collect, report. */
 extern volatile sig_atomic_t pg_stop_requested;
+
+/* The options both commands take: --queues, --tx-to, --rx-from, --timeout,
+ * --dir (their cli_command's more_options). */
+const struct cli_option *pg_shared_options(void);
 
 /* The defaults of both commands' options: pool pkts, 64-byte frames, bursts
  * of 32, 30 s timeout. */

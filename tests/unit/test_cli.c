@@ -215,12 +215,8 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("cli");
-    TCase *tc = tcase_create("numbers");
-    tcase_add_test(tc, test_parse_size);
-    tcase_add_test(tc, test_parse_u64);
-    tcase_add_test(tc, test_format_size);
-    tcase_add_test(tc, test_parse_seconds_and_error);
-    tcase_add_test(tc, test_option_parser);
-    suite_add_tcase(s, tc);
+    test_case(s, "parsing",
+              (const TTest *[]){test_parse_size, test_parse_u64, test_format_size,
+                                test_parse_seconds_and_error, test_option_parser, NULL});
     return test_run(s);
 }

@@ -267,25 +267,15 @@ START_TEST(test_run_drain_gives_up)
 }
 END_TEST
 
-static Suite *fwd_suite(void)
-{
-    Suite *s = suite_create("fwd");
-    TCase *tc = tcase_create("module");
-    tcase_add_test(tc, test_preset);
-    tcase_add_test(tc, test_frames);
-    tcase_add_test(tc, test_open_defaults);
-    tcase_add_test(tc, test_open_paths_and_errors);
-    suite_add_tcase(s, tc);
-    TCase *run = tcase_create("run");
-    tcase_set_tags(run, "threads");
-    tcase_set_timeout(run, 60);
-    tcase_add_test(run, test_run_clean_exit);
-    tcase_add_test(run, test_run_drain_gives_up);
-    suite_add_tcase(s, run);
-    return s;
-}
-
 int main(void)
 {
-    return test_run(fwd_suite());
+    Suite *s = suite_create("fwd");
+    test_case(s, "module",
+              (const TTest *[]){test_preset, test_frames, test_open_defaults,
+                                test_open_paths_and_errors, NULL});
+    TCase *run =
+        test_case(s, "run", (const TTest *[]){test_run_clean_exit, test_run_drain_gives_up, NULL});
+    tcase_set_tags(run, "threads");
+    tcase_set_timeout(run, 60);
+    return test_run(s);
 }

@@ -116,11 +116,8 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("object_class");
-    TCase *tc = tcase_create("table");
-    tcase_add_test(tc, test_builtin_rows);
-    tcase_add_test(tc, test_registration);
-    tcase_add_test(tc, test_counters_segment);
-    tcase_add_test(tc, test_counters_arguments);
-    suite_add_tcase(s, tc);
+    test_case(s, "table",
+              (const TTest *[]){test_builtin_rows, test_registration, test_counters_segment,
+                                test_counters_arguments, NULL});
     return test_run(s);
 }

@@ -6,6 +6,16 @@
 #include <check.h>
 #include <stdlib.h>
 
+/* A test case named `name` holding tests[] (ends with NULL), added to suite. */
+static inline TCase *test_case(Suite *suite, const char *name, const TTest *const *tests)
+{
+    TCase *tc = tcase_create(name);
+    for (; *tests; tests++)
+        tcase_add_test(tc, *tests);
+    suite_add_tcase(suite, tc);
+    return tc;
+}
+
 static inline int test_run(Suite *suite)
 {
     SRunner *sr = srunner_create(suite);
