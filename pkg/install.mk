@@ -10,8 +10,8 @@
 # list kept here:
 #   INSTALL_BINS     programs; each fragment appends its own (host/host.mk,
 #                    host/fwd/fwd.mk, ...), a tool built only with DPDK only then
-#   PUBLIC_HEADERS   (Makefile) scripts/public-headers: include/ivshm/**.h except
-#                    those marked "ivshm: internal header", and guest_rt/guest.h
+#   PUBLIC_HEADERS   (Makefile) scripts/public-headers: include/ivshm/**.h and
+#                    guest_rt/guest.h
 #   GUEST_IMAGES     every guest app (guest_rt/guest.mk) -> DATADIR/ivshm/guest/
 #   MAN_B            pages and generated .so links (man/man.mk) -> MANDIR
 #
@@ -81,21 +81,17 @@ PKG_FILES := $(PKG_B)/ivshm.pc $(PKG_B)/ivshm-guest-build $(PKG_B)/sdk/multiboot
 ALL_TARGETS += $(PKG_FILES)
 INSTALL_BINS += $(PKG_B)/ivshm-guest-build
 
-# The shared library: the real file libivshm.so.VERSION, a link named after the
-# soname the build gave it (read from the file: libivshm.so.1 once the version
-# map lands), and libivshm.so for -livshm.
-LIBIVSHM_REAL := libivshm.so.$(VERSION)
-LIBIVSHM_SONAME = $(shell objdump -p $(LIBIVSHM_SO) | sed -n 's/^ *SONAME *//p')
-LIBIVSHM_SONAME_LINK = $(filter-out libivshm.so $(LIBIVSHM_REAL),$(LIBIVSHM_SONAME))
-
+# The shared library as host/host.mk builds it: the real file
+# libivshm.so.VERSION, a link named after its soname (libivshm.so.MAJOR), and
+# libivshm.so for -livshm.
 # One word per entry (pkg/install-files reads them with '|' as spaces):
 #   file|MODE|SRC|DEST   link|TARGET|DEST   tree|MODE|SRCDIR|DEST
 INSTALL_SPEC = \
 	$(foreach f,$(INSTALL_BINS),file|0755|$(f)|$(BINDIR)/$(notdir $(f))) \
 	file|0644|$(LIBIVSHM_A)|$(LIBDIR)/libivshm.a \
-	file|0755|$(LIBIVSHM_SO)|$(LIBDIR)/$(LIBIVSHM_REAL) \
-	$(if $(LIBIVSHM_SONAME_LINK),link|$(LIBIVSHM_REAL)|$(LIBDIR)/$(LIBIVSHM_SONAME_LINK)) \
-	link|$(or $(LIBIVSHM_SONAME_LINK),$(LIBIVSHM_REAL))|$(LIBDIR)/libivshm.so \
+	file|0755|$(LIBIVSHM_SO_REAL)|$(LIBDIR)/$(notdir $(LIBIVSHM_SO_REAL)) \
+	link|$(notdir $(LIBIVSHM_SO_REAL))|$(LIBDIR)/$(LIBIVSHM_SONAME) \
+	link|$(LIBIVSHM_SONAME)|$(LIBDIR)/libivshm.so \
 	file|0644|$(PKG_B)/ivshm.pc|$(PKGCONFIGDIR)/ivshm.pc \
 	$(foreach h,$(PUBLIC_HEADERS),file|0644|$(h)|$(call header_dest,$(h))) \
 	tree|0644|$(MAN_B)|$(MANDIR) \

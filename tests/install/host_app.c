@@ -21,7 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <ivshm/host/segment_file.h>
+#include <ivshm/ivshm.h>
 
 #define COUNT     100000u
 #define POOL_SIZE 256u
@@ -65,16 +65,16 @@ static void open_endpoint(const char *dir, const char *label, const char *send, 
 {
     struct ivshm_error err;
     if (ivshm_segment_attach(dir, "inst-host", IVSHM_ATTACH_CLAIM, label, &ep->seg, &err) ||
-        ivshm_segment_ring(&ep->seg, send, &ep->send, &err) ||
-        ivshm_segment_ring(&ep->seg, recv, &ep->recv, &err) ||
-        ivshm_segment_mempool(&ep->seg, "bufs", &ep->pool, &err))
+        ivshm_ring_lookup(&ep->seg.view, send, &ep->send, &err) ||
+        ivshm_ring_lookup(&ep->seg.view, recv, &ep->recv, &err) ||
+        ivshm_mempool_lookup(&ep->seg.view, "bufs", &ep->pool, &err))
         die(label, &err);
 }
 
 static void destroy_segment(const char *dir)
 {
     struct ivshm_error err;
-    if (ivshm_segment_destroy(dir, "inst-host", false, &err) != IVSHM_OK)
+    if (ivshm_segment_destroy(dir, "inst-host", 0, &err) != IVSHM_OK)
         die("destroy", &err);
 }
 

@@ -6,6 +6,11 @@ tree would use it.
   install         make install into a scratch DESTDIR with PREFIX=/opt/ivshm-test
   layout          the files the install promises are there, all under PREFIX,
                   and the manifest lists exactly what is there
+  headers         each installed header compiles alone, with nothing but
+                  `pkg-config --cflags ivshm`, as strict ISO C11
+                  (-std=c11 -pedantic-errors) and as C99 (-std=c99: GCC
+                  takes the C11 keywords _Atomic, _Alignas, _Static_assert
+                  as extensions there)
   host-shared     tests/install/host_app.c built in an empty directory with
                   nothing but pkg-config (PKG_CONFIG_SYSROOT_DIR/PATH) pointed
                   at the install; parent and child pass 100,000 entries
@@ -33,6 +38,7 @@ the tree (a build that reached into it would fail).
 Env: BUILD, TEST_TMP (tests/harness), MAKE.
 """
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -53,6 +59,7 @@ APPS = os.path.join(WORK, "app")
 SEG_DIR = os.path.join(WORK, "segments")
 IVSHM = os.path.join(INST, "bin", "ivshm")
 VERSION = open(os.path.join(ROOT, "VERSION")).read().strip()
+SO_MAJOR = VERSION.split(".")[0]
 MANIFEST = os.path.join(INST, "share", "ivshm", "install-manifest")
 
 # Environment for the builds: nothing of the caller's make, no stray paths.
@@ -138,7 +145,8 @@ def expected_files():
     headers = subprocess.run([os.path.join(ROOT, "scripts", "public-headers")], check=True,
                              stdout=subprocess.PIPE, text=True).stdout.split()
     want = ["bin/ivshm", "bin/ivshm-fwd", "bin/ivshm-guest-build", "lib/libivshm.a",
-            "lib/libivshm.so", f"lib/libivshm.so.{VERSION}", "lib/pkgconfig/ivshm.pc",
+            "lib/libivshm.so", f"lib/libivshm.so.{SO_MAJOR}", f"lib/libivshm.so.{VERSION}",
+            "lib/pkgconfig/ivshm.pc",
             "share/ivshm/install-manifest", "share/ivshm/guest.gdb",
             "share/man/man1/ivshm.1", "share/man/man1/ivshm-fwd.1",
             "share/man/man1/ivshm-guest-build.1", "share/man/man7/ivshm-guest.7"]
@@ -165,11 +173,45 @@ def case_layout():
         problem = (f"manifest and DESTDIR differ: only in the manifest "
                    f"{sorted(manifest_files() - found)}, only installed {sorted(found - manifest_files())}")
     else:
-        link = os.path.join(INST, "lib", "libivshm.so")
-        real = os.path.basename(os.path.realpath(link))
-        if real != f"libivshm.so.{VERSION}":
-            problem = f"lib/libivshm.so resolves to {real}, expected libivshm.so.{VERSION}"
+        problem = check_library_links()
     report("layout", problem, f"{len(found)} files")
+
+
+def check_library_links():
+    """libivshm.so -> libivshm.so.MAJOR -> libivshm.so.VERSION, whose soname
+    is libivshm.so.MAJOR (what programs record, and what ldconfig names its
+    link after)."""
+    lib = os.path.join(INST, "lib")
+    want = {"libivshm.so": f"libivshm.so.{SO_MAJOR}",
+            f"libivshm.so.{SO_MAJOR}": f"libivshm.so.{VERSION}"}
+    for link, target in want.items():
+        path = os.path.join(lib, link)
+        if not os.path.islink(path) or os.readlink(path) != target:
+            return f"lib/{link} should be a link to {target}"
+    status, out = run(["readelf", "-d", os.path.join(lib, f"libivshm.so.{VERSION}")])
+    soname = re.search(r"\(SONAME\).*\[(.*)\]", out)
+    if not soname or soname[1] != f"libivshm.so.{SO_MAJOR}":
+        return f"the soname of libivshm.so.{VERSION} is {soname and soname[1]}, not libivshm.so.{SO_MAJOR}"
+    return None
+
+
+def case_headers():
+    """Each installed header, alone, as strict C11 and as C99."""
+    include = os.path.join(INST, "include")
+    headers = sorted(os.path.relpath(os.path.join(top, f), include)
+                     for top, _, files in os.walk(include) for f in files
+                     if f.endswith(".h") and not f.endswith("_pvt.h"))
+    problems = []
+    os.makedirs(APPS, exist_ok=True)
+    for std in ("-std=c11 -pedantic-errors", "-std=c99"):
+        for header in headers:
+            status, out = shell(f"echo '#include <{header}>' | cc {std} -Wall -Wextra -Werror "
+                                "$(pkg-config --cflags ivshm) -fsyntax-only -x c -",
+                                env=PKG_ENV, cwd=APPS)
+            if status != 0:
+                problems.append(f"{header} ({std}): {tail(out, 2)}")
+    report("headers", "; ".join(problems[:4]) or None,
+           f"{len(headers)} headers, each as C11 and C99")
 
 
 def new_app_dir(source):
@@ -352,6 +394,7 @@ def main():
     try:
         if guarded("install", case_install):
             guarded("layout", case_layout)
+            guarded("headers", case_headers)
             guarded("host-shared", case_host_shared)
             guarded("host-static", case_host_static)
             if guarded("guest-build", case_guest_build):

@@ -163,6 +163,67 @@ def ivshm_commands():
     return re.findall(r"^  ([a-z][a-z0-9-]*)\s{2,}", block, re.M)
 
 
+# Options every program of the CLI framework (host/cli/cli.h) takes: each
+# page documents them once, in its OPTIONS section, not under every command.
+FRAMEWORK_OPTIONS = {"--help", "--version"}
+
+
+def defined_options(roff):
+    """The options a page defines: the first long option of each .TP tag."""
+    defined = set()
+    lines = roff.splitlines()
+    for i, line in enumerate(lines[:-1]):
+        if line.startswith(".TP"):
+            defined.update(LONG_OPTION.findall(roff_text(lines[i + 1]))[:1])
+    return defined
+
+
+def check_framework_options(where, text):
+    missing = sorted(o for o in FRAMEWORK_OPTIONS if not mentions(text, o))
+    return [f"{where} lacks {' '.join(missing)} (options of every command)"] if missing else []
+
+
+def synopsis_commands(roff):
+    """The commands the SYNOPSIS of ivshm(1) shows: `.SY ivshm` then `.B COMMAND`."""
+    body = roff.split(".SH SYNOPSIS", 1)[-1].split("\n.SH ", 1)[0]
+    return {roff_text(c).strip() for c in re.findall(r"^\.SY ivshm\n\.B (.+)$", body, re.M)}
+
+
+def check_ivshm_command(command, man_parts, md_parts, synopsis):
+    options = set(LONG_OPTION.findall(help_text(IVSHM, command, "--help"))) - FRAMEWORK_OPTIONS
+    listed = " ".join(sorted(options)) or "no options"
+    problems = []
+    man_text = man_parts.get(command)
+    md_text = md_parts.get(f"ivshm {command}")
+    if command not in synopsis:
+        roff_name = command.replace("-", "\\-")
+        problems.append(f"man/ivshm.1: SYNOPSIS lacks the command: add `.SY ivshm`, "
+                        f"`.B {roff_name}`, its arguments, `.YS`")
+    if man_text is None:
+        problems.append(f"man/ivshm.1 has no subsection for it: add `.SS {command}` under "
+                        f"COMMANDS, with a `.TP` item for each of {listed}")
+    else:
+        missing = sorted(o for o in options if not mentions(roff_text(man_text), o))
+        if missing:
+            problems.append(f"man/ivshm.1 `.SS {command}` lacks {' '.join(missing)}")
+        stale = sorted(defined_options(man_text) - options)
+        if stale:
+            problems.append(f"man/ivshm.1 `.SS {command}` defines {' '.join(stale)}, "
+                            f"which `ivshm {command} --help` lacks")
+    if md_text is None:
+        problems.append(f"docs/cli.md has no section for it: add '## `ivshm {command}`' "
+                        f"naming each of {listed}")
+    else:
+        missing = sorted(o for o in options if not mentions(md_text, o))
+        if missing:
+            problems.append(f"docs/cli.md '## `ivshm {command}`' lacks {' '.join(missing)}")
+        stale = sorted(set(re.findall(r"^\| `(--[a-z][a-z0-9-]*)", md_text, re.M)) - options)
+        if stale:
+            problems.append(f"docs/cli.md '## `ivshm {command}`' defines {' '.join(stale)}, "
+                            f"which `ivshm {command} --help` lacks")
+    report(f"ivshm-{command}", "; ".join(problems) or None, f"{len(options)} options")
+
+
 def check_ivshm():
     man_roff = page("ivshm.1")
     man_parts = sections(man_roff, ".SS")
@@ -170,38 +231,23 @@ def check_ivshm():
     commands = ivshm_commands()
     if not commands:
         return report("ivshm-commands", f"no commands found in `{IVSHM} --help`")
+    synopsis = synopsis_commands(man_roff)
     for command in commands:
-        options = set(LONG_OPTION.findall(help_text(IVSHM, command, "--help"))) - {"--help"}
-        problems = []
-        man_text = man_parts.get(command)
-        md_text = md_parts.get(f"ivshm {command}")
-        if man_text is None:
-            problems.append(f"ivshm(1) has no subsection '.SS {command}'")
-        else:
-            missing = sorted(o for o in options if not mentions(roff_text(man_text), o))
-            if missing:
-                problems.append(f"ivshm(1) lacks {' '.join(missing)}")
-            defined = set()
-            lines = man_text.splitlines()
-            for i, line in enumerate(lines[:-1]):
-                if line.startswith(".TP"):
-                    defined.update(LONG_OPTION.findall(roff_text(lines[i + 1]))[:1])
-            stale = sorted(defined - options)
-            if stale:
-                problems.append(f"ivshm(1) defines {' '.join(stale)}, which `ivshm {command} --help` lacks")
-        if md_text is None:
-            problems.append(f"docs/cli.md has no section '## `ivshm {command}`'")
-        else:
-            missing = sorted(o for o in options if not mentions(md_text, o))
-            if missing:
-                problems.append(f"docs/cli.md lacks {' '.join(missing)}")
-            stale = sorted(set(re.findall(r"^\| `(--[a-z][a-z0-9-]*)", md_text, re.M)) - options)
-            if stale:
-                problems.append(f"docs/cli.md defines {' '.join(stale)}, which `ivshm {command} --help` lacks")
-        report(f"ivshm-{command}", "; ".join(problems) or None, f"{len(options)} options")
+        check_ivshm_command(command, man_parts, md_parts, synopsis)
+    # Subsections of COMMANDS for commands the program does not have.
+    commands_part = man_roff.split(".SH COMMANDS", 1)[-1].split("\n.SH ", 1)[0]
+    stale = sorted(set(sections(commands_part, ".SS")) - set(commands))
+    problems = [f"man/ivshm.1 documents commands `ivshm --help` lacks: {' '.join(stale)}"] \
+        if stale else []
+    options_part = sections(man_roff, ".SH").get("OPTIONS", "")
+    problems += check_framework_options("man/ivshm.1 OPTIONS", roff_text(options_part))
+    report("ivshm", "; ".join(problems) or None, f"{len(commands)} commands")
 
 
 def check_program(name, program, man_page, doc, short=False):
+    """Every option of `program --help` is in its page and in docs/DOC (the
+    framework's --help and --version in the page only), and every option the
+    page defines exists."""
     text = help_text(program, "--help")
     options = set(LONG_OPTION.findall(text)) - {"--help"}
     if short:
@@ -210,12 +256,16 @@ def check_program(name, program, man_page, doc, short=False):
     problems = []
     if not options:
         problems.append(f"no options found in `{program} --help`")
-    man_text = roff_text(page(man_page))
+    roff = page(man_page)
     doc_text = open(os.path.join(DOCS, doc)).read()
-    for where, body in ((man_page, man_text), (f"docs/{doc}", doc_text)):
-        missing = sorted(o for o in options if not mentions(body, o))
+    for where, body, want in ((f"man/{man_page}", roff_text(roff), options),
+                              (f"docs/{doc}", doc_text, options - FRAMEWORK_OPTIONS)):
+        missing = sorted(o for o in want if not mentions(body, o))
         if missing:
             problems.append(f"{where} lacks {' '.join(missing)}")
+    stale = sorted(defined_options(roff) - options - {"--help"})
+    if stale:
+        problems.append(f"man/{man_page} defines {' '.join(stale)}, which `{name} --help` lacks")
     report(name, "; ".join(problems) or None, f"{len(options)} options")
 
 
