@@ -3,7 +3,8 @@
 # boot objects. Included by the top Makefile after the other fragments.
 #
 #   make install   [PREFIX=/usr/local] [DESTDIR=] [BINDIR=...] [LIBDIR=...]
-#                  [INCLUDEDIR=...] [DATADIR=...] [MANDIR=...] [PKGCONFIGDIR=...]
+#                  [INCLUDEDIR=...] [DATADIR=...] [MANDIR=...] [DOCDIR=...]
+#                  [PKGCONFIGDIR=...]
 #   make uninstall (the same variables): removes exactly what install put there
 #
 # What is installed comes from what the other makefiles build, never from a
@@ -13,7 +14,8 @@
 #   PUBLIC_HEADERS   (Makefile) scripts/public-headers: include/ivshm/**.h and
 #                    guest_rt/guest.h
 #   GUEST_IMAGES     every guest app (guest_rt/guest.mk) -> DATADIR/ivshm/guest/
-#   MAN_B            pages and generated .so links (man/man.mk) -> MANDIR
+#   MAN_B            pages and generated links (man/man.mk) -> MANDIR
+#   docs/*.md        the long-form documentation the pages point to -> DOCDIR
 #
 # install writes a manifest, DATADIR/ivshm/install-manifest, of every file it
 # installed and every directory it created; uninstall reads it back (so it
@@ -28,12 +30,13 @@ INCLUDEDIR ?= $(PREFIX)/include
 DATAROOTDIR ?= $(PREFIX)/share
 DATADIR ?= $(DATAROOTDIR)
 MANDIR ?= $(DATAROOTDIR)/man
+DOCDIR ?= $(DATAROOTDIR)/doc/ivshm
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 # The guest SDK: runtime, newlib, boot objects, link scripts (target code,
 # hence under LIBDIR).
 GUEST_SDKDIR ?= $(LIBDIR)/ivshm/guest
 INSTALL_MANIFEST = $(DATADIR)/ivshm/install-manifest
-INSTALL_DIR_VARS := PREFIX BINDIR LIBDIR INCLUDEDIR DATADIR MANDIR PKGCONFIGDIR GUEST_SDKDIR
+INSTALL_DIR_VARS := PREFIX BINDIR LIBDIR INCLUDEDIR DATADIR MANDIR DOCDIR PKGCONFIGDIR GUEST_SDKDIR
 
 PKG_B := $(B)/pkg
 # include/ivshm/X.h -> INCLUDEDIR/ivshm/X.h; guest_rt/guest.h -> INCLUDEDIR/ivshm/guest.h
@@ -106,7 +109,8 @@ INSTALL_SPEC = \
 	file|0644|$(EFI_CRT0)|$(GUEST_SDKDIR)/crt0-efi-x86_64.o \
 	file|0644|$(EFI_LIBGNUEFI)|$(GUEST_SDKDIR)/libgnuefi.a \
 	$(foreach i,$(GUEST_IMAGES),file|0644|$(i)|$(DATADIR)/ivshm/guest/$(notdir $(i))) \
-	file|0644|guest_rt/gdb/guest.gdb|$(DATADIR)/ivshm/guest.gdb
+	file|0644|guest_rt/gdb/guest.gdb|$(DATADIR)/ivshm/guest.gdb \
+	$(foreach d,$(wildcard docs/*.md),file|0644|$(d)|$(DOCDIR)/$(notdir $(d)))
 
 # Every directory variable must be absolute (DESTDIR is put in front of it).
 INSTALL_BAD_DIRS = $(strip $(foreach v,$(INSTALL_DIR_VARS),$(if $(filter /%,$($(v))),,$(v)=$($(v)))))

@@ -244,8 +244,9 @@ struct ivshm_fwd {
  * moves when ivshm_fwd_run starts.
  * Errors: IVSHM_E_INVAL (a path, the burst, or no clock), IVSHM_E_NOENT (a
  * segment or object missing, or no ring pair at all), IVSHM_E_TOOBIG (ctrl
- * smaller than struct ivshm_fwd_ctrl), IVSHM_E_BADSEG, and the pool lookup's
- * errors (ivshm_mempool_lookup; the resolver's view must hold a party).
+ * smaller than struct ivshm_fwd_ctrl), IVSHM_E_BADSEG, those of
+ * ivshm_mempool_lookup (the resolver's view must hold a party), and whatever
+ * the resolver returns.
  */
 int ivshm_fwd_open(struct ivshm_fwd *fwd, const struct ivshm_fwd_config *cfg,
                    const struct ivshm_fwd_resolver *resolve, struct ivshm_error *err);

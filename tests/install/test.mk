@@ -7,5 +7,6 @@ test-install:
 	$(Q)$(TEST_HARNESS) reset test-install
 	$(Q)$(MAKE) --no-print-directory all || \
 		{ $(TEST_HARNESS) fail test-install "make all did not build"; exit 1; }
-	$(Q)MAKE="$(MAKE)" $(TEST_HARNESS) shell test-install 900 tests/install/test_install.py
+	$(Q)MAKE="$(MAKE)" INSTALL_BINS='$(INSTALL_BINS)' \
+		$(TEST_HARNESS) shell test-install 900 tests/install/test_install.py
 TEST_TARGETS += test-install

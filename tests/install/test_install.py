@@ -17,6 +17,7 @@ tree would use it.
                   through a ring pair and a mempool; libivshm is the installed
                   .so (ldd, and dladdr from inside the program)
   host-static     the same linked with libivshm.a and pkg-config --static
+  readme          the README's host and guest examples, built as it says
   guest-build     tests/install/guest_app.c built alone in an empty directory
                   with the installed ivshm-guest-build
   guest-elf/-efi  its images booted (direct, OVMF) with a segment made by the
@@ -60,6 +61,7 @@ SEG_DIR = os.path.join(WORK, "segments")
 IVSHM = os.path.join(INST, "bin", "ivshm")
 VERSION = open(os.path.join(ROOT, "VERSION")).read().strip()
 SO_MAJOR = VERSION.split(".")[0]
+BINS = os.environ.get("INSTALL_BINS", "").split()  # the programs the build installs
 MANIFEST = os.path.join(INST, "share", "ivshm", "install-manifest")
 
 # Environment for the builds: nothing of the caller's make, no stray paths.
@@ -142,14 +144,19 @@ def case_install():
 
 
 def expected_files():
+    """What the install promises: the programs the build installs
+    (INSTALL_BINS, ivshm and ivshm-fwd at least), the library with its
+    links, headers and pkg-config file, the guest SDK and images, a page for
+    each man/*.N and a link for each public function, the docs."""
     headers = subprocess.run([os.path.join(ROOT, "scripts", "public-headers")], check=True,
                              stdout=subprocess.PIPE, text=True).stdout.split()
-    want = ["bin/ivshm", "bin/ivshm-fwd", "bin/ivshm-guest-build", "lib/libivshm.a",
-            "lib/libivshm.so", f"lib/libivshm.so.{SO_MAJOR}", f"lib/libivshm.so.{VERSION}",
-            "lib/pkgconfig/ivshm.pc",
-            "share/ivshm/install-manifest", "share/ivshm/guest.gdb",
-            "share/man/man1/ivshm.1", "share/man/man1/ivshm-fwd.1",
-            "share/man/man1/ivshm-guest-build.1", "share/man/man7/ivshm-guest.7"]
+    functions = subprocess.run([os.path.join(ROOT, "scripts", "public-functions")], check=True,
+                               stdout=subprocess.PIPE, text=True).stdout.split("\n")
+    programs = {"ivshm", "ivshm-fwd", "ivshm-guest-build"} | {os.path.basename(p) for p in BINS}
+    want = [f"bin/{p}" for p in programs]
+    want += ["lib/libivshm.a", "lib/libivshm.so", f"lib/libivshm.so.{SO_MAJOR}",
+             f"lib/libivshm.so.{VERSION}", "lib/pkgconfig/ivshm.pc",
+             "share/ivshm/install-manifest", "share/ivshm/guest.gdb"]
     want += [f"share/ivshm/guest/{app}.{ext}" for app in ("probe", "fwd", "hello")
              for ext in ("elf", "efi")]
     want += [f"lib/ivshm/guest/{f}" for f in
@@ -157,6 +164,12 @@ def expected_files():
               "efi.lds", "crt0-efi-x86_64.o", "libgnuefi.a", "include/stdio.h")]
     want += ["include/" + (h[len("include/"):] if h.startswith("include/") else
                            "ivshm/" + os.path.basename(h)) for h in headers]
+    pages = [f for f in os.listdir(os.path.join(ROOT, "man")) if re.match(r".*\.[1-9]$", f)]
+    want += [f"share/man/man{p.rsplit('.', 1)[1]}/{p}" for p in pages]
+    want += [f"share/man/man1/{p}.1" for p in programs]
+    want += [f"share/man/man3/{line.split()[1]}.3" for line in functions if line.strip()]
+    want += [f"share/doc/ivshm/{d}" for d in os.listdir(os.path.join(ROOT, "docs"))
+             if d.endswith(".md")]
     return {f"{PREFIX}/{w}" for w in want}
 
 
@@ -276,6 +289,39 @@ def case_guest_build():
     report("guest-build", problem, "; ".join(f"{os.path.basename(i)} {os.path.getsize(i)} bytes"
                                              for i in images if os.path.isfile(i)))
     return problem is None
+
+
+def readme_examples():
+    """The C programs of the README's Install section: (host, guest) sources."""
+    text = open(os.path.join(ROOT, "README.md")).read()
+    install = text.split("\n## Install", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"^```c\n(.*?)^```", install, re.M | re.S)
+    host = [b for b in blocks if "<ivshm/ivshm.h>" in b]
+    guest = [b for b in blocks if "<ivshm/guest.h>" in b]
+    return host, guest
+
+
+def case_readme():
+    """The README's host and guest examples build with the install alone, as
+    it says: pkg-config for the host, ivshm-guest-build for the guest."""
+    host, guest = readme_examples()
+    if len(host) != 1 or len(guest) != 1:
+        return report("readme", f"README's Install section: {len(host)} host and {len(guest)} "
+                      "guest examples, expected one of each")
+    shutil.rmtree(APPS, ignore_errors=True)
+    os.makedirs(APPS)
+    for name, code in (("send.c", host[0]), ("recv.c", guest[0])):
+        with open(os.path.join(APPS, name), "w") as f:
+            f.write(code)
+    problems = []
+    status, out = shell("cc send.c $(pkg-config --cflags --libs ivshm) -o send",
+                        env=PKG_ENV, cwd=APPS)
+    if status != 0:
+        problems.append(f"host example: {tail(out)}")
+    status, out = hidden([os.path.join(INST, "bin", "ivshm-guest-build"), "recv.c"], cwd=APPS)
+    if status != 0 or not os.path.isfile(os.path.join(APPS, "recv.elf")):
+        problems.append(f"guest example: {tail(out)}")
+    report("readme", "; ".join(problems) or None)
 
 
 def case_guest_boot(uefi):
@@ -400,6 +446,7 @@ def main():
             if guarded("guest-build", case_guest_build):
                 guarded("guest-elf", case_guest_boot, False)
                 guarded("guest-efi", case_guest_boot, True)
+            guarded("readme", case_readme)
             guarded("forwarding", case_forwarding)
             guarded("man", case_man)
             guarded("reinstall", case_reinstall)

@@ -1,42 +1,64 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-3-Clause
-"""make test-man: the man pages are clean and say what the programs do.
+"""make test-man: the man pages are clean, complete, and say what the
+headers and the programs say. The headers and the programs' --help are the
+truth; the pages and docs/*.md are both checked against them, so neither can
+drift from the other unnoticed. Each failure says what to add where.
 
-  lint           every page of build/man: `mandoc -T lint -W style`
-                 (the stricter: style too) and `groff -man -t -ww -z` (what
-                 man(1) renders with on Debian) print nothing
+  lint           every page of build/man: `mandoc -T lint -W style`, and groff
+                 as man(1) renders it (`-man -t -ww`, at 80 columns and for
+                 print) print nothing; at 80 columns no line is wider
   links          every link (man3/FUNCTION.3 -> a page) points at a page
-  functions      every function of a header a page documents (".\\" documents:")
-                 is named in that page; once man/libivshm.3 exists, every
-                 function of every public header has a page or a link
-  ivshm-COMMAND  each command of `ivshm --help` has its subsection in ivshm(1)
-                 and its section in docs/cli.md, each naming every option of
-                 `ivshm COMMAND --help`; and every option ivshm(1) defines
-                 there (.TP) exists
-  ivshm-fwd, ivshm-guest-build
-                 every option of the program is in its page and in its docs/
-                 page (docs/forwarding.md, docs/guest.md)
+  functions      every function of every public header has a page or a link
+  described      each page describes every function of the headers it
+                 documents (names it outside NAME and SYNOPSIS)
+  errors         a page's ERRORS entry for a function (`.SS name()`, one `.TP`
+                 per status) lists exactly the statuses the function's header
+                 comment names (scripts/headers.py reads them)
+  see-also       libivshm(3) points to every page of the library (its table
+                 of headers, SEE ALSO)
+  api-md         docs/api.md names every function of include/ivshm/, and only
+                 functions that exist
+  examples       every example marked `.\\" example: program` compiles and
+                 links against include/ and build/lib/libivshm.a
+  programs       every program `make install` installs (INSTALL_BINS) has a
+                 page man/NAME.1
+  ivshm-COMMAND  each command of `ivshm --help` is in the SYNOPSIS of ivshm(1),
+                 has its subsection there and its section in docs/cli.md, each
+                 naming every option of `ivshm COMMAND --help`; every option
+                 they define exists
+  ivshm-fwd, ... every other program: each option of its --help is in its page
+                 and in the docs/ page it names (`.\\" long form: docs/X.md`)
 
-The programs' own --help is the truth; the man pages and docs/*.md are both
-checked against it, so neither can drift from the other unnoticed.
-Env: BUILD, IVSHM (tests/harness).
+Env: BUILD, IVSHM, INSTALL_BINS (man/man.mk), TEST_TMP (tests/harness).
 """
 import os
 import re
 import subprocess
 import sys
+import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
 import guest_qemu  # noqa: E402
+import headers  # noqa: E402
 from guest_qemu import report  # noqa: E402
 
 BUILD = os.path.abspath(os.environ.get("BUILD", os.path.join(ROOT, "build")))
 IVSHM = os.environ.get("IVSHM", os.path.join(BUILD, "bin", "ivshm"))
+PROGRAMS = os.environ.get("INSTALL_BINS", "").split() or [IVSHM]
 MAN = os.path.join(BUILD, "man")
+SOURCES = os.path.join(ROOT, "man")
 DOCS = os.path.join(ROOT, "docs")
 LONG_OPTION = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
+SHORT_OPTION = re.compile(r"(?:^\s+|,\s+)(-[A-Za-z])(?=[\s,])", re.M)
+LONG_FORM = re.compile(r'^\.\\"\s*long form:\s*(\S+)', re.M)
+EXAMPLE = re.compile(r'^\.\\"\s*example:\s*program\s*\n\.EX\n(.*?)\n\.EE$', re.M | re.S)
+# Options every program of the CLI framework (host/cli/cli.h) takes: a page
+# documents them once, in its OPTIONS section, not under every command.
+FRAMEWORK_OPTIONS = {"--help", "--version"}
 
 
 def run(cmd, cwd=None):
@@ -52,27 +74,67 @@ def man_files(want_links=False):
                   if os.path.islink(os.path.join(MAN, sub, f)) == want_links)
 
 
+def page_name(rel):
+    return os.path.basename(rel)
+
+
+def built(name):
+    """The text of built page NAME.S."""
+    return open(os.path.join(MAN, "man" + name.rsplit(".", 1)[1], name)).read()
+
+
+def macro_args(text):
+    """The arguments of a macro line, as roff splits them (double quotes)."""
+    return [a[1:-1] if a.startswith('"') else a for a in re.findall(r'"[^"]*"|\S+', text)]
+
+
 def roff_text(roff):
-    """Roff source to plain text, enough to search for names and options."""
-    text = re.sub(r"\\f(\[[^]]*\]|\(..|.)", "", roff)
+    """Roff source to plain text, enough to search for names and options: the
+    font alternations (.BR a b) joined as they print, escapes undone,
+    comments dropped."""
+    lines = []
+    for line in roff.splitlines():
+        if line.startswith(".\\\""):
+            continue
+        m = re.match(r"^\.([A-Za-z]+)\s*(.*)$", line)
+        if m and m[1] in ("BR", "RB", "IR", "RI", "BI", "IB"):
+            line = "".join(macro_args(m[2]))
+        elif m and m[1] in ("B", "I", "SM", "SB"):
+            line = " ".join(macro_args(m[2]))
+        elif m:
+            line = m[2]
+        lines.append(line)
+    text = re.sub(r"\\f(\[[^]]*\]|\(..|.)", "", "\n".join(lines))
     text = text.replace("\\-", "-").replace("\\&", "").replace("\\e", "\\").replace("\\c", "")
-    text = re.sub(r'\\\(dq|\\\(em', " ", text)
-    return "\n".join(re.sub(r"^\.[A-Za-z]+\s*", "", line) for line in text.splitlines()
-                     if not line.startswith(".\\\""))
+    text = text.replace("\\%", "")
+    return re.sub(r'\\\(dq|\\\(em|\\\(bu', " ", text)
 
 
 def sections(roff, macro):
-    """{title: text} of the parts of a page starting with `.SS title` (or .SH)."""
+    """{title: roff} of the parts of a page starting with `.SH title` (with
+    their subsections), or `.SS title` (up to the next .SS or .SH)."""
+    ends = (".SH",) if macro == ".SH" else (".SH", ".SS")
     parts, title = {}, None
     for line in roff.splitlines():
-        if line.startswith((".SH", ".SS")):
+        if line.startswith(ends):
             title = None
-            if line.startswith(macro + " "):
-                title = roff_text(line[len(macro) + 1:]).strip().strip('"')
-                parts[title] = []
+        if line.startswith(macro + " "):
+            title = roff_text(line[len(macro) + 1:]).strip().strip('"')
+            parts[title] = []
         elif title is not None:
             parts[title].append(line)
     return {t: "\n".join(lines) for t, lines in parts.items()}
+
+
+def without_sections(roff, titles):
+    """The page less its .SH sections named in titles."""
+    out, skip = [], False
+    for line in roff.splitlines():
+        if line.startswith(".SH"):
+            skip = roff_text(line[3:]).strip().strip('"') in titles
+        if not skip:
+            out.append(line)
+    return "\n".join(out)
 
 
 def md_sections(path):
@@ -87,13 +149,46 @@ def md_sections(path):
     return {t: "".join(lines) for t, lines in parts.items()}
 
 
-def mentions(text, option):
-    return re.search(r"(?<![\w-])" + re.escape(option) + r"(?![\w-])", text) is not None
+def mentions(text, word):
+    return re.search(r"(?<![\w-])" + re.escape(word) + r"(?![\w-])", text) is not None
 
 
-def page(name):
-    section = name.rsplit(".", 1)[1]
-    return open(os.path.join(MAN, "man" + section, name)).read()
+def tagged(roff):
+    """The first word of each .TP tag (an option without its punctuation):
+    what a list defines."""
+    lines = roff.splitlines()
+    words = []
+    for i, line in enumerate(lines[:-1]):
+        tag = roff_text(lines[i + 1]).split() if line.startswith(".TP") else []
+        if tag:
+            option = re.match(r"--?[A-Za-z][A-Za-z0-9-]*", tag[0])
+            words.append(option[0] if option else tag[0].strip(",;:"))
+    return words
+
+
+def documented_headers(source):
+    found = []
+    for m in re.finditer(r'^\.\\"\s*documents:\s*(.+)$', source, re.M):
+        found += m[1].split()
+    return found
+
+
+def library_pages():
+    """{page file name: [headers it documents]} for every page that documents one."""
+    pages = {}
+    for f in sorted(os.listdir(SOURCES)):
+        if re.match(r".*\.[1-9]$", f):
+            found = documented_headers(open(os.path.join(SOURCES, f)).read())
+            if found:
+                pages[f] = found
+    return pages
+
+
+def links():
+    """{function: the page it links to, relative to the man tree}."""
+    return {page_name(rel).rsplit(".", 1)[0]:
+            os.path.normpath(os.path.join(os.path.dirname(rel), os.readlink(os.path.join(MAN, rel))))
+            for rel in man_files(want_links=True)}
 
 
 # ---- checks ---------------------------------------------------------------------
@@ -102,22 +197,23 @@ def check_lint():
     problems = []
     for rel in man_files():
         for cmd in (["mandoc", "-T", "lint", "-W", "style", rel],
-                    ["groff", "-man", "-t", "-ww", "-z", rel]):
+                    ["groff", "-man", "-t", "-ww", "-z", rel],
+                    ["groff", "-man", "-t", "-ww", "-z", "-Tutf8", "-rLL=78n", rel]):
             try:
                 status, out = run(cmd, cwd=MAN)
             except FileNotFoundError:
                 problems.append(f"{cmd[0]} is not installed (scripts/install-deps)")
                 continue
             if status != 0 or out.strip():
-                problems.append(f"{cmd[0]} {rel}: {out.strip() or f'exit {status}'}")
-    report("lint", "; ".join(problems[:5]) or None, f"{len(man_files())} pages")
-
-
-def links():
-    """{function: the page it links to, relative to the man tree}."""
-    return {os.path.basename(rel).rsplit(".", 1)[0]:
-            os.path.normpath(os.path.join(os.path.dirname(rel), os.readlink(os.path.join(MAN, rel))))
-            for rel in man_files(want_links=True)}
+                problems.append(f"{' '.join(cmd[:-1])} {rel}: "
+                                f"{' | '.join(out.strip().splitlines()[:3]) or f'exit {status}'}")
+        # No-fill text (examples, code) is never broken: it must fit.
+        status, out = run(["groff", "-man", "-t", "-Tutf8", "-rLL=78n", "-P-cbou", rel], cwd=MAN)
+        wide = [line for line in out.splitlines() if len(line) > 80]
+        if wide:
+            problems.append(f"{rel}: {len(wide)} lines wider than 80 columns at 80 columns, "
+                            f"e.g. '{wide[0].strip()}'")
+    report("lint", "; ".join(problems[:6]) or None, f"{len(man_files())} pages")
 
 
 def check_links():
@@ -126,35 +222,149 @@ def check_links():
     report("links", broken and f"links to missing pages: {broken}", f"{len(links())} links")
 
 
-def public_functions():
-    out = subprocess.run([os.path.join(ROOT, "scripts", "public-functions")], check=True,
-                         stdout=subprocess.PIPE, text=True).stdout
-    return [line.split()[:2] for line in out.splitlines()]
-
-
-def check_functions():
+def check_functions(functions):
     link = links()
-    pages = {os.path.basename(rel).rsplit(".", 1)[0] for rel in man_files()}
+    pages = {page_name(rel).rsplit(".", 1)[0] for rel in man_files()}
+    missing = {}
+    for f in functions:
+        if f.name not in link and f.name not in pages:
+            missing.setdefault(f.header, []).append(f.name)
+    problems = [f"{header}: no page documents it ({', '.join(names)}): write "
+                f"man/{page_for(header)} with the line "
+                f"'.\\\" documents: {header}' (see man/README.md)"
+                for header, names in sorted(missing.items())]
+    report("functions", "; ".join(problems) or None,
+           f"{len(functions)} public functions, {len(link)} links")
+
+
+def page_for(header):
+    """The page a new header's functions go to: ivshm_NAME.3."""
+    return f"ivshm_{os.path.splitext(os.path.basename(header))[0]}.3"
+
+
+def check_described(functions, pages):
     problems = []
-    for name, target in sorted(link.items()):
-        if not mentions(roff_text(open(os.path.join(MAN, target)).read()), name):
-            problems.append(f"{name}: linked to {target}, which does not name it")
-    all_functions = public_functions()
-    undocumented = [f"{name} ({header})" for header, name in all_functions
-                    if name not in link and name not in pages]
-    if os.path.exists(os.path.join(ROOT, "man", "libivshm.3")):
-        if undocumented:
-            problems.append(f"{len(undocumented)} public functions without a page or link: "
-                            + ", ".join(undocumented))
-    else:
-        print(f"# functions: {len(all_functions) - len(undocumented)} of {len(all_functions)} "
-              "public functions have a page or link; all must once man/libivshm.3 exists")
-    report("functions", "; ".join(problems) or None)
+    for page, documented in pages.items():
+        body = roff_text(without_sections(built(page), {"NAME", "SYNOPSIS"}))
+        missing = [f.name for f in functions if f.header in documented and
+                   not mentions(body, f.name)]
+        if missing:
+            problems.append(f"man/{page} does not describe {', '.join(missing)} "
+                            "(only its SYNOPSIS names them)")
+    report("described", "; ".join(problems) or None, f"{len(pages)} pages")
+
+
+def error_entries(roff):
+    """{function: set of statuses} from the ERRORS section (.SS name() ...)."""
+    errors = sections(roff, ".SH").get("ERRORS", "")
+    entries = {}
+    for title, body in sections(errors, ".SS").items():
+        statuses = {w for w in tagged(body) if w.startswith("IVSHM_E_")}
+        for name in re.findall(r"([a-z_][a-z0-9_]*)\(\)", title):
+            entries[name] = statuses
+    return entries
+
+
+def check_errors(functions, pages):
+    by_name = {f.name: f for f in functions}
+    problems, checked = [], 0
+    for page, documented in pages.items():
+        entries = error_entries(built(page))
+        for f in functions:
+            if f.header not in documented:
+                continue
+            want = headers.statuses(f, by_name)
+            have = entries.get(f.name, set())
+            if want == have:
+                checked += bool(want)
+                continue
+            fix = (f"the comment above {f.name} in {f.header} names "
+                   f"{' '.join(sorted(want)) or 'no status'}; the ERRORS section of "
+                   f"man/{page} lists {' '.join(sorted(have)) or 'none'} for it")
+            if f.name not in entries and want:
+                fix += f" (add `.SS {f.name}()` with a `.TP` per status)"
+            problems.append(fix)
+        for name in sorted(set(entries) - {f.name for f in functions}):
+            problems.append(f"man/{page}: ERRORS has an entry for {name}(), which no "
+                            "header it documents declares")
+    more = f"; and {len(problems) - 6} more" if len(problems) > 6 else ""
+    report("errors", "; ".join(problems[:6]) + more or None, f"{checked} functions with statuses")
+
+
+def check_see_also(pages):
+    """libivshm(3) lists every library page in its table of headers and in
+    SEE ALSO."""
+    parts = sections(built("libivshm.3"), ".SH")
+    problems = []
+    for part in ("DESCRIPTION", "SEE ALSO"):
+        text = roff_text(parts.get(part, ""))
+        missing = [f"{p.rsplit('.', 1)[0]}({p.rsplit('.', 1)[1]})"
+                   for p, documented in pages.items()
+                   if any(h.startswith("include/") for h in documented) and
+                   not mentions(text, f"{p.rsplit('.', 1)[0]}({p.rsplit('.', 1)[1]})")]
+        if missing:
+            where = "the table of headers in DESCRIPTION" if part == "DESCRIPTION" else part
+            problems.append(f"man/libivshm.3: {where} lacks {', '.join(missing)}")
+    report("see-also", "; ".join(problems) or None)
+
+
+def check_api_md(functions):
+    text = open(os.path.join(DOCS, "api.md")).read()
+    library = [f for f in functions if f.header.startswith("include/")]
+    missing = [f"{f.name} ({f.header})" for f in library if not mentions(text, f.name)]
+    names = {f.name for f in library}
+    # The function column of the table: the second cell of each row.
+    listed = set()
+    for row in re.findall(r"^\|[^|\n]*\|([^|\n]*)\|", text, re.M):
+        listed.update(re.findall(r"\b(ivshm_[a-z0-9_]+)\b", row))
+    stale = sorted(listed - names)
+    problems = []
+    if missing:
+        problems.append(f"docs/api.md does not name {', '.join(missing)}: add it to the table, "
+                        "in the rows of its header")
+    if stale:
+        problems.append(f"docs/api.md lists {', '.join(stale)}, which no public header declares")
+    report("api-md", "; ".join(problems) or None, f"{len(library)} functions")
+
+
+def check_examples():
+    lib = os.path.join(BUILD, "lib", "libivshm.a")
+    problems, count = [], 0
+    with tempfile.TemporaryDirectory(dir=os.environ.get("TEST_TMP")) as tmp:
+        for name in sorted(os.listdir(SOURCES)):
+            if re.match(r".*\.[1-9]$", name):
+                count += compile_examples(name, lib, tmp, problems)
+    report("examples", "; ".join(problems) or None, f"{count} example programs")
+
+
+def compile_examples(name, lib, tmp, problems):
+    """Compiles and links the examples of page NAME; returns how many."""
+    found = list(EXAMPLE.finditer(built(name)))
+    for i, m in enumerate(found):
+        source = os.path.join(tmp, f"{name}.example{i}.c")
+        with open(source, "w") as f:
+            f.write(roff_text(m[1]) + "\n")
+        status, out = run(["gcc", "-std=c11", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror",
+                           "-I", os.path.join(ROOT, "include"), source, lib, "-lnuma",
+                           "-lpthread", "-o", source[:-2]])
+        if status != 0:
+            problems.append(f"man/{name}, example {i + 1}: "
+                            f"{' | '.join(out.strip().splitlines()[:3])}")
+    return len(found)
 
 
 def help_text(program, *args):
     status, out = run([program, *args])
     return out
+
+
+def options_of(text):
+    return set(LONG_OPTION.findall(text)) | set(SHORT_OPTION.findall(text))
+
+
+def check_framework_options(where, text):
+    missing = sorted(o for o in FRAMEWORK_OPTIONS if not mentions(text, o))
+    return [f"{where} lacks {' '.join(missing)} (options of every command)"] if missing else []
 
 
 def ivshm_commands():
@@ -163,34 +373,28 @@ def ivshm_commands():
     return re.findall(r"^  ([a-z][a-z0-9-]*)\s{2,}", block, re.M)
 
 
-# Options every program of the CLI framework (host/cli/cli.h) takes: each
-# page documents them once, in its OPTIONS section, not under every command.
-FRAMEWORK_OPTIONS = {"--help", "--version"}
-
-
-def defined_options(roff):
-    """The options a page defines: the first long option of each .TP tag."""
-    defined = set()
-    lines = roff.splitlines()
-    for i, line in enumerate(lines[:-1]):
-        if line.startswith(".TP"):
-            defined.update(LONG_OPTION.findall(roff_text(lines[i + 1]))[:1])
-    return defined
-
-
-def check_framework_options(where, text):
-    missing = sorted(o for o in FRAMEWORK_OPTIONS if not mentions(text, o))
-    return [f"{where} lacks {' '.join(missing)} (options of every command)"] if missing else []
-
-
 def synopsis_commands(roff):
     """The commands the SYNOPSIS of ivshm(1) shows: `.SY ivshm` then `.B COMMAND`."""
-    body = roff.split(".SH SYNOPSIS", 1)[-1].split("\n.SH ", 1)[0]
+    body = sections(roff, ".SH").get("SYNOPSIS", "")
     return {roff_text(c).strip() for c in re.findall(r"^\.SY ivshm\n\.B (.+)$", body, re.M)}
 
 
+def option_problems(where, text, defined, options, source):
+    """What `where` lacks of `options`, and what it defines that `source`
+    (a --help) does not have."""
+    problems = []
+    missing = sorted(o for o in options if not mentions(text, o))
+    if missing:
+        problems.append(f"{where} lacks {' '.join(missing)}")
+    stale = sorted(defined - options)
+    if stale:
+        problems.append(f"{where} defines {' '.join(stale)}, which `{source}` lacks")
+    return problems
+
+
 def check_ivshm_command(command, man_parts, md_parts, synopsis):
-    options = set(LONG_OPTION.findall(help_text(IVSHM, command, "--help"))) - FRAMEWORK_OPTIONS
+    source = f"ivshm {command} --help"
+    options = options_of(help_text(IVSHM, command, "--help")) - FRAMEWORK_OPTIONS
     listed = " ".join(sorted(options)) or "no options"
     problems = []
     man_text = man_parts.get(command)
@@ -203,40 +407,30 @@ def check_ivshm_command(command, man_parts, md_parts, synopsis):
         problems.append(f"man/ivshm.1 has no subsection for it: add `.SS {command}` under "
                         f"COMMANDS, with a `.TP` item for each of {listed}")
     else:
-        missing = sorted(o for o in options if not mentions(roff_text(man_text), o))
-        if missing:
-            problems.append(f"man/ivshm.1 `.SS {command}` lacks {' '.join(missing)}")
-        stale = sorted(defined_options(man_text) - options)
-        if stale:
-            problems.append(f"man/ivshm.1 `.SS {command}` defines {' '.join(stale)}, "
-                            f"which `ivshm {command} --help` lacks")
+        problems += option_problems(f"man/ivshm.1 `.SS {command}`", roff_text(man_text),
+                                    {o for o in tagged(man_text) if o.startswith("-")},
+                                    options, source)
     if md_text is None:
         problems.append(f"docs/cli.md has no section for it: add '## `ivshm {command}`' "
                         f"naming each of {listed}")
     else:
-        missing = sorted(o for o in options if not mentions(md_text, o))
-        if missing:
-            problems.append(f"docs/cli.md '## `ivshm {command}`' lacks {' '.join(missing)}")
-        stale = sorted(set(re.findall(r"^\| `(--[a-z][a-z0-9-]*)", md_text, re.M)) - options)
-        if stale:
-            problems.append(f"docs/cli.md '## `ivshm {command}`' defines {' '.join(stale)}, "
-                            f"which `ivshm {command} --help` lacks")
+        problems += option_problems(f"docs/cli.md '## `ivshm {command}`'", md_text,
+                                    set(re.findall(r"^\| `(--[a-z][a-z0-9-]*)", md_text, re.M)),
+                                    options, source)
     report(f"ivshm-{command}", "; ".join(problems) or None, f"{len(options)} options")
 
 
 def check_ivshm():
-    man_roff = page("ivshm.1")
-    man_parts = sections(man_roff, ".SS")
+    man_roff = built("ivshm.1")
+    man_parts = sections(sections(man_roff, ".SH").get("COMMANDS", ""), ".SS")
     md_parts = md_sections(os.path.join(DOCS, "cli.md"))
     commands = ivshm_commands()
     if not commands:
-        return report("ivshm-commands", f"no commands found in `{IVSHM} --help`")
+        return report("ivshm", f"no commands found in `{IVSHM} --help`")
     synopsis = synopsis_commands(man_roff)
     for command in commands:
         check_ivshm_command(command, man_parts, md_parts, synopsis)
-    # Subsections of COMMANDS for commands the program does not have.
-    commands_part = man_roff.split(".SH COMMANDS", 1)[-1].split("\n.SH ", 1)[0]
-    stale = sorted(set(sections(commands_part, ".SS")) - set(commands))
+    stale = sorted(set(man_parts) - set(commands))
     problems = [f"man/ivshm.1 documents commands `ivshm --help` lacks: {' '.join(stale)}"] \
         if stale else []
     options_part = sections(man_roff, ".SH").get("OPTIONS", "")
@@ -244,43 +438,64 @@ def check_ivshm():
     report("ivshm", "; ".join(problems) or None, f"{len(commands)} commands")
 
 
-def check_program(name, program, man_page, doc, short=False):
-    """Every option of `program --help` is in its page and in docs/DOC (the
-    framework's --help and --version in the page only), and every option the
-    page defines exists."""
-    text = help_text(program, "--help")
-    options = set(LONG_OPTION.findall(text)) - {"--help"}
-    if short:
-        options |= set(re.findall(r"^\s+(-[A-Za-z])[\s,]", text, re.M))
-        options |= set(re.findall(r",\s+(-[A-Za-z])[\s,]", text, re.M))
-    problems = []
-    if not options:
-        problems.append(f"no options found in `{program} --help`")
-    roff = page(man_page)
-    doc_text = open(os.path.join(DOCS, doc)).read()
-    for where, body, want in ((f"man/{man_page}", roff_text(roff), options),
-                              (f"docs/{doc}", doc_text, options - FRAMEWORK_OPTIONS)):
-        missing = sorted(o for o in want if not mentions(body, o))
-        if missing:
-            problems.append(f"{where} lacks {' '.join(missing)}")
-    stale = sorted(defined_options(roff) - options - {"--help"})
-    if stale:
-        problems.append(f"man/{man_page} defines {' '.join(stale)}, which `{name} --help` lacks")
+def check_program(program):
+    """Every option of `program --help` is in its page and in the docs/ page
+    the page names (the framework's --help and --version in the page only),
+    and every option the page defines exists."""
+    name = os.path.basename(program)
+    options = options_of(help_text(program, "--help")) - {"--help"}
+    roff = built(f"{name}.1")
+    problems = [] if options else [f"no options found in `{program} --help`"]
+    doc = LONG_FORM.search(open(os.path.join(SOURCES, f"{name}.1")).read())
+    if not doc:
+        problems.append(f"man/{name}.1 names no long form: add the line "
+                        "'.\\\" long form: docs/X.md'")
+    problems += option_problems(f"man/{name}.1", roff_text(roff),
+                                {o for o in tagged(roff) if o.startswith("-")} - {"--help", "-h"},
+                                options, f"{name} --help")
+    if doc:
+        problems += option_problems(doc[1], open(os.path.join(ROOT, doc[1])).read(), set(),
+                                    options - FRAMEWORK_OPTIONS, f"{name} --help")
     report(name, "; ".join(problems) or None, f"{len(options)} options")
+
+
+def check_programs():
+    missing = [os.path.basename(p) for p in PROGRAMS
+               if not os.path.exists(os.path.join(SOURCES, os.path.basename(p) + ".1"))]
+    report("programs", missing and "; ".join(
+        f"{m} is installed but has no page: write man/{m}.1 (NAME, SYNOPSIS, DESCRIPTION, "
+        f"OPTIONS with a .TP per option of `{m} --help`, EXIT STATUS, SEE ALSO) and name its "
+        "long form with '.\\\" long form: docs/X.md'" for m in missing),
+        " ".join(os.path.basename(p) for p in PROGRAMS))
+    for program in PROGRAMS:
+        name = os.path.basename(program)
+        if name in missing:
+            continue
+        if name == "ivshm":
+            check_ivshm()
+        else:
+            check_program(program)
 
 
 def main():
     if not os.path.isdir(MAN):
         report("man-tree", f"{MAN} missing: run `make man`")
         return 1
+    try:
+        functions = headers.all_functions()
+    except headers.HeaderError as e:
+        report("headers", str(e))
+        return 1
+    pages = library_pages()
     check_lint()
     check_links()
-    check_functions()
-    check_ivshm()
-    check_program("ivshm-fwd", os.path.join(BUILD, "bin", "ivshm-fwd"), "ivshm-fwd.1",
-                  "forwarding.md")
-    check_program("ivshm-guest-build", os.path.join(BUILD, "pkg", "ivshm-guest-build"),
-                  "ivshm-guest-build.1", "guest.md", short=True)
+    check_functions(functions)
+    check_described(functions, pages)
+    check_errors(functions, pages)
+    check_see_also(pages)
+    check_api_md(functions)
+    check_examples()
+    check_programs()
     return 1 if guest_qemu.failures else 0
 
 
