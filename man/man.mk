@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # man/man.mk — the man pages (roff, written by hand, one file per page in
 # man/NAME.SECTION) and the man tree `make install` copies to MANDIR:
 #

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # pkg/install.mk — `make install` and `make uninstall` (GNU conventions), and
 # the files made for the install: ivshm.pc, ivshm-guest-build, the guest SDK's
 # boot objects. Included by the top Makefile after the other fragments.

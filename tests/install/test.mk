@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # make test-install: install into a scratch DESTDIR and use ivshm from there
 # only (tests/install/test_install.py). The script runs `make install` and
 # `make uninstall` itself; everything they install is built first here, so a
