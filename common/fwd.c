@@ -34,6 +34,7 @@ void ivshm_fwd_port_init(struct ivshm_fwd_port *port, struct ivshm_ring *rx, str
     for (int i = 0; i < 6; i++)
         port->src_mac[i] = src_mac[i];
     port->dst_last = dst_last;
+    port->mac_mode = IVSHM_FWD_MAC_REWRITE;
     if (burst == 0)
         burst = 1;
     if (burst > 64)
@@ -47,9 +48,10 @@ void ivshm_fwd_port_init(struct ivshm_fwd_port *port, struct ivshm_ring *rx, str
     port->dropped = atomic_load_explicit(&counters->dropped, memory_order_relaxed);
 }
 
-/* Rewrites the Ethernet header of the frame behind `handle`, if the handle is
- * one of the pool's objects and the frame lies inside it. The header fields are
- * read once: a peer may change them at any time. */
+/* Rewrites the Ethernet header of the frame behind `handle` (unless the port
+ * keeps MACs), if the handle is one of the pool's objects and the frame lies
+ * inside it: both modes forward only frames that pass these checks. The header
+ * fields are read once: a peer may change them at any time. */
 static bool rewrite_frame(const struct ivshm_fwd_port *port, uint64_t handle)
 {
     const struct ivshm_mempool *pool = port->pool;
@@ -62,6 +64,8 @@ static bool rewrite_frame(const struct ivshm_fwd_port *port, uint64_t handle)
     if (off < sizeof(struct ivshm_pkt) || len < IVSHM_ETH_HLEN || off > pool->obj_size ||
         len > pool->obj_size - off)
         return false;
+    if (port->mac_mode == IVSHM_FWD_MAC_KEEP)
+        return true;
     uint8_t *eth = obj + off;
     eth[0] = 0x02;
     eth[1] = eth[2] = eth[3] = eth[4] = 0;

@@ -9,6 +9,11 @@
  *                             (default: SEG/pkts, SEG of the first rx ring)
  *   ctrl=SEG/NAME             the control block (default: SEG/ctrl, same SEG)
  *   burst=N                   entries per ring operation, 1..64 (default 32)
+ *   mac=keep                  a wire: frames leave exactly as they came
+ *                             (default mac=rewrite: l2fwd's Ethernet rewrite)
+ *
+ * Cross-connect two host ports (frames from rx0 leave on tx1 and back):
+ *   rx=vm1/rx0 tx=vm1/tx1 rx=vm1/rx1 tx=vm1/tx0 mac=keep
  *
  * Runs common/fwd.c's loop: READY, forward until the host sets EXIT, then
  * DONE with final counters, and exit code 0. The buffers stay in their pool:
@@ -125,6 +130,13 @@ int main(int argc, char **argv)
     if (burst < 1 || burst > 64)
         return fail("burst", "not in 1..64");
 
+    const char *mac_word = guest_arg("mac");
+    uint8_t mac_mode = IVSHM_FWD_MAC_REWRITE;
+    if (mac_word && strcmp(mac_word, "keep") == 0)
+        mac_mode = IVSHM_FWD_MAC_KEEP;
+    else if (mac_word && strcmp(mac_word, "rewrite") != 0)
+        return fail("mac", "not 'keep' or 'rewrite'");
+
     static const uint8_t mac[6] = {0x02, 0x00, 0x00, 0x00, 0x10, 0x00};
     memcpy(ctrl->mac, mac, sizeof(mac));
     for (unsigned q = 0; q < queues; q++) {
@@ -134,10 +146,12 @@ int main(int argc, char **argv)
             return fail(tx_paths[q], err.msg);
         ivshm_fwd_port_init(&ports[q], &rx_rings[q], &tx_rings[q], &pool, &ctrl->q[q], mac,
                             (uint8_t)q, (uint32_t)burst);
+        ports[q].mac_mode = mac_mode;
         printf("fwd: queue %u: rx=%s tx=%s pool=%s\n", q, rx_paths[q], tx_paths[q], pool_path);
     }
-    printf("fwd: ready, %u queue pair%s, burst %u, ctrl=%s\n", queues, queues == 1 ? "" : "s",
-           (unsigned)burst, ctrl_path);
+    printf("fwd: ready, %u queue pair%s, burst %u, mac %s, ctrl=%s\n", queues,
+           queues == 1 ? "" : "s", (unsigned)burst,
+           mac_mode == IVSHM_FWD_MAC_KEEP ? "keep" : "rewrite", ctrl_path);
     fflush(stdout);
     guest_ivshm_heartbeat();
 

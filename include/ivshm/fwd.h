@@ -102,6 +102,12 @@ static inline uint32_t ivshm_fwd_preset_objects(uint32_t queues)
     return 2u * queues + 2u;
 }
 
+/* What the forwarder does to a frame's Ethernet header. */
+enum ivshm_fwd_mac_mode {
+    IVSHM_FWD_MAC_REWRITE = 0, /* l2fwd: destination 02:00:00:00:00:<dst_last>, source src_mac */
+    IVSHM_FWD_MAC_KEEP = 1,    /* a wire: the frame leaves exactly as it came */
+};
+
 /* One forwarding queue pair, private to the forwarder. */
 struct ivshm_fwd_port {
     struct ivshm_ring *rx;
@@ -110,6 +116,7 @@ struct ivshm_fwd_port {
     struct ivshm_fwd_counters *counters; /* in ctrl, shared */
     uint8_t src_mac[6];
     uint8_t dst_last; /* destination 02:00:00:00:00:<dst_last> */
+    uint8_t mac_mode; /* enum ivshm_fwd_mac_mode; ivshm_fwd_port_init sets REWRITE */
     uint32_t burst;
     /* Entries dequeued but not yet accepted by a full tx ring: retried first,
      * never dropped. */
@@ -119,7 +126,8 @@ struct ivshm_fwd_port {
     uint64_t pending[64];
 };
 
-/* Sets up a port; burst is clamped to 1..64. */
+/* Sets up a port (MAC mode REWRITE: set port->mac_mode after it for
+ * another); burst is clamped to 1..64. */
 void ivshm_fwd_port_init(struct ivshm_fwd_port *port, struct ivshm_ring *rx, struct ivshm_ring *tx,
                          const struct ivshm_mempool *pool, struct ivshm_fwd_counters *counters,
                          const uint8_t src_mac[6], uint8_t dst_last, uint32_t burst);
@@ -127,9 +135,9 @@ void ivshm_fwd_port_init(struct ivshm_fwd_port *port, struct ivshm_ring *rx, str
 /*
  * One poll: retries what the tx ring refused last time; when that is all
  * gone, dequeues up to a burst from rx, rewrites each frame's Ethernet header
- * (destination 02:00:00:00:00:xx, source the port's address) and enqueues
- * them to tx. Invalid handles or frames are counted as dropped and not
- * forwarded (they cannot be freed either). Publishes the counters. Returns the
+ * (destination 02:00:00:00:00:xx, source the port's address; in MAC mode KEEP
+ * the frame is left as it is) and enqueues them to tx. Invalid handles or frames are counted as
+ * dropped and not forwarded (they cannot be freed either). Publishes the counters. Returns the
  * number of entries moved to tx.
  */
 uint32_t ivshm_fwd_poll(struct ivshm_fwd_port *port);
