@@ -34,6 +34,7 @@ CLEAN_DIRS := $(B)
 
 -include host/host.mk
 -include host/fwd/fwd.mk
+-include host/port/port.mk
 -include guest_rt/guest.mk
 -include tests/tests.mk
 -include tests/fwd/fwd.mk
