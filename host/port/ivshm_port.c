@@ -563,15 +563,19 @@ static uint32_t outstanding(struct port_state *ps)
  * After the ports stopped receiving: frames still on their way out of the VM
  * are sent, and our buffers in flight come home (to us, or to another host
  * party that frees them). With no forwarder running, what waits in the to-VM
- * rings is taken back. Ends when none of our buffers is out, or when nothing
- * moves and no forwarder's heartbeat has moved for a second, or after
- * --timeout, or on a second signal. Returns the buffers still out.
+ * rings is taken back. Ends 200 ms after none of our buffers is out (frames
+ * of another ivshm-port stopping at the same moment still arrive then: sent
+ * on, not stranded in a ring nobody reads), or when nothing moves and no
+ * forwarder's heartbeat has moved for a second, or after --timeout, or on a
+ * second signal. Returns the buffers still out.
  */
 static uint32_t drain_at_stop(struct port_state *ps)
 {
     unsigned signals = atomic_load(&signals_seen);
     uint64_t now = port_now_ns(), deadline = now + (uint64_t)(ps->opt.timeout * 1e9);
-    uint64_t beat[PORT_MAX_MAPS], beat_ns[PORT_MAX_MAPS], idle_since = now;
+    uint64_t beat[PORT_MAX_MAPS], beat_ns[PORT_MAX_MAPS];
+    uint64_t idle_since = now, home_at = 0, counted_at = 0;
+    uint32_t out = UINT32_MAX;
     for (unsigned i = 0; i < ps->nmaps; i++) {
         beat[i] = pi_heartbeat(ps->maps[i].to_vm_seg);
         beat_ns[i] = now;
@@ -597,15 +601,21 @@ static uint32_t drain_at_stop(struct port_state *ps)
             }
             stale &= now - beat_ns[i] > 1000000000ull;
         }
-        if (moved) {
+        if (moved)
             idle_since = now;
-            continue;
+        /* Counting walks the pool's state bytes: when idle, or every 10 ms
+         * while another party's frames keep coming. */
+        if (!moved || now - counted_at > 10000000ull) {
+            out = outstanding(ps);
+            counted_at = now;
+            if (out == 0 && home_at == 0)
+                home_at = now;
         }
-        uint32_t out = outstanding(ps);
-        if (out == 0 || now > deadline || atomic_load(&signals_seen) != signals ||
-            (stale && now - idle_since > 1000000000ull))
-            return out;
-        usleep(1000);
+        if ((home_at && now - home_at > 200000000ull) || now > deadline ||
+            atomic_load(&signals_seen) != signals || (stale && now - idle_since > 1000000000ull))
+            return outstanding(ps);
+        if (!moved)
+            usleep(1000);
     }
 }
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* ivshm-port's adapter to libivshm (see port_ivshm.h). */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -8,6 +9,21 @@
 #include "port_ivshm.h"
 
 #define PI_LABEL "ivshm-port"
+
+/* ivshm_fail's formatter is freestanding (no %f): messages here use libc's. */
+static int fail(struct ivshm_error *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(struct ivshm_error *err, int code, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+        va_end(ap);
+        err->code = code;
+    }
+    return code;
+}
 
 static double now_seconds(void)
 {
@@ -29,7 +45,7 @@ bool pi_split_path(const char *path, char seg[PI_NAME_SIZE], char name[PI_NAME_S
     size_t seg_len = slash ? (size_t)(slash - path) : 0;
     if (!slash || seg_len == 0 || seg_len >= PI_NAME_SIZE || strlen(slash + 1) >= PI_NAME_SIZE ||
         slash[1] == '\0') {
-        ivshm_fail(err, IVSHM_E_INVAL, "%s: not SEG/NAME", path);
+        fail(err, IVSHM_E_INVAL, "%s: not SEG/NAME", path);
         return false;
     }
     memcpy(seg, path, seg_len);
@@ -46,14 +62,13 @@ static struct pi_seg *seg_get(struct pi_set *set, const char *name, bool claim,
         if (strcmp(s->name, name) != 0)
             continue;
         if (claim && !s->claimed) {
-            ivshm_fail(err, IVSHM_E_INVAL, "%s: attached for a ring before its pool was opened",
-                       name);
+            fail(err, IVSHM_E_INVAL, "%s: attached for a ring before its pool was opened", name);
             return NULL;
         }
         return s;
     }
     if (set->nsegs == PI_MAX_SEGS) {
-        ivshm_fail(err, IVSHM_E_INVAL, "%s: more than %u segments", name, PI_MAX_SEGS);
+        fail(err, IVSHM_E_INVAL, "%s: more than %u segments", name, PI_MAX_SEGS);
         return NULL;
     }
     struct pi_seg *s = &set->segs[set->nsegs];
@@ -85,7 +100,7 @@ int pi_open_pool(struct pi_set *set, const char *path, struct pi_pool **pool,
     if (!pi_split_path(path, seg_name, name, err))
         return err ? err->code : IVSHM_E_INVAL;
     if (set->npools == PI_MAX_POOLS)
-        return ivshm_fail(err, IVSHM_E_INVAL, "%s: more than %u pools", path, PI_MAX_POOLS);
+        return fail(err, IVSHM_E_INVAL, "%s: more than %u pools", path, PI_MAX_POOLS);
     struct pi_seg *seg = seg_get(set, seg_name, true, err);
     if (!seg)
         return err ? err->code : IVSHM_E_INVAL;
@@ -165,8 +180,8 @@ int pi_wait_ready(struct pi_set *set, double timeout, const _Atomic bool *stop,
                 continue;
             uint32_t st = ctrl_state(s);
             if (st == IVSHM_FWD_FAIL)
-                return ivshm_fail(err, IVSHM_E_CORRUPT, "%s: the forwarder failed: %.40s", s->name,
-                                  s->ctrl->reason);
+                return fail(err, IVSHM_E_CORRUPT, "%s: the forwarder failed: %.40s", s->name,
+                            s->ctrl->reason);
             bool up = st == IVSHM_FWD_READY || st == IVSHM_FWD_FWD;
             /* The state alone is not enough: a VM that died leaves FWD. */
             bool beating =
@@ -181,14 +196,14 @@ int pi_wait_ready(struct pi_set *set, double timeout, const _Atomic bool *stop,
             return IVSHM_OK;
         if (now_seconds() > deadline || atomic_load(stop)) {
             if (stale)
-                return ivshm_fail(err, IVSHM_E_NOENT,
-                                  "%s: ctrl says a forwarder is there, but its heartbeat has not "
-                                  "moved in %.0f s (did the VM stop?)",
-                                  stale->name, timeout);
-            return ivshm_fail(err, IVSHM_E_NOENT,
-                              "%s: no forwarder became READY within %.0f s (is the VM running "
-                              "fwd?)",
-                              down ? down->name : "?", timeout);
+                return fail(err, IVSHM_E_NOENT,
+                            "%s: ctrl says a forwarder is there, but its heartbeat has not "
+                            "moved in %.0f s (did the VM stop?)",
+                            stale->name, timeout);
+            return fail(err, IVSHM_E_NOENT,
+                        "%s: no forwarder became READY within %.0f s (is the VM running "
+                        "fwd?)",
+                        down ? down->name : "?", timeout);
         }
     }
 }
