@@ -1,0 +1,16 @@
+# ivshm-port tests (tests/port/test_port.py): kernel traffic between two
+# network namespaces through the VM and through ivshm-fwd, a pcap round
+# trip, SIGKILL and restart, two ivshm-port processes. They need root (taps,
+# namespaces) and DPDK: without them the script says "skipped: ..." and the
+# harness counts it as skipped.
+PORT_TEST_DEPS := $(B)/bin/ivshm $(B)/bin/ivshm-fwd $(B)/guest/fwd.elf \
+                  $(if $(filter yes,$(HAVE_DPDK)),$(B)/bin/ivshm-port)
+
+.PHONY: test-port
+test-port:
+	$(Q)$(TEST_HARNESS) reset test-port
+	$(Q)$(MAKE) --no-print-directory $(PORT_TEST_DEPS) || \
+		{ $(TEST_HARNESS) fail test-port "$(PORT_TEST_DEPS) did not build"; exit 1; }
+	$(Q)$(TEST_HARNESS) shell test-port 600 tests/port/test_port.py
+
+TEST_TARGETS += test-port
