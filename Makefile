@@ -38,6 +38,7 @@ CLEAN_DIRS := $(B)
 -include guest_rt/guest.mk
 -include tests/tests.mk
 -include tests/fwd/fwd.mk
+-include tests/port/port.mk
 -include tests/bench/bench.mk
 
 .PHONY: all deps demo test test-all clean format check-format
