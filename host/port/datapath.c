@@ -50,12 +50,22 @@ void port_put_all(struct port_map *m, const uint64_t *h, uint32_t n)
     }
 }
 
+void port_flush_returned(struct port_map *m)
+{
+    port_put_all(m, m->back, m->nback);
+    m->nback = 0;
+}
+
+/* Called by the PMD's free of a zero-copy mbuf, one buffer at a time: they
+ * are collected and put into the pool in bulk after the burst (a put per
+ * buffer cost 80 instructions a frame, measured with callgrind). */
 void port_zero_copy_free(void *addr, void *opaque)
 {
     struct port_map *m = opaque;
-    uint64_t h = (uint64_t)((uint8_t *)addr - m->mp.base);
-    port_put_all(m, &h, 1);
+    m->back[m->nback++] = (uint64_t)((uint8_t *)addr - m->mp.base);
     m->returned++;
+    if (IVSHM_UNLIKELY(m->nback == sizeof(m->back) / sizeof(m->back[0])))
+        port_flush_returned(m);
 }
 
 /* Copies a frame of `len` bytes out of an mbuf chain. */
@@ -216,6 +226,8 @@ uint32_t port_map_transmit(const struct port_state *ps, struct port_map *m)
         rte_pktmbuf_free_bulk(pkts + good, n - good);
     COUNT(m->c.tx_invalid, invalid);
     transmit(m, pkts, good);
+    if (m->nback)
+        port_flush_returned(m);
     return n;
 }
 

@@ -550,6 +550,7 @@ static uint32_t outstanding(struct port_state *ps)
     uint64_t lent = 0;
     for (unsigned i = 0; i < ps->nmaps; i++) {
         struct port_map *m = &ps->maps[i];
+        port_flush_returned(m);
         ivshm_mempool_cache_flush(&m->mp, &m->cache);
         lent += m->lent - m->returned;
     }

@@ -68,6 +68,8 @@ struct port_map {
     uint64_t refused;  /* handles the pool would not take back */
     uint64_t lent;     /* zero-copy: buffers attached to mbufs */
     uint64_t returned; /* zero-copy: buffers the PMD gave back */
+    uint32_t nback;    /* zero-copy: given back, not yet put into the pool */
+    uint64_t back[2 * PORT_BURST_MAX];
     /* zero-copy: one shared-info block per pool object, in private memory:
      * a peer must never reach a callback pointer */
     struct rte_mbuf_ext_shared_info *shinfo;
@@ -106,6 +108,8 @@ uint32_t port_map_poll(const struct port_state *ps, struct port_map *m);
 uint32_t port_map_transmit(const struct port_state *ps, struct port_map *m);
 void port_put_all(struct port_map *m, const uint64_t *handles, uint32_t n);
 void port_zero_copy_free(void *addr, void *opaque);
+/* Puts the buffers the PMD gave back (zero-copy) into the pool. */
+void port_flush_returned(struct port_map *m);
 uint64_t port_now_ns(void);
 
 #endif
