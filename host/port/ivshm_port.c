@@ -876,6 +876,7 @@ static int eal_init(int argc, char **argv, char ***app_argv)
     if (saved_err >= 0)
         close(saved_err);
     char line[512], telling[512] = "";
+    bool from_getopt = false;
     if (capture) {
         rewind(capture);
         while (fgets(line, sizeof(line), capture)) {
@@ -887,15 +888,22 @@ static int eal_init(int argc, char **argv, char ***app_argv)
             line[strcspn(line, "\n")] = '\0';
             bool getopt_msg = strstr(line, "option") && strstr(line, argv[0]) == line;
             if (getopt_msg ||
-                (!telling[0] && strncmp(line, "EAL: ", 5) == 0 && !strstr(line, "FATAL")))
+                (!telling[0] && strncmp(line, "EAL: ", 5) == 0 && !strstr(line, "FATAL"))) {
                 snprintf(telling, sizeof(telling), "%s",
-                         getopt_msg ? line + strlen(argv[0]) + 2 : line);
+                         getopt_msg ? line + strlen(argv[0]) + 2 : line + 5);
+                from_getopt = getopt_msg;
+            }
         }
         fclose(capture);
     }
     if (used < 0) {
-        fprintf(stderr, PROG ": EAL arguments (before '--'): %s\n",
-                telling[0] ? telling : rte_strerror(eal_errno));
+        const char *hint = strstr(telling, "hugepage")
+                               ? " (reserve hugepages and mount hugetlbfs, or give --no-huge: "
+                                 "docs/ports.md)"
+                               : "";
+        fprintf(stderr, PROG ": %s: %s%s\n",
+                from_getopt ? "EAL arguments (before '--')" : "EAL initialisation failed",
+                telling[0] ? telling : rte_strerror(eal_errno), hint);
         return -1;
     }
     *app_argv = args + used;
