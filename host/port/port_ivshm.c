@@ -194,7 +194,9 @@ int pi_wait_ready(struct pi_set *set, double timeout, const _Atomic bool *stop,
         }
         if (all)
             return IVSHM_OK;
-        if (now_seconds() > deadline || atomic_load(stop)) {
+        if (atomic_load(stop))
+            return fail(err, IVSHM_E_NOENT, "interrupted while waiting for the forwarder");
+        if (now_seconds() > deadline) {
             if (stale)
                 return fail(err, IVSHM_E_NOENT,
                             "%s: ctrl says a forwarder is there, but its heartbeat has not "
