@@ -693,9 +693,13 @@ static void report(const struct port_state *ps, uint32_t held, int fwd_stopped)
     const char *mode = ps->opt.zero_copy ? "zero-copy" : "copy";
     if (ps->opt.json) {
         uint64_t rx = 0, tx = 0;
+        uint64_t refused = 0;
+        for (unsigned i = 0; i < ps->nmaps; i++)
+            refused += ps->maps[i].refused;
         printf("{\"seconds\":%.3f,\"transmit\":\"%s\",\"burst\":%u,\"reclaimed\":%u,"
-               "\"buffers_held\":%u,\"forwarder_stopped\":%s,\"ports\":[",
-               seconds, mode, ps->opt.burst, ps->reclaimed, held,
+               "\"buffers_held\":%u,\"refused\":%" PRIu64 ",\"forwarder_stopped\":%s,"
+               "\"ports\":[",
+               seconds, mode, ps->opt.burst, ps->reclaimed, held, refused,
                fwd_stopped < 0 ? "null"
                : fwd_stopped   ? "true"
                                : "false");
