@@ -4,6 +4,8 @@
 
   errors           bad --port, missing segment, a ring used twice, no
                    forwarder, a bad EAL argument: one line each, exit 1 or 2
+  garbage          garbage handles and frames in the from-VM ring: dropped,
+                   counted, nothing wrongly freed (copy and zero-copy)
   namespaces-vm    two network namespaces, a DPDK tap in each, joined by one
                    ivshm-port through fwd.elf under TCG (mac=keep,
                    cross-connect): ping -c 200 -i 0.01 with 0 % loss, iperf3
@@ -28,6 +30,7 @@ prints "ok - NAME" or "not ok - NAME: why", and "# NAME: figures".
     tests/port/test_port.py [NAME_SUBSTRING...]
 """
 import json
+import mmap
 import os
 import re
 import signal
@@ -530,7 +533,51 @@ def case_two_processes():
         f"; restarted b reclaimed {summary_b['reclaimed']}" if summary_b else ""))
 
 
-CASES = [("errors", case_errors), ("namespaces-vm", case_namespaces_vm),
+def case_garbage():
+    # A peer (here: this script) writes garbage into the from-VM ring:
+    # ivshm-port drops and counts it, frees nothing it must not, goes on.
+    seg = "gb"
+    ivshm("destroy", seg, "--force", check=False)
+    ivshm("create", seg, "--size", "4M", "--mempool", "name=pkts,count=64,size=2048",
+          "--ring", "name=rx0,slots=64", "--ring", "name=tx0,slots=64")
+    cleanups.append(lambda: ivshm("destroy", seg, "--force", check=False))
+    info = json.loads(ivshm("inspect", seg, "--json").stdout)
+    pool = next(o for o in info["objects"] if o["name"] == "pkts")
+    ring = next(o for o in info["objects"] if o["name"] == "tx0")["offset"]
+    problems = []
+    with open(info["path"], "r+b") as f:
+        mem = mmap.mmap(f.fileno(), 0)
+        # Two free buffers, read from the pool's free ring (slots after its
+        # 256-byte control block); nobody takes them: the port receives nothing.
+        h1, h2 = struct.unpack_from("<QQ", mem, pool["offset"] + 256)
+        struct.pack_into("<IH", mem, h1, 100000, 16)  # a frame far outside its buffer
+        struct.pack_into("<IH", mem, h2, 60, 64)  # a good frame, in a buffer nobody sent
+        garbage = [0xDEADBEEFDEADBEEF, h1 + 8, h1, h2]
+        for mode in ("copy", "zero-copy"):
+            port = Port(eal("net_null0,no-rx=1"), ["--port", f"0={seg}:0"] +
+                        (["--zero-copy"] if mode == "zero-copy" else []), f"garbage-{mode}")
+            tail = struct.unpack_from("<I", mem, ring + 4)[0]
+            for i, h in enumerate(garbage):
+                struct.pack_into("<Q", mem, ring + 256 + ((tail + i) % 64) * 8, h)
+            struct.pack_into("<II", mem, ring, tail + 4, tail + 4)  # prod head, then tail
+            deadline = time.monotonic() + 30
+            while struct.unpack_from("<I", mem, ring + 128 + 4)[0] != tail + 4 and \
+                    time.monotonic() < deadline and port.running():
+                time.sleep(0.05)
+            status, summary, err = port.stop()
+            if status != 0 or summary is None:
+                problems.append(f"{mode}: exit {status}: {err}")
+                continue
+            c = summary["ports"][0]
+            got = (c["tx_from_vm"], c["tx_invalid"], c["tx_packets"], summary["refused"])
+            if got != (4, 3, 1, 2):
+                problems.append(f"{mode}: from_vm/invalid/sent/refused {got}, expected "
+                                f"(4, 3, 1, 2)")
+        mem.close()
+    report("garbage", "; ".join(problems) or pool_problem(seg))
+
+
+CASES = [("errors", case_errors), ("garbage", case_garbage), ("namespaces-vm", case_namespaces_vm),
          ("namespaces-host", case_namespaces_host), ("pcap", case_pcap),
          ("kill-restart", case_kill_restart), ("two-processes", case_two_processes)]
 
