@@ -494,6 +494,24 @@ static int reclaim_pool(struct port_state *ps, struct pi_pool *pool, struct ivsh
     uint64_t dead = pi_dead_parties(pool, &others_alive);
     if (!dead)
         return 0;
+    /* A dead process may have been killed between the two halves of a get
+     * or put on the free ring: then the draining below would wait for ever
+     * in its first put that reaches the ring. Alone on the pool we can
+     * rebuild the ring first (taking nothing back yet); beside live users
+     * of it we cannot. */
+    unsigned busy = 0;
+    for (int i = 0; i < 3; i++) {
+        busy += pi_free_ring_busy(&pool->mp);
+        usleep(10000);
+    }
+    if (busy == 3 && others_alive)
+        return fail(err,
+                    "%s: its free ring was left half-updated by a process that died in "
+                    "mid-operation, and other processes use it: stop them all, then start one "
+                    "ivshm-port (alone, it repairs the ring)",
+                    pool->path);
+    if (busy == 3)
+        pi_repair_free_ring(pool);
     /* The master handle with a cache of our own: what we drain is marked
      * ours at once, so the give-back below cannot take it twice. */
     static struct port_map drain;

@@ -327,6 +327,18 @@ uint32_t pi_buffers_ours(const struct pi_pool *pool)
     return party < 0 ? 0 : pi_buffers_held(pool, 1ull << party);
 }
 
+bool pi_free_ring_busy(const struct ivshm_mempool *mp)
+{
+    struct ivshm_ring_stats st;
+    ivshm_ring_stats(&mp->ring, &st);
+    return st.prod_head != st.prod_tail || st.cons_head != st.cons_tail;
+}
+
+void pi_repair_free_ring(struct pi_pool *pool)
+{
+    ivshm_mempool_rebuild(&pool->mp, 0);
+}
+
 uint32_t pi_give_back(struct pi_pool *pool, uint64_t dead, bool others_alive)
 {
     uint32_t n = 0;

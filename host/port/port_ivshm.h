@@ -123,6 +123,15 @@ uint32_t pi_buffers_held(const struct pi_pool *pool, uint64_t mask);
  */
 uint32_t pi_give_back(struct pi_pool *pool, uint64_t dead, bool others_alive);
 
+/* Whether the pool's free ring is in the middle of a get or put (a head
+ * ahead of its tail). Seen for a while, it was left so by a process that
+ * died in mid-operation, and every later get or put would wait for ever. */
+bool pi_free_ring_busy(const struct ivshm_mempool *mp);
+
+/* Rebuilds the free ring from the state bytes, taking nothing from anyone:
+ * repairs a ring left half-updated. Only while nobody else uses the ring. */
+void pi_repair_free_ring(struct pi_pool *pool);
+
 /* Our own party's buffers in the pool (allocated or cached): 0 after a clean
  * stop. */
 uint32_t pi_buffers_ours(const struct pi_pool *pool);
