@@ -6,6 +6,8 @@
                    forwarder, a bad EAL argument: one line each, exit 1 or 2
   garbage          garbage handles and frames in the from-VM ring: dropped,
                    counted, nothing wrongly freed (copy and zero-copy)
+  wedged-free-ring a dead ivshm-port left the pool's free ring half-updated:
+                   repaired when alone, refused in one line beside a live user
   namespaces-vm    two network namespaces, a DPDK tap in each, joined by one
                    ivshm-port through fwd.elf under TCG (mac=keep,
                    cross-connect): ping -c 200 -i 0.01 with 0 % loss, iperf3
@@ -577,7 +579,58 @@ def case_garbage():
     report("garbage", "; ".join(problems) or pool_problem(seg))
 
 
-CASES = [("errors", case_errors), ("garbage", case_garbage), ("namespaces-vm", case_namespaces_vm),
+def case_wedged_free_ring():
+    # An ivshm-port killed between the two halves of a put leaves the free
+    # ring's head ahead of its tail (simulated here by moving the head): the
+    # next one must repair it when alone on the pool, and refuse with one
+    # line beside a live user of the ring, never wait for ever.
+    seg = "wr"
+    ivshm("destroy", seg, "--force", check=False)
+    ivshm("create", seg, "--size", "4M", "--mempool", "name=pkts,count=256,size=2048",
+          *[a for r in ("rx0", "tx0", "rx1", "tx1") for a in ("--ring", f"name={r},slots=64")])
+    cleanups.append(lambda: ivshm("destroy", seg, "--force", check=False))
+    info = json.loads(ivshm("inspect", seg, "--json").stdout)
+    free_ring = next(o for o in info["objects"] if o["name"] == "pkts")["offset"]
+
+    def wedge():
+        with open(info["path"], "r+b") as f:
+            mem = mmap.mmap(f.fileno(), 0)
+            head = struct.unpack_from("<I", mem, free_ring)[0]
+            struct.pack_into("<I", mem, free_ring, head + 1)
+            mem.close()
+
+    def killed_port(queue, tag):
+        port = Port(eal("net_null0"), ["--port", f"0={seg}:{queue}"], tag)
+        deadline = time.monotonic() + 30
+        while pool_state(seg)[0] == pool_state(seg)[1] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        port.kill()
+
+    problems = []
+    # Beside a live user: refused.
+    live = Port(eal("net_null0"), ["--port", f"0={seg}:1"], "wedged-live")
+    killed_port(0, "wedged-dead1")
+    wedge()
+    proc = subprocess.run([PORT, *eal("net_null0"), "--", "--port", f"0={seg}:0"], env=ENV,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+    err = proc.stderr.strip()
+    if proc.returncode != 1 or "half-updated" not in err or len(err.splitlines()) != 1:
+        problems.append(f"beside a live party: exit {proc.returncode}, {err!r}")
+    live.kill()  # it waits on the wedged ring now: only SIGKILL stops it
+    # Alone: repaired, the dead parties' buffers taken back, traffic runs.
+    port = Port(eal("net_null0"), ["--port", f"0={seg}:0"], "wedged-alone")
+    time.sleep(2.0)
+    status, summary, err = port.stop()
+    if status != 0 or summary is None:
+        problems.append(f"alone: exit {status}: {err}")
+    elif summary["reclaimed"] == 0 or summary["ports"][0]["rx_to_vm"] == 0:
+        problems.append(f"alone: reclaimed {summary['reclaimed']}, "
+                        f"rx_to_vm {summary['ports'][0]['rx_to_vm']}")
+    report("wedged-free-ring", "; ".join(problems) or pool_problem(seg))
+
+
+CASES = [("errors", case_errors), ("garbage", case_garbage),
+         ("wedged-free-ring", case_wedged_free_ring), ("namespaces-vm", case_namespaces_vm),
          ("namespaces-host", case_namespaces_host), ("pcap", case_pcap),
          ("kill-restart", case_kill_restart), ("two-processes", case_two_processes)]
 
