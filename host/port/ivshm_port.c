@@ -940,6 +940,11 @@ int main(int argc, char **argv)
             fputs(help_text, stdout);
             return 0;
         }
+    bool has_separator = false;
+    for (int i = 1; i < argc; i++)
+        has_separator |= strcmp(argv[i], "--") == 0;
+    if (!has_separator)
+        return usage_error("%s: give EAL options, then '--', then --port P=SEG:Q", "--");
     /* EAL's start-up chatter off unless asked for (--log-level). */
     rte_log_set_global_level(RTE_LOG_WARNING);
     char **app_argv;
