@@ -384,6 +384,7 @@ def case_errors():
          "no forwarder"),
         (["-l", "0", "--bogus", "--", "--port", "0=pe:0"], 1, ["--bogus"], "bad EAL argument"),
         (null + ["--", "--port", "0=pe:0", "--burst", "65"], 2, ["--burst"], "burst too large"),
+        (null + ["--port", "0=pe:0"], 2, ["'--'"], "no '--'"),
     ]
     problems = [p for p in (expect_error(*c) for c in checks) if p]
     report("errors", "; ".join(problems) or pool_problem("pe"))
