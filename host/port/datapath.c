@@ -82,7 +82,7 @@ static inline void copy_from_mbuf(uint8_t *dst, const struct rte_mbuf *mb, uint3
 
 static uint32_t port_to_vm(const struct port_state *ps, struct port_map *m)
 {
-    struct rte_mbuf *pkts[PORT_BURST_MAX];
+    struct rte_mbuf *pkts[IVSHM_BURST_MAX];
     uint16_t n = rte_eth_rx_burst(m->port_id, 0, pkts, (uint16_t)ps->opt.burst);
     if (n == 0)
         return 0;
@@ -97,7 +97,7 @@ static uint32_t port_to_vm(const struct port_state *ps, struct port_map *m)
         if (room > n)
             room = n;
     }
-    uint64_t h[PORT_BURST_MAX];
+    uint64_t h[IVSHM_BURST_MAX];
     uint32_t want = 0, big = 0;
     for (uint32_t i = 0; i < room; i++) {
         if (rte_pktmbuf_pkt_len(pkts[i]) <= m->room)
@@ -185,14 +185,14 @@ static inline void lend(struct port_map *m, struct rte_mbuf *mb, uint64_t handle
 
 uint32_t port_map_transmit(const struct port_state *ps, struct port_map *m)
 {
-    uint64_t h[PORT_BURST_MAX];
+    uint64_t h[IVSHM_BURST_MAX];
     uint32_t n = ivshm_ring_dequeue_burst(&m->from_vm, h, ps->opt.burst, NULL);
     if (n == 0)
         return 0;
     COUNT(m->c.tx_from_vm, n);
     const bool zero_copy = m->zero_copy;
-    struct rte_mbuf *pkts[PORT_BURST_MAX];
-    uint64_t done[PORT_BURST_MAX]; /* buffers to free now */
+    struct rte_mbuf *pkts[IVSHM_BURST_MAX];
+    uint64_t done[IVSHM_BURST_MAX]; /* buffers to free now */
     uint32_t good = 0, ndone = 0, invalid = 0;
     if (rte_pktmbuf_alloc_bulk(zero_copy ? ps->ext_mbufs : ps->mbufs, pkts, n) != 0) {
         COUNT(m->c.tx_no_mbuf, n);

@@ -161,7 +161,7 @@ static int parse_port(struct port_state *ps, const char *spec)
     if (ps->opt.pool)
         snprintf(m->pool_path, sizeof(m->pool_path), "%s", ps->opt.pool);
     else
-        snprintf(m->pool_path, sizeof(m->pool_path), "%s/%s", seg, PI_FWD_POOL);
+        snprintf(m->pool_path, sizeof(m->pool_path), "%s/%s", seg, IVSHM_FWD_POOL);
     ps->nmaps++;
     return 0;
 }
@@ -224,7 +224,7 @@ static int parse_options(struct port_state *ps, int argc, char **argv)
             o->zero_copy = true;
             break;
         case OPT_BURST:
-            if (!parse_uint(optarg, PORT_BURST_MAX, &v) || v == 0)
+            if (!parse_uint(optarg, IVSHM_BURST_MAX, &v) || v == 0)
                 return usage_error("--burst '%s': not a number in 1..64", optarg);
             o->burst = (uint32_t)v;
             break;
@@ -370,16 +370,16 @@ static int create_mbuf_pools(struct port_state *ps, struct ivshm_error *err)
     if (room > UINT16_MAX - RTE_PKTMBUF_HEADROOM)
         room = UINT16_MAX - RTE_PKTMBUF_HEADROOM;
     ps->mbuf_room = room;
-    unsigned count = ps->nmaps * (RX_DESC + TX_DESC + 2 * PORT_BURST_MAX) +
-                     rte_lcore_count() * (MBUF_CACHE + PORT_BURST_MAX);
+    unsigned count = ps->nmaps * (RX_DESC + TX_DESC + 2 * IVSHM_BURST_MAX) +
+                     rte_lcore_count() * (MBUF_CACHE + IVSHM_BURST_MAX);
     ps->mbufs = rte_pktmbuf_pool_create("ivshm_port", count, MBUF_CACHE, 0,
                                         (uint16_t)(room + RTE_PKTMBUF_HEADROOM), SOCKET_ID_ANY);
     if (!ps->mbufs)
         return fail(err, "mbuf pool of %u x %u bytes: %s (more memory: -m or hugepages)", count,
                     room + RTE_PKTMBUF_HEADROOM, rte_strerror(rte_errno));
     if (ps->opt.zero_copy) {
-        count = ps->nmaps * (TX_DESC + 2 * PORT_BURST_MAX) +
-                rte_lcore_count() * (MBUF_CACHE + PORT_BURST_MAX);
+        count = ps->nmaps * (TX_DESC + 2 * IVSHM_BURST_MAX) +
+                rte_lcore_count() * (MBUF_CACHE + IVSHM_BURST_MAX);
         ps->ext_mbufs =
             rte_pktmbuf_pool_create("ivshm_port_ext", count, MBUF_CACHE, 0, 0, SOCKET_ID_ANY);
         if (!ps->ext_mbufs)
@@ -526,14 +526,14 @@ static int reclaim_pool(struct port_state *ps, struct pi_pool *pool, struct ivsh
             struct port_map *m = &ps->maps[i];
             if (m->pool != pool)
                 continue;
-            uint64_t h[PORT_BURST_MAX];
-            uint32_t n = ivshm_ring_dequeue_burst(&m->from_vm, h, PORT_BURST_MAX, NULL);
+            uint64_t h[IVSHM_BURST_MAX];
+            uint32_t n = ivshm_ring_dequeue_burst(&m->from_vm, h, IVSHM_BURST_MAX, NULL);
             port_put_all(&drain, h, n);
             moved += n;
             /* With no forwarder to consume them, frames the dead process
              * sent would sit in the to-VM ring for ever. */
             if (!pi_forwarder_active(m->to_vm_seg)) {
-                n = ivshm_ring_dequeue_burst(&m->to_vm, h, PORT_BURST_MAX, NULL);
+                n = ivshm_ring_dequeue_burst(&m->to_vm, h, IVSHM_BURST_MAX, NULL);
                 port_put_all(&drain, h, n);
                 moved += n;
             }
@@ -607,8 +607,8 @@ static uint32_t drain_at_stop(struct port_state *ps)
             struct port_map *m = &ps->maps[i];
             moved += port_map_transmit(ps, m);
             if (!pi_forwarder_active(m->to_vm_seg)) {
-                uint64_t h[PORT_BURST_MAX];
-                uint32_t n = ivshm_ring_dequeue_burst(&m->to_vm, h, PORT_BURST_MAX, NULL);
+                uint64_t h[IVSHM_BURST_MAX];
+                uint32_t n = ivshm_ring_dequeue_burst(&m->to_vm, h, IVSHM_BURST_MAX, NULL);
                 port_put_all(m, h, n);
                 moved += n;
                 continue;

@@ -20,7 +20,6 @@
 #include "port_ivshm.h"
 
 #define PORT_MAX_MAPS    32u
-#define PORT_BURST_MAX   64u                      /* the forwarder's limit too */
 #define PORT_PATH_SIZE   (2u * PI_NAME_SIZE + 2u) /* "SEG/NAME" */
 #define PORT_CACHE_SIZE  256u                     /* mempool cache of each mapping */
 #define PORT_MAX_WORKERS 128u
@@ -69,7 +68,7 @@ struct port_map {
     uint64_t lent;     /* zero-copy: buffers attached to mbufs */
     uint64_t returned; /* zero-copy: buffers the PMD gave back */
     uint32_t nback;    /* zero-copy: given back, not yet put into the pool */
-    uint64_t back[2 * PORT_BURST_MAX];
+    uint64_t back[2 * IVSHM_BURST_MAX];
     /* zero-copy: one shared-info block per pool object, in private memory:
      * a peer must never reach a callback pointer */
     struct rte_mbuf_ext_shared_info *shinfo;

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # build/bin/ivshm-port: DPDK ethdev ports joined to segment queue pairs.
 # Built only when pkg-config finds libdpdk (scripts/install-deps installs it);
 # without DPDK the rest of the build goes on and this is skipped quietly.

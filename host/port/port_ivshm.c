@@ -5,7 +5,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "ivshm/host/party.h"
+#include "common/internal.h"
+#include "ivshm/party.h"
 #include "port_ivshm.h"
 
 #define PI_LABEL "ivshm-port"
@@ -81,7 +82,7 @@ static struct pi_seg *seg_get(struct pi_set *set, const char *name, bool claim,
     void *addr;
     uint64_t len;
     struct ivshm_error ignored;
-    if (ivshm_segment_memzone(&s->seg, PI_FWD_CTRL, &addr, &len, &ignored) == IVSHM_OK &&
+    if (ivshm_memzone_lookup(&s->seg.view, IVSHM_FWD_CTRL, &addr, &len, &ignored) == IVSHM_OK &&
         len >= sizeof(struct ivshm_fwd_ctrl))
         s->ctrl = addr;
     set->nsegs++;
@@ -105,7 +106,7 @@ int pi_open_pool(struct pi_set *set, const char *path, struct pi_pool **pool,
     if (!seg)
         return err ? err->code : IVSHM_E_INVAL;
     struct pi_pool *p = &set->pools[set->npools];
-    int rc = ivshm_segment_mempool(&seg->seg, name, &p->mp, err);
+    int rc = ivshm_mempool_lookup(&seg->seg.view, name, &p->mp, err);
     if (rc != IVSHM_OK)
         return rc;
     snprintf(p->path, sizeof(p->path), "%s", path);
@@ -125,7 +126,7 @@ int pi_open_ring(struct pi_set *set, const char *path, struct ivshm_ring *ring,
     if (!seg)
         return err ? err->code : IVSHM_E_INVAL;
     *seg_out = seg;
-    return ivshm_segment_ring(&seg->seg, name, ring, err);
+    return ivshm_ring_lookup(&seg->seg.view, name, ring, err);
 }
 
 void pi_pool_memory(const struct pi_pool *pool, void **base, uint64_t *len)
@@ -138,7 +139,7 @@ void pi_close(struct pi_set *set, bool keep_claims)
 {
     for (unsigned i = 0; i < set->nsegs; i++) {
         if (keep_claims)
-            set->segs[i].seg.party = -1; /* detach then leaves the slot alone */
+            set->segs[i].seg.view.party = -1; /* detach then leaves the slot alone */
         ivshm_segment_detach(&set->segs[i].seg);
     }
     set->nsegs = 0;
@@ -299,7 +300,7 @@ uint64_t pi_dead_parties(const struct pi_pool *pool, bool *others_alive)
     for (uint32_t i = 0; i < v->party_capacity && i < IVSHM_MAX_PARTIES; i++) {
         const struct ivshm_party *p = &v->parties[i];
         uint32_t st = atomic_load_explicit(&p->state, memory_order_acquire);
-        if ((int)i == seg->party || p->kind != IVSHM_PARTY_HOST ||
+        if ((int)i == v->party || p->kind != IVSHM_PARTY_HOST ||
             (st != IVSHM_PARTY_ALIVE && st != IVSHM_PARTY_CLAIMING))
             continue;
         if (ivshm_party_alive(p))
@@ -323,7 +324,7 @@ uint32_t pi_buffers_held(const struct pi_pool *pool, uint64_t mask)
 
 uint32_t pi_buffers_ours(const struct pi_pool *pool)
 {
-    int party = pool->seg->seg.party;
+    int party = pool->seg->seg.view.party;
     return party < 0 ? 0 : pi_buffers_held(pool, 1ull << party);
 }
 

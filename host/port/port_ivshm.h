@@ -14,13 +14,9 @@
 #include <stdint.h>
 
 #include "ivshm/fwd.h"
-#include "ivshm/host/segment_file.h"
+#include "ivshm/segment.h"
 
 #define PI_NAME_SIZE IVSHM_NAME_SIZE
-/* Object names of the fwd preset (IVSHM_FWD_POOL and IVSHM_FWD_CTRL once
- * include/ivshm/fwd.h names them). */
-#define PI_FWD_POOL  "pkts"
-#define PI_FWD_CTRL  "ctrl"
 #define PI_MAX_SEGS  65u
 #define PI_MAX_POOLS 32u
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # ivshm-port tests (tests/port/test_port.py): kernel traffic between two
 # network namespaces through the VM and through ivshm-fwd, a pcap round
 # trip, SIGKILL and restart, two ivshm-port processes. They need root (taps,
