@@ -21,6 +21,7 @@
 
 #include "common/internal.h"
 #include "host/cli/cli.h"
+#include "host/fwd_host.h"
 #include "ivshm/fwd.h"
 
 struct fwd_opts {
@@ -101,7 +102,8 @@ static int fwd_run(void *opts, char **args, unsigned nargs)
         return status;
     if (cli_pin_cpu(o->cpu) != CLI_EXIT_OK)
         return CLI_EXIT_RUNTIME;
-    if (ivshm_segment_attach(o->dir, args[0], IVSHM_ATTACH_CLAIM, "ivshm-fwd", &seg, &err))
+    if (ivshm_segment_attach(o->dir, args[0], IVSHM_ATTACH_CLAIM, IVSHM_FWD_HOST_FORWARDER_LABEL,
+                             &seg, &err))
         return cli_fail(cli_exit_status(err.code), "%s", err.msg);
     struct ivshm_fwd_resolver resolver = {resolve_segment, &seg};
     if (ivshm_fwd_open(&fwd, &cfg, &resolver, &err) != IVSHM_OK) {

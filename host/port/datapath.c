@@ -13,7 +13,8 @@
  *               buffer to an mbuf as an external buffer, which the PMD frees
  *               through port_zero_copy_free when it is done with it.
  *
- * Only the inline ring and mempool operations of libivshm are used here.
+ * Only the inline ring and mempool operations of libivshm are used here (and
+ * ivshm_fwd_host_put, which steps over handles the pool refuses).
  */
 #include <string.h>
 #include <time.h>
@@ -36,18 +37,13 @@ uint64_t port_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* Frees buffers, stepping over any the pool refuses (not one of its objects,
- * or not allocated: a peer's garbage or a handle it sent twice). */
+/* Frees buffers, stepping over (and counting) any the pool refuses: not one
+ * of its objects, or not allocated (a peer's garbage or a handle it sent
+ * twice). */
 void port_put_all(struct port_map *m, const uint64_t *h, uint32_t n)
 {
-    while (n) {
-        uint32_t freed = 0;
-        if (ivshm_mempool_put_bulk(&m->mp, &m->cache, h, n, &freed) == IVSHM_OK || freed >= n)
-            return;
-        m->refused += 1;
-        h += freed + 1;
-        n -= freed + 1;
-    }
+    if (n)
+        m->refused += ivshm_fwd_host_put(&m->mp, &m->cache, h, n);
 }
 
 void port_flush_returned(struct port_map *m)

@@ -330,7 +330,7 @@ static int check_rings_once(struct port_state *ps, struct ivshm_error *err)
 
 static int open_segments(struct port_state *ps, struct ivshm_error *err)
 {
-    ps->set.dir = ps->opt.dir;
+    pi_init(&ps->set, ps->opt.dir, &stop_requested);
     /* Pools first: their segments are the ones we claim a party slot in. */
     for (unsigned i = 0; i < ps->nmaps; i++) {
         struct port_map *m = &ps->maps[i];
@@ -482,82 +482,24 @@ static void ports_close(struct port_state *ps, unsigned started)
 /*
  * Before we start: host parties of a pool's segment that died (an earlier
  * ivshm-port or pktgen killed with SIGKILL) may hold buffers: in their
- * private cache, taken but not sent, or in flight in the rings. Drain our
- * from-VM rings (freeing what comes back; with no forwarder running, the
- * to-VM rings too) until they are empty, the forwarders hold nothing and
- * the dead parties' count of buffers stands still, three checks in a row;
- * then every buffer still marked theirs is nowhere but in dead hands.
+ * private cache, taken but not sent, or in flight in the rings of our
+ * mappings. The shared host module takes them back (and repairs a free ring
+ * a process died in the middle of using), as pktgen does.
  */
 static int reclaim_pool(struct port_state *ps, struct pi_pool *pool, struct ivshm_error *err)
 {
-    bool others_alive;
-    uint64_t dead = pi_dead_parties(pool, &others_alive);
-    if (!dead)
-        return 0;
-    /* A dead process may have been killed between the two halves of a get
-     * or put on the free ring: then the draining below would wait for ever
-     * in its first put that reaches the ring. Alone on the pool we can
-     * rebuild the ring first (taking nothing back yet); beside live users
-     * of it we cannot. */
-    unsigned busy = 0;
-    for (int i = 0; i < 3; i++) {
-        busy += pi_free_ring_busy(&pool->mp);
-        usleep(10000);
+    struct ivshm_fwd_host_queue queues[PORT_MAX_MAPS];
+    unsigned n = 0;
+    for (unsigned i = 0; i < ps->nmaps; i++) {
+        struct port_map *m = &ps->maps[i];
+        if (m->pool == pool)
+            queues[n++] = (struct ivshm_fwd_host_queue){&m->to_vm, &m->from_vm, m->to_vm_seg->ctrl};
     }
-    if (busy == 3 && others_alive)
-        return fail(err,
-                    "%s: its free ring was left half-updated by a process that died in "
-                    "mid-operation, and other processes use it: stop them all, then start one "
-                    "ivshm-port (alone, it repairs the ring)",
-                    pool->path);
-    if (busy == 3)
-        pi_repair_free_ring(pool);
-    /* The master handle with a cache of our own: what we drain is marked
-     * ours at once, so the give-back below cannot take it twice. */
-    static struct port_map drain;
-    drain.mp = pool->mp;
-    ivshm_mempool_cache_init(&drain.cache, IVSHM_MEMPOOL_CACHE_MAX);
-    uint64_t deadline = port_now_ns() + (uint64_t)(ps->opt.timeout * 1e9);
-    uint32_t quiet = 0, last_held = UINT32_MAX;
-    while (quiet < 3) {
-        uint32_t moved = 0;
-        bool empty = true;
-        for (unsigned i = 0; i < ps->nmaps; i++) {
-            struct port_map *m = &ps->maps[i];
-            if (m->pool != pool)
-                continue;
-            uint64_t h[IVSHM_BURST_MAX];
-            uint32_t n = ivshm_ring_dequeue_burst(&m->from_vm, h, IVSHM_BURST_MAX, NULL);
-            port_put_all(&drain, h, n);
-            moved += n;
-            /* With no forwarder to consume them, frames the dead process
-             * sent would sit in the to-VM ring for ever. */
-            if (!pi_forwarder_active(m->to_vm_seg)) {
-                n = ivshm_ring_dequeue_burst(&m->to_vm, h, IVSHM_BURST_MAX, NULL);
-                port_put_all(&drain, h, n);
-                moved += n;
-            }
-            empty &= ivshm_ring_count(&m->from_vm) == 0 && ivshm_ring_count(&m->to_vm) == 0;
-        }
-        uint32_t held = pi_buffers_held(pool, dead);
-        bool still = moved == 0 && empty && held == last_held && pi_forwarders_idle(&ps->set);
-        last_held = held;
-        quiet = still ? quiet + 1 : 0;
-        if (port_now_ns() > deadline || atomic_load(&stop_requested))
-            break;
-        usleep(quiet ? 20000 : 1000);
-    }
-    /* What we drained is ours (cached): back to the pool in every case. */
-    ivshm_mempool_cache_flush(&drain.mp, &drain.cache);
-    if (quiet < 3 && atomic_load(&stop_requested))
-        return fail(err, "%s: interrupted while taking back a dead process's buffers", pool->path);
-    if (quiet < 3)
-        return fail(err,
-                    "%s: a dead process's buffers are still in flight after %.0f s (is the "
-                    "forwarder running?)",
-                    pool->path, ps->opt.timeout);
-    ps->reclaimed += pi_give_back(pool, dead, others_alive);
-    return 0;
+    uint32_t reclaimed = 0;
+    int rc = ivshm_fwd_host_reclaim(&ps->set.fwds, &pool->mp, &pool->seg->seg.view, pool->path,
+                                    queues, n, ps->opt.timeout, &reclaimed, err);
+    ps->reclaimed += reclaimed;
+    return rc;
 }
 
 /* ---- the stop ---- */
@@ -606,7 +548,7 @@ static uint32_t drain_at_stop(struct port_state *ps)
         for (unsigned i = 0; i < ps->nmaps; i++) {
             struct port_map *m = &ps->maps[i];
             moved += port_map_transmit(ps, m);
-            if (!pi_forwarder_active(m->to_vm_seg)) {
+            if (!ivshm_fwd_active(m->to_vm_seg->ctrl)) {
                 uint64_t h[IVSHM_BURST_MAX];
                 uint32_t n = ivshm_ring_dequeue_burst(&m->to_vm, h, IVSHM_BURST_MAX, NULL);
                 port_put_all(m, h, n);
@@ -707,7 +649,7 @@ static void report(const struct port_state *ps, uint32_t held, int fwd_stopped)
 {
     double seconds = (double)(ps->stop_ns - ps->start_ns) * 1e-9;
     uint64_t f_recv, f_sent, f_drop;
-    pi_forwarder_counters(&ps->set, &f_recv, &f_sent, &f_drop);
+    ivshm_fwd_host_counters(&ps->set.fwds, &f_recv, &f_sent, &f_drop);
     const char *mode = ps->opt.zero_copy ? "zero-copy" : "copy";
     if (ps->opt.json) {
         uint64_t rx = 0, tx = 0;
@@ -789,7 +731,7 @@ static int run(struct port_state *ps)
     for (; started < ps->nmaps; started++)
         if (port_start(ps, &ps->maps[started], &err) != 0)
             goto out;
-    if (pi_wait_ready(&ps->set, ps->opt.timeout, &stop_requested, &err) != IVSHM_OK)
+    if (ivshm_fwd_host_wait_ready(&ps->set.fwds, ps->opt.timeout, &err) != IVSHM_OK)
         goto out;
     for (unsigned i = 0; i < ps->set.npools; i++)
         if (reclaim_pool(ps, &ps->set.pools[i], &err) != 0)
@@ -801,7 +743,7 @@ static int run(struct port_state *ps)
         m->mp = m->pool->mp;
         ivshm_mempool_cache_init(&m->cache, PORT_CACHE_SIZE);
     }
-    pi_set_forwarding(&ps->set);
+    ivshm_fwd_host_start(&ps->set.fwds);
     assign_lcores(ps);
     ps->start_ns = port_now_ns();
     rte_eal_mp_remote_launch(worker_main, ps, CALL_MAIN);
@@ -809,9 +751,9 @@ static int run(struct port_state *ps)
     ps->stop_ns = port_now_ns();
     /* EXIT first: the forwarder then passes on what it holds and stops. */
     if (ps->opt.exit_fwd)
-        pi_request_exit(&ps->set);
+        ivshm_fwd_host_exit(&ps->set.fwds);
     drain_at_stop(ps);
-    fwd_stopped = ps->opt.exit_fwd ? pi_wait_done(&ps->set, EXIT_WAIT_S) : -1;
+    fwd_stopped = ps->opt.exit_fwd ? ivshm_fwd_host_wait_done(&ps->set.fwds, EXIT_WAIT_S) : -1;
     status = 0;
 out:
     /* The PMDs free what they hold: zero-copy buffers come back. */

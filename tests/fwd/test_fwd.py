@@ -18,6 +18,9 @@ rings and must all come back intact.
   missing-ring  the guest forwarder is told to use a ring that does not
                 exist: it sets FAIL with the reason, pktgen says so, the VM
                 exits with guest code 1
+  wedged-free-ring  pktgen killed with SIGKILL, and the pool's free ring
+                left half-updated (as by a kill in mid-get): the next pktgen
+                repairs it, reclaims, runs to zero loss; the pool is whole
 
 Each case prints "ok - NAME" or "not ok - NAME: why", plus "# NAME: figures".
 Run from the repo root (env: BUILD, IVSHM, TEST_TMP), e.g. by `make test-fwd`.
@@ -134,6 +137,23 @@ def tail(path, lines=6):
         return "(no log)"
 
 
+def kill_pktgen_mid_run(name, settle=0.0):
+    """Starts a pktgen on segment `name` and kills it with SIGKILL once it
+    holds buffers (it is sending), `settle` seconds later."""
+    first = subprocess.Popen([IVSHM, "pktgen", name, "--duration", "120", "--keep", *PKTGEN_CPU],
+                             env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cleanups.append(lambda: first.poll() is None and first.kill())
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and first.poll() is None:
+        free, count = pool_state(name)
+        if free < count:
+            break
+        time.sleep(0.1)
+    time.sleep(settle)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+
+
 def figures(summary):
     return f"{summary['received']} frames in {summary['seconds']:.2f} s, {summary['mpps']:.3f} Mpps"
 
@@ -207,20 +227,7 @@ def case_vm_to_vm():
 def case_host_restart():
     create("hr")
     vm, log = start_vm(os.path.join(GUEST, "fwd.elf"), ["hr"], tag="host-restart")
-    first = subprocess.Popen([IVSHM, "pktgen", "hr", "--duration", "120", "--keep", *PKTGEN_CPU],
-                             env=ENV,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    cleanups.append(lambda: first.poll() is None and first.kill())
-    # Kill it while traffic flows: once it holds buffers (it is sending).
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and first.poll() is None:
-        free, count = pool_state("hr")
-        if free < count:
-            break
-        time.sleep(0.2)
-    time.sleep(1.0)
-    first.send_signal(signal.SIGKILL)
-    first.wait()
+    kill_pktgen_mid_run("hr", settle=1.0)
     free_after_kill, count = pool_state("hr")
     if vm.poll() is not None:
         report("host-restart", f"the VM stopped when pktgen was killed: {tail(log)}")
@@ -340,11 +347,44 @@ def case_missing_ring():
     report("missing-ring", problem)
 
 
+def case_wedged_free_ring():
+    # A pktgen killed between the two halves of a get or put on the free
+    # ring leaves its head ahead of its tail (simulated: the head moved by
+    # one after a kill). The next pktgen must repair the ring (it is alone on
+    # the pool: the forwarder never allocates) rather than wait for ever in
+    # its first put.
+    create("wf")
+    fwd = subprocess.Popen([FWD_HOST, "wf"] + (["--cpu", "1"] if PIN else []), env=ENV,
+                           stderr=subprocess.PIPE, text=True)
+    cleanups.append(lambda: fwd.poll() is None and fwd.kill())
+    kill_pktgen_mid_run("wf")
+    info = json.loads(ivshm("inspect", "wf", "--json").stdout)
+    pool = next(o for o in info["objects"] if o["name"] == "pkts")
+    with open(info["path"], "r+b") as f:  # the free ring's prod.head, first in the pool
+        f.seek(pool["offset"])
+        head = int.from_bytes(f.read(4), "little")
+        f.seek(pool["offset"])
+        f.write(((head + 1) % 2**32).to_bytes(4, "little"))
+    status, summary, err = pktgen("wf", "--count", "20000", timeout=120)
+    problem = (status != 0 and f"pktgen exit {status}: {err}") or check_summary(summary, 20000)
+    if not problem and summary["reclaimed"] == 0:
+        problem = "the new pktgen reclaimed nothing from the killed one"
+    if not problem:
+        try:
+            fwd.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            problem = "ivshm-fwd did not exit after EXIT"
+    free, count = pool_state("wf")
+    if not problem and free != count:
+        problem = f"pool holds {free} of {count} free buffers after the run"
+    report("wedged-free-ring", problem, summary and f"{summary['reclaimed']} reclaimed")
+
+
 CASES = [("host-only", case_host_only), ("direct", case_direct), ("uefi", case_uefi),
          ("two-queues", case_two_queues), ("vm-to-vm", case_vm_to_vm),
          ("host-restart", case_host_restart), ("forwarder-stops", case_forwarder_stops),
          ("stale-ctrl", case_stale_ctrl), ("garbage-queue-count", case_garbage_queue_count),
-         ("missing-ring", case_missing_ring)]
+         ("missing-ring", case_missing_ring), ("wedged-free-ring", case_wedged_free_ring)]
 
 
 def main():
