@@ -13,10 +13,8 @@
  * returns every buffer it holds and prints its counters.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +30,7 @@
 #include <rte_mbuf.h>
 #include <rte_memory.h>
 
+#include "host/cli/cli.h"
 #include "port.h"
 
 #define PROG        "ivshm-port"
@@ -63,72 +62,23 @@ static void on_signal(int sig)
     atomic_fetch_add(&signals_seen, 1);
 }
 
-static const char help_text[] =
-    "usage: " PROG " [EAL options] -- --port P=SEG:Q [--port ...] [options]\n"
-    "Joins DPDK ports to queue pairs of ivshm segments (preset fwd): frames\n"
-    "received on port P go to ring SEG/rxQ, frames the VM puts into SEG/txQ are\n"
-    "sent on port P. Buffers come from SEG/pkts.\n"
-    "  --port P=SEG:Q          P: a DPDK port number or device name (net_tap0)\n"
-    "  --port P=SEG/RX,SEG/TX  the same with any two rings (RX: to the VM)\n"
-    "  --pool SEG/NAME         the buffers' mempool (default: SEG/pkts, SEG of RX)\n"
-    "  --zero-copy             transmit straight from the VM's buffers (no copy)\n"
-    "  --burst B               frames per burst, 1..64 (default 32)\n"
-    "  --stats S               print rates every S seconds\n"
-    "  --json                  print the final counters as one JSON object\n"
-    "  --timeout S             wait up to S s for READY and for a dead process's\n"
-    "                          buffers to come back (default 30)\n"
-    "  --exit                  when stopping, set EXIT: the forwarder finishes\n"
-    "  --dir DIR               segment directory (default $IVSHM_DIR, hugetlbfs,\n"
-    "                          /dev/shm)\n"
-    "EAL options choose the ports and cores, e.g. -l 0 --no-pci --vdev net_tap0\n"
-    "--vdev net_tap1 (mappings are spread over the lcores given). A second\n" PROG
-    " on the same machine needs --in-memory or its own --file-prefix.\n"
-    "Stops on SIGINT or SIGTERM. Exit status 0; 1 on an error; 2 on bad usage.\n"
-    "See docs/ports.md.\n";
+/* Everything ivshm-port works on: the mappings, the segments, the mbufs. */
+static struct port_state port;
 
-static int usage_error(const char *fmt, const char *value)
+/* --port P=SEG:Q or --port P=SEG/RX,SEG/TX: the next mapping (its pool comes
+ * in run: --pool may stand after it). */
+static int parse_port(void *opts, const struct cli_option *option, const char *spec)
 {
-    fprintf(stderr, PROG ": ");
-    fprintf(stderr, fmt, value);
-    fprintf(stderr, " (see '" PROG " --help')\n");
-    return 2;
-}
-
-static bool parse_uint(const char *s, unsigned long max, unsigned long *out)
-{
-    char *end;
-    errno = 0;
-    if (!s || *s < '0' || *s > '9')
-        return false;
-    unsigned long v = strtoul(s, &end, 10);
-    if (errno || *end || v > max)
-        return false;
-    *out = v;
-    return true;
-}
-
-static bool parse_seconds(const char *s, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !(v > 0) || v > 86400)
-        return false;
-    *out = v;
-    return true;
-}
-
-/* --port P=SEG:Q or --port P=SEG/RX,SEG/TX. */
-static int parse_port(struct port_state *ps, const char *spec)
-{
-    if (ps->nmaps == PORT_MAX_MAPS)
-        return usage_error("--port %s: more than 32 ports", spec);
-    struct port_map *m = &ps->maps[ps->nmaps];
+    (void)opts;
+    if (port.nmaps == PORT_MAX_MAPS)
+        return cli_fail(CLI_EXIT_USAGE, "%s %s: more than %u ports", option->name, spec,
+                        PORT_MAX_MAPS);
+    struct port_map *m = &port.maps[port.nmaps];
     memset(m, 0, sizeof(*m));
     m->spec = spec;
     const char *eq = strchr(spec, '=');
     if (!eq || eq == spec || (size_t)(eq - spec) >= sizeof(m->dev))
-        return usage_error("--port '%s': expected P=SEG:Q or P=SEG/RX,SEG/TX", spec);
+        return cli_fail(CLI_EXIT_USAGE, "--port '%s': expected P=SEG:Q or P=SEG/RX,SEG/TX", spec);
     memcpy(m->dev, spec, (size_t)(eq - spec));
     const char *rest = eq + 1;
     const char *colon = strchr(rest, ':');
@@ -136,173 +86,85 @@ static int parse_port(struct port_state *ps, const char *spec)
     struct ivshm_error err;
     char seg[PI_NAME_SIZE], name[PI_NAME_SIZE];
     if (colon && !comma && !strchr(rest, '/')) {
-        unsigned long q;
+        uint64_t q;
         size_t seg_len = (size_t)(colon - rest);
-        if (seg_len == 0 || seg_len >= PI_NAME_SIZE || !parse_uint(colon + 1, 999, &q))
-            return usage_error("--port '%s': expected SEG:Q with Q a queue number", spec);
+        if (seg_len == 0 || seg_len >= PI_NAME_SIZE ||
+            cli_parse_u64(colon + 1, "Q", 0, 999, &q, &err) != IVSHM_OK)
+            return cli_fail(CLI_EXIT_USAGE,
+                            "--port '%s': expected SEG:Q with Q a queue number (0..999)", spec);
         memcpy(seg, rest, seg_len);
         seg[seg_len] = '\0';
-        snprintf(m->to_vm_path, sizeof(m->to_vm_path), "%s/rx%lu", seg, q);
-        snprintf(m->from_vm_path, sizeof(m->from_vm_path), "%s/tx%lu", seg, q);
+        snprintf(m->to_vm_path, sizeof(m->to_vm_path), "%s/rx%u", seg, (unsigned)q);
+        snprintf(m->from_vm_path, sizeof(m->from_vm_path), "%s/tx%u", seg, (unsigned)q);
         m->queue = (uint16_t)q;
     } else if (comma && !colon) {
         size_t rx_len = (size_t)(comma - rest);
         if (rx_len >= sizeof(m->to_vm_path) || strlen(comma + 1) >= sizeof(m->from_vm_path))
-            return usage_error("--port '%s': ring path too long", spec);
+            return cli_fail(CLI_EXIT_USAGE, "--port '%s': ring path too long", spec);
         memcpy(m->to_vm_path, rest, rx_len);
         m->to_vm_path[rx_len] = '\0';
         snprintf(m->from_vm_path, sizeof(m->from_vm_path), "%s", comma + 1);
         if (!pi_split_path(m->to_vm_path, seg, name, &err) ||
             !pi_split_path(m->from_vm_path, name, name, &err))
-            return usage_error("--port '%s': expected SEG/RX,SEG/TX", spec);
+            return cli_fail(CLI_EXIT_USAGE, "--port '%s': expected SEG/RX,SEG/TX", spec);
     } else {
-        return usage_error("--port '%s': expected P=SEG:Q or P=SEG/RX,SEG/TX", spec);
+        return cli_fail(CLI_EXIT_USAGE, "--port '%s': expected P=SEG:Q or P=SEG/RX,SEG/TX", spec);
     }
-    if (ps->opt.pool)
-        snprintf(m->pool_path, sizeof(m->pool_path), "%s", ps->opt.pool);
-    else
-        snprintf(m->pool_path, sizeof(m->pool_path), "%s/%s", seg, IVSHM_FWD_POOL);
-    ps->nmaps++;
-    return 0;
+    port.nmaps++;
+    return CLI_EXIT_OK;
 }
 
-enum {
-    OPT_PORT = 256,
-    OPT_POOL,
-    OPT_ZERO_COPY,
-    OPT_BURST,
-    OPT_STATS,
-    OPT_JSON,
-    OPT_TIMEOUT,
-    OPT_EXIT,
-    OPT_DIR,
-    OPT_HELP
-};
-
-static int parse_options(struct port_state *ps, int argc, char **argv)
+static int parse_pool(void *opts, const struct cli_option *option, const char *path)
 {
-    static const struct option longopts[] = {
-        {"port", required_argument, NULL, OPT_PORT},
-        {"pool", required_argument, NULL, OPT_POOL},
-        {"zero-copy", no_argument, NULL, OPT_ZERO_COPY},
-        {"burst", required_argument, NULL, OPT_BURST},
-        {"stats", required_argument, NULL, OPT_STATS},
-        {"json", no_argument, NULL, OPT_JSON},
-        {"timeout", required_argument, NULL, OPT_TIMEOUT},
-        {"exit", no_argument, NULL, OPT_EXIT},
-        {"dir", required_argument, NULL, OPT_DIR},
-        {"help", no_argument, NULL, OPT_HELP},
-        {NULL, 0, NULL, 0},
-    };
-    struct port_options *o = &ps->opt;
-    o->dir = getenv(IVSHM_ENV_DIR);
-    o->burst = 32;
-    o->timeout = 30;
-    /* --pool applies to every --port, wherever it stands: look for it first. */
-    const char *specs[PORT_MAX_MAPS + 1];
-    unsigned nspecs = 0;
-    opterr = 0;
-    optind = 1;
-    int c;
-    unsigned long v;
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        switch (c) {
-        case OPT_PORT:
-            if (nspecs == PORT_MAX_MAPS)
-                return usage_error("--port %s: more than 32 ports", optarg);
-            specs[nspecs++] = optarg;
-            break;
-        case OPT_POOL: {
-            char seg[PI_NAME_SIZE], name[PI_NAME_SIZE];
-            struct ivshm_error err;
-            if (!pi_split_path(optarg, seg, name, &err))
-                return usage_error("--pool '%s': expected SEG/NAME", optarg);
-            o->pool = optarg;
-            break;
-        }
-        case OPT_ZERO_COPY:
-            o->zero_copy = true;
-            break;
-        case OPT_BURST:
-            if (!parse_uint(optarg, IVSHM_BURST_MAX, &v) || v == 0)
-                return usage_error("--burst '%s': not a number in 1..64", optarg);
-            o->burst = (uint32_t)v;
-            break;
-        case OPT_STATS:
-            if (!parse_seconds(optarg, &o->stats))
-                return usage_error("--stats '%s': not a number of seconds > 0", optarg);
-            break;
-        case OPT_JSON:
-            o->json = true;
-            break;
-        case OPT_TIMEOUT:
-            if (!parse_seconds(optarg, &o->timeout))
-                return usage_error("--timeout '%s': not a number of seconds > 0", optarg);
-            break;
-        case OPT_EXIT:
-            o->exit_fwd = true;
-            break;
-        case OPT_DIR:
-            o->dir = optarg;
-            break;
-        case OPT_HELP:
-            fputs(help_text, stdout);
-            return -1;
-        case ':':
-            return usage_error("option '%s' needs a value", argv[optind - 1]);
-        default:
-            return usage_error("unknown option '%s'", argv[optind - 1]);
-        }
+    char seg[PI_NAME_SIZE], name[PI_NAME_SIZE];
+    struct ivshm_error err;
+    if (!pi_split_path(path, seg, name, &err))
+        return cli_fail(CLI_EXIT_USAGE, "%s '%s': expected SEG/NAME", option->name, path);
+    ((struct port_options *)opts)->pool = path;
+    return CLI_EXIT_OK;
+}
+
+/* Each mapping's pool: --pool, else pkts in the segment of its to-VM ring. */
+static void set_pools(struct port_state *ps)
+{
+    for (unsigned i = 0; i < ps->nmaps; i++) {
+        struct port_map *m = &ps->maps[i];
+        char seg[PI_NAME_SIZE], name[PI_NAME_SIZE];
+        struct ivshm_error err;
+        if (ps->opt.pool)
+            snprintf(m->pool_path, sizeof(m->pool_path), "%s", ps->opt.pool);
+        else if (pi_split_path(m->to_vm_path, seg, name, &err)) /* checked by parse_port */
+            snprintf(m->pool_path, sizeof(m->pool_path), "%s/%s", seg, IVSHM_FWD_POOL);
     }
-    if (optind < argc)
-        return usage_error("unexpected argument '%s'", argv[optind]);
-    if (nspecs == 0)
-        return usage_error("%s: give at least one --port P=SEG:Q after '--'", "--port");
-    for (unsigned i = 0; i < nspecs; i++) {
-        int rc = parse_port(ps, specs[i]);
-        if (rc)
-            return rc;
-    }
-    return 0;
 }
 
 /* ---- ports ---- */
 
-static int fail(struct ivshm_error *err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static int fail(struct ivshm_error *err, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-    va_end(ap);
-    err->code = IVSHM_E_INVAL;
-    return err->code;
-}
-
 /* P: a port number, or a device name as EAL knows it (net_tap0). */
 static int resolve_port(struct port_state *ps, struct port_map *m, struct ivshm_error *err)
 {
-    unsigned long id;
-    if (parse_uint(m->dev, RTE_MAX_ETHPORTS - 1, &id)) {
+    uint64_t id;
+    if (cli_parse_u64(m->dev, "P", 0, RTE_MAX_ETHPORTS - 1, &id, NULL) == IVSHM_OK) {
         if (!rte_eth_dev_is_valid_port((uint16_t)id))
-            return fail(err,
-                        "--port %s: no DPDK port %lu (%u ports; give them with --vdev or a "
-                        "NIC bound to vfio-pci)",
-                        m->spec, id, rte_eth_dev_count_avail());
+            return cli_error(err, IVSHM_E_INVAL,
+                             "--port %s: no DPDK port %u (%u ports; give them with --vdev or a "
+                             "NIC bound to vfio-pci)",
+                             m->spec, (unsigned)id, rte_eth_dev_count_avail());
         m->port_id = (uint16_t)id;
     } else {
         uint16_t pid;
         if (rte_eth_dev_get_port_by_name(m->dev, &pid) != 0)
-            return fail(err, "--port %s: no DPDK port named '%s'", m->spec, m->dev);
+            return cli_error(err, IVSHM_E_INVAL, "--port %s: no DPDK port named '%s'", m->spec,
+                             m->dev);
         m->port_id = pid;
     }
     if (rte_eth_dev_get_name_by_port(m->port_id, m->dev_name) != 0)
         snprintf(m->dev_name, sizeof(m->dev_name), "port%u", m->port_id);
     for (struct port_map *o = ps->maps; o < m; o++)
         if (o->port_id == m->port_id)
-            return fail(err, "--port %s: port %u (%s) is already joined by --port %s", m->spec,
-                        m->port_id, m->dev_name, o->spec);
+            return cli_error(err, IVSHM_E_INVAL,
+                             "--port %s: port %u (%s) is already joined by --port %s", m->spec,
+                             m->port_id, m->dev_name, o->spec);
     return 0;
 }
 
@@ -313,7 +175,7 @@ static int check_rings_once(struct port_state *ps, struct ivshm_error *err)
     for (unsigned i = 0; i < ps->nmaps; i++) {
         const struct port_map *m = &ps->maps[i];
         if (strcmp(m->to_vm_path, m->from_vm_path) == 0)
-            return fail(err, "--port %s: %s both ways", m->spec, m->to_vm_path);
+            return cli_error(err, IVSHM_E_INVAL, "--port %s: %s both ways", m->spec, m->to_vm_path);
         for (unsigned j = 0; j < i; j++) {
             const struct port_map *o = &ps->maps[j];
             const char *a[2] = {m->to_vm_path, m->from_vm_path};
@@ -321,8 +183,9 @@ static int check_rings_once(struct port_state *ps, struct ivshm_error *err)
             for (int x = 0; x < 2; x++)
                 for (int y = 0; y < 2; y++)
                     if (strcmp(a[x], b[y]) == 0)
-                        return fail(err, "--port %s and --port %s both use ring %s", o->spec,
-                                    m->spec, a[x]);
+                        return cli_error(err, IVSHM_E_INVAL,
+                                         "--port %s and --port %s both use ring %s", o->spec,
+                                         m->spec, a[x]);
         }
     }
     return 0;
@@ -347,12 +210,14 @@ static int open_segments(struct port_state *ps, struct ivshm_error *err)
             return rc;
         uint32_t size = m->pool->mp.obj_size;
         if (size <= IVSHM_PKT_HEADROOM)
-            return fail(err, "%s: %u-byte buffers leave no room after the %u-byte headroom",
-                        m->pool_path, size, IVSHM_PKT_HEADROOM);
+            return cli_error(err, IVSHM_E_INVAL,
+                             "%s: %u-byte buffers leave no room after the %u-byte headroom",
+                             m->pool_path, size, IVSHM_PKT_HEADROOM);
         m->room = size - IVSHM_PKT_HEADROOM;
         if (ps->opt.zero_copy && size > UINT16_MAX)
-            return fail(err, "%s: %u-byte buffers are too large for zero-copy (64 KiB at most)",
-                        m->pool_path, size);
+            return cli_error(err, IVSHM_E_INVAL,
+                             "%s: %u-byte buffers are too large for zero-copy (64 KiB at most)",
+                             m->pool_path, size);
     }
     return check_rings_once(ps, err);
 }
@@ -375,15 +240,17 @@ static int create_mbuf_pools(struct port_state *ps, struct ivshm_error *err)
     ps->mbufs = rte_pktmbuf_pool_create("ivshm_port", count, MBUF_CACHE, 0,
                                         (uint16_t)(room + RTE_PKTMBUF_HEADROOM), SOCKET_ID_ANY);
     if (!ps->mbufs)
-        return fail(err, "mbuf pool of %u x %u bytes: %s (more memory: -m or hugepages)", count,
-                    room + RTE_PKTMBUF_HEADROOM, rte_strerror(rte_errno));
+        return cli_error(err, IVSHM_E_INVAL,
+                         "mbuf pool of %u x %u bytes: %s (more memory: -m or hugepages)", count,
+                         room + RTE_PKTMBUF_HEADROOM, rte_strerror(rte_errno));
     if (ps->opt.zero_copy) {
         count = ps->nmaps * (TX_DESC + 2 * IVSHM_BURST_MAX) +
                 rte_lcore_count() * (MBUF_CACHE + IVSHM_BURST_MAX);
         ps->ext_mbufs =
             rte_pktmbuf_pool_create("ivshm_port_ext", count, MBUF_CACHE, 0, 0, SOCKET_ID_ANY);
         if (!ps->ext_mbufs)
-            return fail(err, "mbuf pool of %u headers: %s", count, rte_strerror(rte_errno));
+            return cli_error(err, IVSHM_E_INVAL, "mbuf pool of %u headers: %s", count,
+                             rte_strerror(rte_errno));
     }
     return 0;
 }
@@ -407,28 +274,28 @@ static int zero_copy_setup(struct port_map *m, const struct rte_eth_dev_info *in
 {
     m->shinfo = calloc(m->pool->mp.count, sizeof(*m->shinfo));
     if (!m->shinfo)
-        return fail(err, "--port %s: no memory for %u buffer descriptors", m->spec,
-                    m->pool->mp.count);
+        return cli_error(err, IVSHM_E_INVAL, "--port %s: no memory for %u buffer descriptors",
+                         m->spec, m->pool->mp.count);
     if (is_virtual(info)) {
         m->iova_ok = rte_eal_iova_mode() == RTE_IOVA_VA;
         return 0;
     }
     if (rte_eal_iova_mode() != RTE_IOVA_VA)
-        return fail(err,
-                    "--port %s: zero-copy on a DMA device needs IOVA as VA (vfio-pci with "
-                    "an IOMMU, --iova-mode=va); run without --zero-copy",
-                    m->spec);
+        return cli_error(err, IVSHM_E_INVAL,
+                         "--port %s: zero-copy on a DMA device needs IOVA as VA (vfio-pci with "
+                         "an IOMMU, --iova-mode=va); run without --zero-copy",
+                         m->spec);
     void *base;
     uint64_t len;
     pi_pool_memory(m->pool, &base, &len);
     if (rte_extmem_register(base, len, NULL, 0, (size_t)sysconf(_SC_PAGESIZE)) != 0 &&
         rte_errno != EEXIST)
-        return fail(err, "--port %s: cannot register %s with EAL: %s", m->spec, m->pool_path,
-                    rte_strerror(rte_errno));
+        return cli_error(err, IVSHM_E_INVAL, "--port %s: cannot register %s with EAL: %s", m->spec,
+                         m->pool_path, rte_strerror(rte_errno));
     if (rte_dev_dma_map(info->device, base, (uint64_t)(uintptr_t)base, len) != 0 &&
         rte_errno != EEXIST)
-        return fail(err, "--port %s: cannot map %s for DMA by %s: %s", m->spec, m->pool_path,
-                    m->dev_name, rte_strerror(rte_errno));
+        return cli_error(err, IVSHM_E_INVAL, "--port %s: cannot map %s for DMA by %s: %s", m->spec,
+                         m->pool_path, m->dev_name, rte_strerror(rte_errno));
     m->iova_ok = true;
     return 0;
 }
@@ -438,7 +305,8 @@ static int port_start(struct port_state *ps, struct port_map *m, struct ivshm_er
     struct rte_eth_dev_info info;
     int rc = rte_eth_dev_info_get(m->port_id, &info);
     if (rc != 0)
-        return fail(err, "--port %s: device info: %s", m->spec, rte_strerror(-rc));
+        return cli_error(err, IVSHM_E_INVAL, "--port %s: device info: %s", m->spec,
+                         rte_strerror(-rc));
     struct rte_eth_conf conf;
     memset(&conf, 0, sizeof(conf));
     /* Frames longer than an mbuf arrive chained rather than dropped unseen:
@@ -452,14 +320,14 @@ static int port_start(struct port_state *ps, struct port_map *m, struct ivshm_er
                                      ps->mbufs)) != 0 ||
         (rc = rte_eth_tx_queue_setup(m->port_id, 0, nb_txd, rte_eth_dev_socket_id(m->port_id),
                                      NULL)) != 0)
-        return fail(err, "--port %s: cannot set up %s: %s", m->spec, m->dev_name,
-                    rte_strerror(rc < 0 ? -rc : rc));
+        return cli_error(err, IVSHM_E_INVAL, "--port %s: cannot set up %s: %s", m->spec,
+                         m->dev_name, rte_strerror(rc < 0 ? -rc : rc));
     if (ps->opt.zero_copy && (rc = zero_copy_setup(m, &info, err)) != 0)
         return rc;
     m->zero_copy = ps->opt.zero_copy;
     if ((rc = rte_eth_dev_start(m->port_id)) != 0)
-        return fail(err, "--port %s: cannot start %s: %s", m->spec, m->dev_name,
-                    rte_strerror(rc < 0 ? -rc : rc));
+        return cli_error(err, IVSHM_E_INVAL, "--port %s: cannot start %s: %s", m->spec, m->dev_name,
+                         rte_strerror(rc < 0 ? -rc : rc));
     /* A wire passes every frame, whatever its destination. Some PMDs have
      * no such mode (and need none): not an error. */
     rte_eth_promiscuous_enable(m->port_id);
@@ -782,7 +650,7 @@ out:
                          "could take back\n",
                     refused);
     } else {
-        fprintf(stderr, PROG ": %s\n", err.msg);
+        cli_fail(CLI_EXIT_RUNTIME, "%s", err.msg);
     }
     /* Buffers still out are marked with our party: keep the slot claimed
      * (we look dead once we exit), so they can be reclaimed. */
@@ -802,12 +670,11 @@ out:
  * process, which a second ivshm-port would fight over) is off unless asked
  * for.
  */
-static int eal_init(int argc, char **argv, char ***app_argv)
+static int eal_init(int argc, char **argv)
 {
     static char *args[512];
     if (argc + 2 > (int)(sizeof(args) / sizeof(args[0]))) {
-        fprintf(stderr, PROG ": too many arguments (%d)\n", argc);
-        return -1;
+        return cli_fail(-1, "too many arguments (%d)", argc);
     }
     int n = 0;
     bool telemetry_given = false;
@@ -865,45 +732,114 @@ static int eal_init(int argc, char **argv, char ***app_argv)
                                ? " (reserve hugepages and mount hugetlbfs, or give --no-huge: "
                                  "docs/ports.md)"
                                : "";
-        fprintf(stderr, PROG ": %s: %s%s\n",
-                from_getopt ? "EAL arguments (before '--')" : "EAL initialisation failed",
-                telling[0] ? telling : rte_strerror(eal_errno), hint);
-        return -1;
+        return cli_fail(-1, "%s: %s%s",
+                        from_getopt ? "EAL arguments (before '--')" : "EAL initialisation failed",
+                        telling[0] ? telling : rte_strerror(eal_errno), hint);
     }
-    *app_argv = args + used;
-    return n - used;
+    return 0;
+}
+
+/* The whole command line, for EAL; and whether it has the '--' that ends
+ * EAL's part. */
+static int eal_argc;
+static char **eal_argv;
+static bool has_separator;
+
+static void port_defaults(void *opts)
+{
+    struct port_options *o = opts;
+    o->burst = IVSHM_FWD_BURST_DEFAULT;
+    o->timeout = 30;
+}
+
+/* Runs after our options parsed (before EAL starts: a usage error must not
+ * wait for EAL to probe devices). */
+static int port_run(void *opts, char **args, unsigned nargs)
+{
+    (void)args;
+    (void)nargs;
+    if (!has_separator)
+        return cli_fail(CLI_EXIT_USAGE, "give EAL options, then '--', then --port P=SEG:Q (see "
+                                        "ivshm-port --help)");
+    if (port.nmaps == 0)
+        return cli_fail(CLI_EXIT_USAGE, "--port: give at least one --port P=SEG:Q after '--'");
+    port.opt = *(const struct port_options *)opts;
+    set_pools(&port);
+    /* EAL's start-up chatter off unless asked for (--log-level). */
+    rte_log_set_global_level(RTE_LOG_WARNING);
+    if (eal_init(eal_argc, eal_argv) < 0)
+        return CLI_EXIT_RUNTIME;
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    int status = run(&port);
+    rte_eal_cleanup();
+    return status;
+}
+
+#define OPT(field) CLI_FIELD(struct port_options, field)
+
+static const struct cli_option port_option_table[] = {
+    {"--port", "P=SEG:Q",
+     "join DPDK port P (number or name) to SEG/rxQ and SEG/txQ (repeatable); "
+     "P=SEG/RX,SEG/TX: any two rings",
+     CLI_CALL, 0, 0, 0, parse_port, NULL},
+    {"--pool", "SEG/NAME", "the buffers' mempool (default: pkts in the segment of the RX ring)",
+     CLI_CALL, OPT(pool), 0, 0, parse_pool, NULL},
+    {"--zero-copy", NULL, "transmit straight from the VM's buffers (no copy)", CLI_FLAG,
+     OPT(zero_copy), 0, 0, NULL, NULL},
+    {"--burst", "B", "frames per burst, 1..64 (default 32)", CLI_U32, OPT(burst), 1,
+     IVSHM_BURST_MAX, NULL, NULL},
+    {"--stats", "S", "print rates every S seconds", CLI_SECONDS, OPT(stats), 0, 0, NULL, NULL},
+    {"--json", NULL, "print the final counters as one JSON object", CLI_FLAG, OPT(json), 0, 0, NULL,
+     NULL},
+    {"--timeout", "S", "wait up to S s for READY, and for a dead run's buffers (default 30)",
+     CLI_SECONDS, OPT(timeout), 0, 0, NULL, NULL},
+    {"--exit", NULL, "when stopping, set EXIT: the forwarder finishes", CLI_FLAG, OPT(exit_fwd), 0,
+     0, NULL, NULL},
+    CLI_OPTION_DIR(struct port_options),
+    CLI_OPTION_END,
+};
+
+static const struct cli_command port_command = {
+    .args = "[EAL options] -- --port P=SEG:Q...",
+    .summary = "join DPDK ports to queue pairs of ivshm segments (docs/ports.md)",
+    .details = "Frames received on port P go to ring SEG/rxQ, frames the VM puts into SEG/txQ\n"
+               "are sent on port P; buffers come from SEG/pkts (preset fwd).\n"
+               "EAL options, before '--', choose the ports and cores, e.g. -l 0 --no-pci\n"
+               "--vdev net_tap0 --vdev net_tap1 (mappings are spread over the lcores given).\n"
+               "A second ivshm-port on the same machine needs --in-memory or its own\n"
+               "--file-prefix. Stops on SIGINT or SIGTERM and prints its counters.\n"
+               "Exit status: 0 after a stop; 1 on an error at run time; 2 on bad usage.\n",
+    .opts_size = sizeof(struct port_options),
+    .defaults = port_defaults,
+    .options = port_option_table,
+    .run = port_run,
+};
+
+static bool asks_help_or_version(const char *arg)
+{
+    return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0 || strcmp(arg, "--version") == 0 ||
+           strcmp(arg, "-V") == 0;
 }
 
 int main(int argc, char **argv)
 {
-    /* Our help before EAL's: `ivshm-port --help` must not need ports. */
-    for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(help_text, stdout);
-            return 0;
-        }
-    bool has_separator = false;
-    for (int i = 1; i < argc; i++)
-        has_separator |= strcmp(argv[i], "--") == 0;
-    if (!has_separator)
-        return usage_error("%s: give EAL options, then '--', then --port P=SEG:Q", "--");
-    /* EAL's start-up chatter off unless asked for (--log-level). */
-    rte_log_set_global_level(RTE_LOG_WARNING);
-    char **app_argv;
-    int app_argc = eal_init(argc, argv, &app_argv);
-    if (app_argc < 0)
-        return 1;
-    static struct port_state ps; /* large: not on the stack */
-    int rc = parse_options(&ps, app_argc, app_argv);
-    if (rc == 0) {
-        struct sigaction sa = {.sa_handler = on_signal};
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
-        rc = run(&ps);
-    } else if (rc < 0) {
-        rc = 0; /* --help after '--' */
-    }
-    rte_eal_cleanup();
-    return rc;
+    static const struct cli_command *const commands[] = {&port_command, NULL};
+    static const struct cli_program program = {PROG, NULL, commands};
+    int sep = 1;
+    while (sep < argc && strcmp(argv[sep], "--") != 0)
+        sep++;
+    /* Help and version before EAL's, wherever they stand: they need no
+     * ports. */
+    for (int i = 1; i < sep; i++)
+        if (asks_help_or_version(argv[i]))
+            return cli_main(&program, 2, (char *[]){argv[0], argv[i], NULL});
+    eal_argc = argc;
+    eal_argv = argv;
+    has_separator = sep < argc;
+    /* Our options: those after '--' (argv[sep], the '--', takes the place of
+     * the program name); without '--', none (port_run says so). */
+    return has_separator ? cli_main(&program, argc - sep, argv + sep) : cli_main(&program, 1, argv);
 }

@@ -8,6 +8,7 @@ HAVE_DPDK := $(shell pkg-config --exists libdpdk 2>/dev/null && echo yes)
 
 ifeq ($(HAVE_DPDK),yes)
 ALL_TARGETS += $(IVSHM_PORT_BIN)
+# TODO(install): this tree has no INSTALL_BINS yet; once it does, add here: INSTALL_BINS += $(IVSHM_PORT_BIN)
 
 PORT_SRCS := $(wildcard host/port/*.c)
 PORT_OBJ_DIR := $(B)/host/port-obj
@@ -22,9 +23,13 @@ $(PORT_OBJ_DIR)/%.o: host/port/%.c
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(PORT_CFLAGS) -c $< -o $@
 
-$(IVSHM_PORT_BIN): $(PORT_OBJS) $(LIBIVSHM_A)
+# Its own options go through the CLI framework of host/cli/ (as ivshm-fwd's).
+PORT_CLI_OBJS := $(HOST_OBJ_DIR)/host/cli/cli.o $(HOST_OBJ_DIR)/host/cli/units.o
+
+$(IVSHM_PORT_BIN): $(PORT_OBJS) $(PORT_CLI_OBJS) $(LIBIVSHM_A)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(HOST_LDFLAGS) -o $@ $(PORT_OBJS) $(LIBIVSHM_A) $(PORT_DPDK_LIBS) $(HOST_LIBS)
+	$(Q)$(CC) $(HOST_LDFLAGS) -o $@ $(PORT_OBJS) $(PORT_CLI_OBJS) $(LIBIVSHM_A) $(PORT_DPDK_LIBS) \
+		$(HOST_LIBS)
 endif
 
 .PHONY: port

@@ -15,3 +15,5 @@ test-port:
 	$(Q)$(TEST_HARNESS) shell test-port 600 tests/port/test_port.py
 
 TEST_TARGETS += test-port
+# test-cli checks ivshm-port's command line (no root needed).
+CLI_TEST_DEPS += $(if $(filter yes,$(HAVE_DPDK)),$(B)/bin/ivshm-port)
