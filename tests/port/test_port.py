@@ -39,107 +39,25 @@ import signal
 import struct
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-import guest_qemu  # noqa: E402
+from fwd_tests import (BUILD, ENV, FWD_ELF, TMP, cleanups, create, inspect_object,  # noqa: E402
+                       pool_problem, pool_state, run, run_cases, start_fwd, start_vm, wait_fwd,
+                       wait_vm)
 from guest_qemu import report  # noqa: E402
 
-BUILD = os.environ.get("BUILD", "build")
-IVSHM = os.environ.get("IVSHM", os.path.join(BUILD, "bin", "ivshm"))
-FWD_HOST = os.path.join(BUILD, "bin", "ivshm-fwd")
 PORT = os.path.join(BUILD, "bin", "ivshm-port")
-FWD_ELF = os.path.join(BUILD, "guest", "fwd.elf")
-TMP = os.environ.get("TEST_TMP") or tempfile.mkdtemp(prefix="ivshm-port-")
-SEG_DIR = os.path.join(TMP, "segments")
-# ivshm-port polls on CPU 0, the forwarder (QEMU or ivshm-fwd) on CPU 1.
-PIN = (os.cpu_count() or 1) >= 2
-FWD_CPU = ["taskset", "-c", "1"] if PIN else []
 # Names unique to this run: interfaces and namespaces are global.
 TAG = str(os.getpid() % 100000)
 OBJ_SIZE = 2048  # the fwd preset's buffers
 HEADROOM = 64  # IVSHM_PKT_HEADROOM: the frame starts there
 ROOM = OBJ_SIZE - HEADROOM
 
-os.makedirs(SEG_DIR, exist_ok=True)
-ENV = dict(os.environ, IVSHM_DIR=SEG_DIR)
-cleanups = []
 
-
-def run(*args, check=True, timeout=60):
-    proc = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                          env=ENV, timeout=timeout)
-    if check and proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(args)}: {proc.stderr.strip()}")
-    return proc
-
-
-def ivshm(*args, check=True):
-    return run(IVSHM, *args, check=check)
-
-
-def create(name, queues=1):
-    ivshm("destroy", name, "--force", check=False)
-    ivshm("create", name, "--size", "16M", "--preset", f"fwd,queues={queues}")
-    cleanups.append(lambda: ivshm("destroy", name, "--force", check=False))
-
-
-def pool_state(name):
-    info = json.loads(ivshm("inspect", name, "--json").stdout)
-    pool = next(o for o in info["objects"] if o["name"] == "pkts")
-    return pool["free_objects"], pool["count"]
-
-
-def pool_problem(name):
-    free, count = pool_state(name)
-    return None if free == count else f"{name}/pkts: {free} of {count} buffers free after the stop"
-
-
-def tail(path, lines=6):
-    try:
-        return " | ".join(open(path, errors="replace").read().replace("\r", "")
-                          .strip().splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-def start_vm(seg, cmdline, tag):
-    args = FWD_CPU + guest_qemu.guest_args(FWD_ELF, False, TMP, cmdline)
-    args += ivshm("qemu-args", seg).stdout.split()
-    log = os.path.join(TMP, f"{tag}.log")
-    proc = subprocess.Popen(args, stdout=open(log, "w"), stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL)
-    cleanups.append(lambda: proc.poll() is None and proc.kill())
-    return proc, log
-
-
-def wait_vm(proc, log, seconds=60):
-    """None when the VM exited with guest code 0 after 'fwd: done'."""
-    try:
-        status = proc.wait(timeout=seconds)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        return f"VM did not exit after EXIT; log: {tail(log)}"
-    if status != 1 or "fwd: done" not in open(log, errors="replace").read():
-        return f"VM exit status {status}, log: {tail(log)}"
-    return None
-
-
-def start_fwd(seg, *words):
-    args = [FWD_HOST, "--mac", "keep", seg, *words] + (["--cpu", "1"] if PIN else [])
-    proc = subprocess.Popen(args, env=ENV, stderr=subprocess.PIPE, text=True)
-    cleanups.append(lambda: proc.poll() is None and proc.kill())
-    return proc
-
-
-def wait_fwd(proc, seconds=30):
-    try:
-        status = proc.wait(timeout=seconds)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        return "ivshm-fwd did not exit after EXIT"
-    return None if status == 0 else f"ivshm-fwd exit {status}: {proc.stderr.read().strip()}"
+def start_wire(seg, *words):
+    """ivshm-fwd on `seg` as a wire (--mac keep), with the guest's pair words."""
+    return start_fwd(seg, "--mac", "keep", *words)
 
 
 def cross_words(seg):
@@ -395,9 +313,9 @@ def kernel_traffic(name, via_vm):
     create(seg, queues=2)
     words = cross_words(seg)
     if via_vm:
-        vm, log = start_vm(seg, " ".join(words) + " mac=keep", name)
+        vm, log = start_vm(FWD_ELF, [seg], " ".join(words) + " mac=keep", tag=name)
     else:
-        fwd = start_fwd(seg, *words)
+        fwd = start_wire(seg, *words)
     a, b = Netns("a"), Netns("b")
     ia, ib = f"ivp{TAG}a", f"ivp{TAG}b"
     port = Port(eal(tap(0, ia, "02:00:00:77:00:01"), tap(1, ib, "02:00:00:77:00:02")),
@@ -437,7 +355,7 @@ def case_namespaces_host():
 def case_pcap():
     seg = "pc"
     create(seg)
-    vm, log = start_vm(seg, "mac=keep", "pcap")
+    vm, log = start_vm(FWD_ELF, [seg], "mac=keep", tag="pcap")
     frames = make_frames()
     src = os.path.join(TMP, "in.pcap")
     write_pcap(src, [f for f, _ in frames])
@@ -473,7 +391,8 @@ def case_pcap():
 def case_kill_restart():
     seg = "kr"
     create(seg, queues=2)
-    vm, log = start_vm(seg, " ".join(cross_words(seg)) + " mac=keep", "kill-restart")
+    vm, log = start_vm(FWD_ELF, [seg], " ".join(cross_words(seg)) + " mac=keep",
+                       tag="kill-restart")
     null = eal("net_null0", "net_null1")
     args = ["--port", f"0={seg}:0", "--port", f"1={seg}:1"]
     first = Port(null, args, "kill-first")
@@ -503,7 +422,7 @@ def case_kill_restart():
 def case_two_processes():
     seg = "tp"
     create(seg, queues=2)
-    fwd = start_fwd(seg, "rx=rx0", "tx=tx1", "rx=rx1", "tx=tx0")
+    fwd = start_wire(seg, "rx=rx0", "tx=tx1", "rx=rx1", "tx=tx0")
     a, b = Netns("a"), Netns("b")
     ia, ib = f"ivp{TAG}c", f"ivp{TAG}d"
     port_a = Port(eal(tap(0, ia, "02:00:00:77:00:03")), ["--port", f"net_tap0={seg}:0"], "two-a")
@@ -540,13 +459,10 @@ def case_garbage():
     # A peer (here: this script) writes garbage into the from-VM ring:
     # ivshm-port drops and counts it, frees nothing it must not, goes on.
     seg = "gb"
-    ivshm("destroy", seg, "--force", check=False)
-    ivshm("create", seg, "--size", "4M", "--mempool", "name=pkts,count=64,size=2048",
-          "--ring", "name=rx0,slots=64", "--ring", "name=tx0,slots=64")
-    cleanups.append(lambda: ivshm("destroy", seg, "--force", check=False))
-    info = json.loads(ivshm("inspect", seg, "--json").stdout)
-    pool = next(o for o in info["objects"] if o["name"] == "pkts")
-    ring = next(o for o in info["objects"] if o["name"] == "tx0")["offset"]
+    create(seg, "--mempool", "name=pkts,count=64,size=2048", "--ring", "name=rx0,slots=64",
+           "--ring", "name=tx0,slots=64", size="4M")
+    info, pool = inspect_object(seg, "pkts")
+    ring = inspect_object(seg, "tx0")[1]["offset"]
     problems = []
     with open(info["path"], "r+b") as f:
         mem = mmap.mmap(f.fileno(), 0)
@@ -586,12 +502,11 @@ def case_wedged_free_ring():
     # next one must repair it when alone on the pool, and refuse with one
     # line beside a live user of the ring, never wait for ever.
     seg = "wr"
-    ivshm("destroy", seg, "--force", check=False)
-    ivshm("create", seg, "--size", "4M", "--mempool", "name=pkts,count=256,size=2048",
-          *[a for r in ("rx0", "tx0", "rx1", "tx1") for a in ("--ring", f"name={r},slots=64")])
-    cleanups.append(lambda: ivshm("destroy", seg, "--force", check=False))
-    info = json.loads(ivshm("inspect", seg, "--json").stdout)
-    free_ring = next(o for o in info["objects"] if o["name"] == "pkts")["offset"]
+    create(seg, "--mempool", "name=pkts,count=256,size=2048",
+           *[a for r in ("rx0", "tx0", "rx1", "tx1") for a in ("--ring", f"name={r},slots=64")],
+           size="4M")
+    info, pool = inspect_object(seg, "pkts")
+    free_ring = pool["offset"]
 
     def wedge():
         with open(info["path"], "r+b") as f:
@@ -643,21 +558,7 @@ def main():
     if not os.access(PORT, os.X_OK):
         print(f"skipped: {PORT} not built (DPDK missing: scripts/install-deps installs it)")
         return 0
-    wanted = sys.argv[1:]
-    for name, fn in CASES:
-        if wanted and not any(w in name for w in wanted):
-            continue
-        try:
-            fn()
-        except Exception as e:  # a broken case must not stop the others
-            report(name, f"{type(e).__name__}: {e}")
-        finally:
-            while cleanups:
-                try:
-                    cleanups.pop()()
-                except Exception:
-                    pass
-    return 1 if guest_qemu.failures else 0
+    return run_cases(CASES, sys.argv[1:])
 
 
 if __name__ == "__main__":
