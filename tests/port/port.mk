@@ -9,10 +9,7 @@ PORT_TEST_DEPS := $(B)/bin/ivshm $(B)/bin/ivshm-fwd $(B)/guest/fwd.elf \
 
 .PHONY: test-port
 test-port:
-	$(Q)$(TEST_HARNESS) reset test-port
-	$(Q)$(MAKE) --no-print-directory $(PORT_TEST_DEPS) || \
-		{ $(TEST_HARNESS) fail test-port "$(PORT_TEST_DEPS) did not build"; exit 1; }
-	$(Q)$(TEST_HARNESS) shell test-port 600 tests/port/test_port.py
+	$(call shell_tests,test-port,$(PORT_TEST_DEPS),600,tests/port/test_port.py)
 
 TEST_TARGETS += test-port
 # test-cli checks ivshm-port's command line (no root needed).
