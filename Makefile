@@ -43,10 +43,12 @@ CLEAN_DIRS := $(B)
 
 -include host/host.mk
 -include host/fwd/fwd.mk
+-include host/port/port.mk
 -include guest_rt/guest.mk
 -include tests/tests.mk
 -include tests/api/api.mk
 -include tests/fwd/fwd.mk
+-include tests/port/port.mk
 -include tests/bench/bench.mk
 # Last: the lists they install come from the fragments above.
 -include pkg/install.mk
