@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * CRC-32C for packet checks: the same function as ivshm_crc32c (segment.h:
+ * CRC-32C for packet checks: the same function as ivshm_crc32c (common/internal.h:
  * Castagnoli, reflected polynomial 0x82F63B78, initial value and final XOR
  * 0xFFFFFFFF, "123456789" -> 0xE3069283), fast enough to run on every test
  * frame. Internal to ivshm (the test-frame code of pktgen and the fwd module

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # Tests: Check unit programs (plain, ASan/UBSan, TSan), CLI and QEMU shell tests.
 # Included by the top Makefile; uses B, CC, Q, HOST_CFLAGS, COMMON_SRCS.
 #
@@ -5,12 +6,26 @@
 #   tests/unit/*.mk         fragments: TEST_EXTRA_SRCS_test_<x> := a.c b.c
 #   tests/cli/test_*.sh     run with IVSHM, BUILD, TEST_TMP; print ok / not ok
 #   tests/qemu/test_*.sh    same
+#   tests/lint/test_lint.sh formatting (make check-format) and SPDX lines
 #
-# Every target records "passed N failed M" in $(B)/tests/results/<target>.txt
-# through tests/harness; `tests/harness summary TARGET...` adds them up.
+# Every target records "passed N failed M" (then " skipped S" when S > 0) in
+# $(B)/tests/results/<target>.txt through tests/harness; `tests/harness
+# summary TARGET...` adds them up.
 
 TESTS_OUT := $(B)/tests
 TEST_HARNESS := BUILD=$(B) tests/harness
+
+# The recipe of a target of shell tests:
+#   $(call shell_tests,TARGET,PROGRAMS,SECONDS,SCRIPTS)
+# forgets TARGET's old counts, builds PROGRAMS (may be empty) in a sub-make,
+# so that a build failure is recorded as a failure (not as the last run),
+# then runs SCRIPTS through tests/harness, each under a limit of SECONDS.
+define shell_tests
+$(Q)$(TEST_HARNESS) reset $(1)
+$(Q)$(if $(strip $(2)),$(MAKE) --no-print-directory $(2) || \
+	{ $(TEST_HARNESS) fail $(1) "$(strip $(2)) did not build"; exit 1; })
+$(Q)$(TEST_HARNESS) shell $(1) $(3) $(4)
+endef
 
 -include $(wildcard tests/unit/*.mk)
 
@@ -81,20 +96,27 @@ test-unit:
 	exit $$rc
 
 # Shell tests need the CLI; host/host.mk provides the rule for it.
-CLI_TEST_DEPS := $(if $(wildcard host/host.mk),$(B)/bin/ivshm)
+CLI_TEST_DEPS := $(if $(wildcard host/host.mk),$(B)/bin/ivshm $(B)/bin/ivshm-fwd)
+
+# The CLI with the test-only object type "counters" linked in
+# (tests/cli/test_object_type.sh): the same objects plus one file.
+IVSHM_COUNTERS_BIN := $(TESTS_OUT)/cli/ivshm-counters
+$(IVSHM_COUNTERS_BIN): $(HOST_CLI_OBJS) $(HOST_OBJ_DIR)/tests/object_type/counters.o $(LIBIVSHM_A)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(HOST_LDFLAGS) -o $@ $^ $(HOST_LIBS)
+CLI_TEST_DEPS += $(if $(wildcard host/host.mk),$(IVSHM_COUNTERS_BIN))
 CLI_TESTS = $(sort $(wildcard tests/cli/test_*.sh))
 QEMU_TESTS = $(sort $(wildcard tests/qemu/test_*.sh))
 
 test-cli:
-	$(Q)$(TEST_HARNESS) reset test-cli
-	$(Q)$(if $(CLI_TEST_DEPS),$(MAKE) --no-print-directory $(CLI_TEST_DEPS) || \
-		{ $(TEST_HARNESS) fail test-cli "$(CLI_TEST_DEPS) did not build"; exit 1; })
-	$(Q)$(TEST_HARNESS) shell test-cli 120 $(CLI_TESTS)
+	$(call shell_tests,test-cli,$(CLI_TEST_DEPS),120,$(CLI_TESTS))
 
 test-qemu:
-	$(Q)$(TEST_HARNESS) reset test-qemu
-	$(Q)$(if $(CLI_TEST_DEPS),$(MAKE) --no-print-directory $(CLI_TEST_DEPS) || \
-		{ $(TEST_HARNESS) fail test-qemu "$(CLI_TEST_DEPS) did not build"; exit 1; })
-	$(Q)$(TEST_HARNESS) shell test-qemu 600 $(QEMU_TESTS)
+	$(call shell_tests,test-qemu,$(if $(CLI_TEST_DEPS),$(B)/bin/ivshm),600,$(QEMU_TESTS))
 
-TEST_TARGETS += test-unit test-cli test-qemu
+# Formatting (what make check-format checks) and SPDX lines, as a test.
+.PHONY: test-lint
+test-lint:
+	$(call shell_tests,test-lint,,300,tests/lint/test_lint.sh)
+
+TEST_TARGETS += test-unit test-cli test-qemu test-lint

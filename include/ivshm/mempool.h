@@ -55,7 +55,7 @@ struct ivshm_mempool {
     uint32_t stride;
     uint32_t stride_shift; /* stride = odd << stride_shift */
     uint64_t odd_inverse;  /* (stride >> stride_shift)^-1 mod 2^64 */
-    uint8_t party;         /* our party index, recorded in state bytes */
+    uint8_t party;         /* our party index (view->party), recorded in state bytes */
     bool debug;            /* check everything on every call (ivshm_mempool_set_debug) */
     uint64_t dropped;      /* garbage handles found in the free ring, and cached
                               objects another party took (found when flushing) */
@@ -69,10 +69,14 @@ struct ivshm_mempool_cache {
     uint64_t objs[2 * IVSHM_MEMPOOL_CACHE_MAX];
 };
 
-/* Builds a handle for the pool described by `entry`, acting as party `party`
- * (from ivshm_party_claim; 0..63). */
-int ivshm_mempool_attach(struct ivshm_mempool *mp, const struct ivshm_segment_view *view,
-                         const struct ivshm_dir_entry *entry, int party, struct ivshm_error *err);
+/*
+ * Finds mempool `name` in the segment and builds a handle for it, acting as
+ * the view's party (view->party: the host claims one with
+ * IVSHM_ATTACH_CLAIM, the guest runtime claims one for every segment).
+ * Errors: IVSHM_E_INVAL (view->party is -1), IVSHM_E_NOENT, IVSHM_E_BADSEG.
+ */
+int ivshm_mempool_lookup(const struct ivshm_segment_view *view, const char *name,
+                         struct ivshm_mempool *mp, struct ivshm_error *err);
 
 /*
  * Debug mode for this handle: every get and put checks and marks the state
@@ -82,11 +86,14 @@ int ivshm_mempool_attach(struct ivshm_mempool *mp, const struct ivshm_segment_vi
  * on cached gets and puts. Set it before the first get (an object taken from
  * a cache in fast mode cannot be put back in debug mode). Parties that pass
  * objects to one another should agree: a debug party refuses an object a
- * fast-mode party took from its cache (IVSHM_E_DOUBLE_FREE).
+ * fast-mode party took from its cache, as a double free.
  */
 void ivshm_mempool_set_debug(struct ivshm_mempool *mp, bool on);
 
-/* Empties nothing; sets size (0..IVSHM_MEMPOOL_CACHE_MAX, 0 disables). */
+/* Sets up an empty cache that refills up to `size` objects
+ * (0..IVSHM_MEMPOOL_CACHE_MAX; 0 disables it). Whatever the cache held
+ * before is forgotten, not returned: flush it first. IVSHM_OK, or
+ * IVSHM_E_INVAL when size is above IVSHM_MEMPOOL_CACHE_MAX. */
 int ivshm_mempool_cache_init(struct ivshm_mempool_cache *cache, uint32_t size);
 
 /* Returns every cached object to the pool. Call before a thread exits. */
@@ -117,8 +124,12 @@ static IVSHM_INLINE void *ivshm_mempool_ptr(const struct ivshm_mempool *mp, uint
 /*
  * Takes n objects (all or none). cache may be NULL. Returns IVSHM_OK,
  * IVSHM_E_NOBUFS when the pool (with the cache) has fewer than n free,
- * IVSHM_E_CORRUPT when the free ring held garbage (without a cache), or
+ * without a cache IVSHM_E_CORRUPT when some of the handles taken from the
+ * shared free ring were not free objects of the pool (a peer's garbage: they
+ * are dropped and counted in mp->dropped, the good ones go back), or
  * IVSHM_E_TIMEOUT when a wait on the free ring gave up (ivshm_ring_set_wait).
+ * With a cache, garbage handles are dropped while refilling it and the call
+ * goes on.
  */
 static IVSHM_INLINE int ivshm_mempool_get_bulk(struct ivshm_mempool *mp,
                                                struct ivshm_mempool_cache *cache, uint64_t *handles,
@@ -138,6 +149,7 @@ static IVSHM_INLINE int ivshm_mempool_get_bulk(struct ivshm_mempool *mp,
     return ivshm__mempool_get_slow(mp, cache, handles, n);
 }
 
+/* One object. Errors: as ivshm_mempool_get_bulk. */
 static IVSHM_INLINE int ivshm_mempool_get(struct ivshm_mempool *mp,
                                           struct ivshm_mempool_cache *cache, uint64_t *handle)
 {
@@ -149,9 +161,10 @@ static IVSHM_INLINE int ivshm_mempool_get(struct ivshm_mempool *mp,
  * pool's objects (IVSHM_E_FOREIGN) or not held (IVSHM_E_DOUBLE_FREE: see the
  * top of this file for what is detected where): those before it are freed, it
  * and those after it are not. *freed (if not NULL) gets how many were freed.
- * Without a cache, IVSHM_E_TIMEOUT when a wait on the free ring gave up (the
- * objects are then marked free but in no ring: ivshm_mempool_rebuild finds
- * them).
+ * Without a cache, IVSHM_E_CORRUPT when the shared free ring refused them (it
+ * has a slot for every object, so only a peer's garbage in its indices fills
+ * it), or IVSHM_E_TIMEOUT when a wait on the free ring gave up (the objects
+ * are then marked free but in no ring: ivshm_mempool_rebuild finds them).
  */
 static IVSHM_INLINE int ivshm_mempool_put_bulk(struct ivshm_mempool *mp,
                                                struct ivshm_mempool_cache *cache,
@@ -187,6 +200,7 @@ static IVSHM_INLINE int ivshm_mempool_put_bulk(struct ivshm_mempool *mp,
     return ivshm__mempool_put_slow(mp, cache, handles, n, freed);
 }
 
+/* One object. Errors: as ivshm_mempool_put_bulk. */
 static IVSHM_INLINE int ivshm_mempool_put(struct ivshm_mempool *mp,
                                           struct ivshm_mempool_cache *cache, uint64_t handle)
 {

@@ -5,7 +5,7 @@
  * A ring lives in a segment as a 256-byte control block (struct
  * ivshm_ring_shared: producer line, guard line, consumer line, guard line)
  * followed by `slots` entries. Each party uses it through a private handle
- * (struct ivshm_ring) built by ivshm_ring_attach() from the checksummed
+ * (struct ivshm_ring) built by ivshm_ring_lookup() from the checksummed
  * directory entry: the slot count and mode come from there, never from the
  * ring's writable memory, and every index read from shared memory is masked,
  * so a peer writing garbage can lose or duplicate entries but never make us
@@ -62,7 +62,7 @@
 /* Private handle. Put it in static storage, on the stack, or in memory from
  * an allocator that honours its 64-byte alignment (aligned_alloc). */
 struct ivshm_ring {
-    /* Read-only after attach (and ivshm_ring_set_wait). */
+    /* Read-only after lookup (and ivshm_ring_set_wait). */
     struct ivshm_ring_shared *shared;
     uint64_t *slots;
     uint32_t mask;                  /* slots - 1 */
@@ -77,16 +77,14 @@ struct ivshm_ring {
     _Alignas(IVSHM_CACHE_LINE) _Atomic uint32_t cons_seen_prod_tail;
 };
 
-/* Builds a handle for the ring described by `entry` (from ivshm_segment_find)
- * in the segment mapped at view->base. Re-checks the entry. */
-int ivshm_ring_attach(struct ivshm_ring *r, const struct ivshm_segment_view *view,
-                      const struct ivshm_dir_entry *entry, struct ivshm_error *err);
-
-/* Same, from raw memory: `mem` is the control block, `slots` a power of two.
- * Formats the ring (indices to zero) when `format` is true. For tests and for
- * rings outside a segment. */
-int ivshm_ring_init_raw(struct ivshm_ring *r, void *mem, uint32_t slots, uint32_t mode,
-                        bool format);
+/*
+ * Finds ring `name` in the segment and builds a handle for it. The slot count
+ * and mode come from the checksummed directory entry.
+ * Errors: IVSHM_E_NOENT (no ring of that name), IVSHM_E_BADSEG (its entry was
+ * damaged after validation).
+ */
+int ivshm_ring_lookup(const struct ivshm_segment_view *view, const char *name,
+                      struct ivshm_ring *ring, struct ivshm_error *err);
 
 /*
  * Bounds the waits of this handle. On an MP or MC side a party publishes its
@@ -95,9 +93,9 @@ int ivshm_ring_init_raw(struct ivshm_ring *r, void *mem, uint32_t slots, uint32_
  * head) would make that wait last for ever. A wait gives up after max_cycles
  * TSC cycles (0: IVSHM_RING_WAIT_CYCLES, the default), or as soon as *abort
  * becomes non-zero (abort may be NULL; a signal handler may set it). The call
- * that gave up moves nothing (the counts are 0, ivshm_ring_enqueue and
- * ivshm_ring_dequeue return IVSHM_E_TIMEOUT) and ivshm_ring_error() says
- * IVSHM_E_TIMEOUT from then on. The range it had reserved stays unpublished:
+ * that gave up moves nothing (a count of 0, or the timeout status of
+ * ivshm_ring_enqueue and ivshm_ring_dequeue) and ivshm_ring_error() reports
+ * the timeout from then on. The range it had reserved stays unpublished:
  * that side of the ring is blocked until it is repaired (the entries of a
  * dequeue that gave up are lost). SP and SC sides never wait.
  */
@@ -111,7 +109,10 @@ static inline int ivshm_ring_error(const struct ivshm_ring *r)
 
 #include "ring_pvt.h"
 
-/* ---- public operations ---- */
+/* ---- operations ----
+ *
+ * The hot path returns counts, not statuses (status.h, rule 1): how many
+ * entries moved. Inline; nothing to link. */
 
 /* Enqueues all n entries or none. Returns n or 0; *free_space (if not NULL)
  * gets the room left afterwards (as seen by this call). On an MP ring, 0 may
@@ -144,8 +145,8 @@ static IVSHM_INLINE uint32_t ivshm_ring_dequeue_burst(struct ivshm_ring *r, uint
     return ivshm__ring_dequeue(r, objs, n, false, available);
 }
 
-/* One entry. Return IVSHM_OK, IVSHM_E_NOBUFS (full / empty) or, when a wait
- * gave up, IVSHM_E_TIMEOUT. */
+/* Enqueues one entry: IVSHM_OK, IVSHM_E_NOBUFS when the ring is full, or
+ * IVSHM_E_TIMEOUT when a wait for a peer gave up (ivshm_ring_set_wait). */
 static IVSHM_INLINE int ivshm_ring_enqueue(struct ivshm_ring *r, uint64_t obj)
 {
     if (IVSHM_LIKELY(ivshm__ring_enqueue(r, &obj, 1, true, NULL)))
@@ -153,6 +154,8 @@ static IVSHM_INLINE int ivshm_ring_enqueue(struct ivshm_ring *r, uint64_t obj)
     return ivshm_ring_error(r) ? IVSHM_E_TIMEOUT : IVSHM_E_NOBUFS;
 }
 
+/* Dequeues one entry: IVSHM_OK, IVSHM_E_NOBUFS when the ring is empty, or
+ * IVSHM_E_TIMEOUT when a wait for a peer gave up (ivshm_ring_set_wait). */
 static IVSHM_INLINE int ivshm_ring_dequeue(struct ivshm_ring *r, uint64_t *obj)
 {
     if (IVSHM_LIKELY(ivshm__ring_dequeue(r, obj, 1, true, NULL)))
@@ -182,7 +185,7 @@ struct ivshm_ring_stats {
     uint64_t empty_events; /* dequeues that found nothing */
 };
 
-/* Snapshot of the shared state, for inspection. */
+/* Snapshot of the shared state, for inspection. Cannot fail. */
 void ivshm_ring_stats(const struct ivshm_ring *r, struct ivshm_ring_stats *out);
 
 /* IVSHM_OK, or IVSHM_E_CORRUPT with err saying which index is implausible

@@ -294,6 +294,7 @@ int main(int argc, char **argv)
         }
     }
     if (smoke) {
+        bench_cfg.smoke = true;
         bench_cfg.runs = 1;
         bench_cfg.ring_elems = 1u << 12;
         bench_cfg.mempool_objs = 1u << 10;
@@ -331,6 +332,7 @@ int main(int argc, char **argv)
     bench_rings();
     bench_mempools();
     bench_pipeline();
+    bench_port();
     bench_latency();
 
     if (row_count == 0)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Smoke test of the benchmark (run by `make test-bench-smoke` through
 # tests/harness): it runs, writes valid JSON with every row, and rejects bad
 # options with a one-line error. Times nothing.
@@ -22,7 +23,7 @@ want = [f"ring/{m}/{o}/{c}" for m in ("spsc", "mpmc")
         for c in ("1core", "2core")]
 want += [f"mempool/{k}/bulk{b}/{c}" for k in ("cache", "nocache") for b in (1, 8, 32)
          for c in ("1core", "2core")]
-want += ["pipeline/fwd64"]
+want += ["pipeline/fwd64", "port/null64/copy", "port/null64/zerocopy"]
 want += [f"latency/host/{s}" for s in ("min", "p50", "p99", "p99.9", "max")]
 names = [r["name"] for r in rows]
 missing = sorted(set(want) - set(names))
