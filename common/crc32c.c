@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* CRC-32C: the SSE4.2 instruction and a portable slicing-by-8 fallback, same
- * result (crc32c.h). */
-#include "crc32c.h"
+ * result (crc32c.h); ivshm_crc32c (common/internal.h) picks one. */
+#include "common/crc32c.h"
+#include "common/internal.h"
 
 #include <stdatomic.h>
 
@@ -98,17 +99,28 @@ __attribute__((target("sse4.2"))) uint32_t ivshm_crc32c_sse42(uint32_t crc, cons
     return ~c32;
 }
 
+/* 0 not asked yet, 1 no, 2 yes. Racing first callers store the same. */
+static _Atomic int sse42_known;
+
 bool ivshm_crc32c_has_sse42(void)
 {
-    /* 0 not asked yet, 1 no, 2 yes. Racing first callers store the same. */
-    static _Atomic int known;
-    int k = atomic_load_explicit(&known, memory_order_relaxed);
+    int k = atomic_load_explicit(&sse42_known, memory_order_relaxed);
     if (k == 0) {
         unsigned a, b, c, d;
         k = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_SSE4_2) ? 2 : 1;
-        atomic_store_explicit(&known, k, memory_order_relaxed);
+        atomic_store_explicit(&sse42_known, k, memory_order_relaxed);
     }
     return k == 2;
+}
+
+uint32_t ivshm_crc32c(uint32_t crc, const void *data, size_t len)
+{
+    /* One load and a compare once known: test frames are checksummed some
+     * 50 million times a second. */
+    int k = atomic_load_explicit(&sse42_known, memory_order_relaxed);
+    if (__builtin_expect(k == 2, 1) || (k == 0 && ivshm_crc32c_has_sse42()))
+        return ivshm_crc32c_sse42(crc, data, len);
+    return ivshm_crc32c_portable(crc, data, len);
 }
 #else
 uint32_t ivshm_crc32c_sse42(uint32_t crc, const void *data, size_t len)
@@ -120,11 +132,9 @@ bool ivshm_crc32c_has_sse42(void)
 {
     return false;
 }
-#endif
 
-uint32_t ivshm_crc32c_fast(uint32_t crc, const void *data, size_t len)
+uint32_t ivshm_crc32c(uint32_t crc, const void *data, size_t len)
 {
-    if (ivshm_crc32c_has_sse42())
-        return ivshm_crc32c_sse42(crc, data, len);
     return ivshm_crc32c_portable(crc, data, len);
 }
+#endif

@@ -60,7 +60,11 @@ static inline bool ivshm_ring_slots_valid(uint32_t slots)
 
 /* ---- segment metadata (common/segment.c) ---- */
 
-/* CRC-32C (Castagnoli), continuing from crc (start with 0). */
+/* CRC-32C (Castagnoli: reflected polynomial 0x82F63B78, initial value and
+ * final XOR 0xFFFFFFFF, "123456789" -> 0xE3069283), continuing from crc
+ * (start with 0). The CPU's crc32 instruction when it has SSE4.2, a portable
+ * slicing-by-8 otherwise: the choice is made at run time (common/crc32c.c).
+ * The segment checksum and the test frames' checksum both use it. */
 uint32_t ivshm_crc32c(uint32_t crc, const void *data, size_t len);
 
 /* The header checksum (docs/abi.md 1.4): CRC-32C of the header with its

@@ -162,21 +162,26 @@ int ivshm_fwd_mac_mode_parse(const char *name, enum ivshm_fwd_mac_mode *mode,
 /* ---- test frames ------------------------------------------------------------
  *
  * What pktgen sends: an Ethernet header (destination broadcast, ethertype
- * IVSHM_PKT_ETHERTYPE), a sequence number, a payload derived from it, and a
- * checksum (ivshm_pkt_checksum) of everything from the sequence number to the
- * checksum. Offsets from the frame start; numbers little-endian.
+ * IVSHM_PKT_ETHERTYPE), a sequence number, a payload derived from it (64-bit
+ * words (seq + 1 + k) * IVSHM_FRAME_WORD_STEP, k = 0, 1, ..., the last one
+ * cut short), and a CRC-32C (ivshm_pkt_checksum) of everything from the
+ * sequence number to the checksum. Offsets from the frame start; numbers
+ * little-endian. docs/abi.md 4.2.
  */
 #define IVSHM_FRAME_DST_OFF     0u
 #define IVSHM_FRAME_SRC_OFF     6u
 #define IVSHM_FRAME_TYPE_OFF    12u
 #define IVSHM_FRAME_SEQ_OFF     IVSHM_ETH_HLEN /* u64 */
 #define IVSHM_FRAME_PAYLOAD_OFF 22u
-#define IVSHM_FRAME_SUM_LEN     4u      /* u32, in the last 4 bytes */
-#define IVSHM_PKT_ETHERTYPE     0x88b5u /* IEEE local experimental */
+#define IVSHM_FRAME_SUM_LEN     4u                    /* u32, in the last 4 bytes */
+#define IVSHM_PKT_ETHERTYPE     0x88b5u               /* IEEE local experimental */
+#define IVSHM_FRAME_WORD_STEP   0x9e3779b97f4a7c15ull /* payload words: 2^64 / golden ratio */
 #define IVSHM_PKT_MIN_FRAME     64u
 
-/* Checksum of seq and payload: cheap enough for Mpps, sensitive to any
- * changed, swapped or shifted 8-byte word. */
+/* The test frames' checksum: CRC-32C (Castagnoli; "123456789" gives
+ * 0xE3069283) of data[0..len), on the CPU's crc32 instruction when it has
+ * SSE4.2 and in portable code otherwise (same result). Detects every error
+ * burst of up to 32 bits, and any changed, swapped or shifted 8-byte word. */
 uint32_t ivshm_pkt_checksum(const uint8_t *data, uint32_t len);
 
 /* Writes test frame `seq` of `len` bytes (IVSHM_PKT_MIN_FRAME or more) from

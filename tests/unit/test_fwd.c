@@ -117,6 +117,41 @@ START_TEST(test_frames)
 }
 END_TEST
 
+/* The frame as docs/abi.md 4.2 writes it, byte by byte, for every length of
+ * the payload's last word (64..71 bytes) and a few more: an independent
+ * reading of the format, so the code cannot drift from the document. */
+START_TEST(test_frame_layout)
+{
+    static const uint32_t lens[] = {64, 65, 66, 67, 68, 69, 70, 71, 72, 128, 1514};
+    const uint32_t len = lens[_i];
+    uint8_t f[1514], want[1514];
+    const uint64_t seq = 0x0123456789abcdefull;
+    ivshm_frame_fill(f, len, seq, mac);
+    memset(want, 0xff, 6);
+    memcpy(want + 6, mac, 6);
+    want[12] = 0x88;
+    want[13] = 0xb5;
+    for (int i = 0; i < 8; i++)
+        want[14 + i] = (uint8_t)(seq >> (8 * i));
+    for (uint32_t at = 22; at < len - 4; at++) {
+        uint64_t word = (seq + 1 + (at - 22) / 8) * 0x9e3779b97f4a7c15ull;
+        want[at] = (uint8_t)(word >> (8 * ((at - 22) % 8)));
+    }
+    uint32_t crc = ~0u; /* CRC-32C of bytes 14 .. len - 5, bit by bit */
+    for (uint32_t at = 14; at < len - 4; at++) {
+        crc ^= want[at];
+        for (int b = 0; b < 8; b++)
+            crc = (crc >> 1) ^ (0x82F63B78u & (0u - (crc & 1)));
+    }
+    crc = ~crc;
+    for (int i = 0; i < 4; i++)
+        want[len - 4 + i] = (uint8_t)(crc >> (8 * i));
+    ck_assert_mem_eq(f, want, len);
+    ck_assert_uint_eq(ivshm_pkt_checksum(f + 14, len - 18), crc);
+    ck_assert_uint_eq(ivshm_pkt_checksum((const uint8_t *)"123456789", 9), 0xE3069283u);
+}
+END_TEST
+
 START_TEST(test_open_defaults)
 {
     static struct ivshm_fwd fwd;
@@ -405,6 +440,9 @@ int main(void)
               (const TTest *[]){test_mac_mode_names, test_mac_keep_leaves_every_byte,
                                 test_mac_rewrite_changes_the_addresses_only,
                                 test_mac_keep_checks_bounds, test_mac_rewrite_checks_bounds, NULL});
+    TCase *layout = tcase_create("layout");
+    tcase_add_loop_test(layout, test_frame_layout, 0, 11);
+    suite_add_tcase(s, layout);
     TCase *run =
         test_case(s, "run", (const TTest *[]){test_run_clean_exit, test_run_drain_gives_up, NULL});
     tcase_set_tags(run, "threads");
