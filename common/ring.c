@@ -34,7 +34,7 @@ int ivshm_ring_init_raw(struct ivshm_ring *r, void *mem, uint32_t slots, uint32_
     return IVSHM_OK;
 }
 
-void ivshm_ring_set_wait(struct ivshm_ring *r, uint64_t max_cycles, const volatile int *abort)
+void ivshm_ring_set_wait(struct ivshm_ring *r, uint64_t max_cycles, const _Atomic bool *abort)
 {
     r->wait_cycles = max_cycles ? max_cycles : IVSHM_RING_WAIT_CYCLES;
     r->wait_abort = abort;
@@ -67,7 +67,8 @@ bool ivshm__ring_wait_slow(struct ivshm_ring *r, _Atomic uint32_t *tail, uint32_
             return true;
         }
         if ((spin & 63) == 0 &&
-            ((r->wait_abort && *r->wait_abort) || wait_clock() - start > r->wait_cycles)) {
+            ((r->wait_abort && atomic_load_explicit(r->wait_abort, memory_order_relaxed)) ||
+             wait_clock() - start > r->wait_cycles)) {
             atomic_store_explicit(&r->error, IVSHM_E_TIMEOUT, memory_order_relaxed);
             return false;
         }

@@ -70,7 +70,7 @@ struct ivshm_ring {
     uint32_t mode;                  /* IVSHM_RING_MP | IVSHM_RING_MC */
     _Atomic int error;              /* IVSHM_OK, or IVSHM_E_TIMEOUT once a wait gave up */
     uint64_t wait_cycles;           /* bound of a wait for a peer, in TSC cycles */
-    const volatile int *wait_abort; /* a wait gives up when this becomes non-zero */
+    const _Atomic bool *wait_abort; /* a wait gives up when this becomes true */
     /* Producer side only: last cons.tail seen. */
     _Alignas(IVSHM_CACHE_LINE) _Atomic uint32_t prod_seen_cons_tail;
     /* Consumer side only: last prod.tail seen. */
@@ -92,14 +92,16 @@ int ivshm_ring_lookup(const struct ivshm_segment_view *view, const char *name,
  * theirs; a party that died in between (or a peer that wrote garbage into a
  * head) would make that wait last for ever. A wait gives up after max_cycles
  * TSC cycles (0: IVSHM_RING_WAIT_CYCLES, the default), or as soon as *abort
- * becomes non-zero (abort may be NULL; a signal handler may set it). The call
+ * becomes true (abort may be NULL; a signal handler may set it). The call
  * that gave up moves nothing (a count of 0, or the timeout status of
  * ivshm_ring_enqueue and ivshm_ring_dequeue) and ivshm_ring_error() reports
- * the timeout from then on. The range it had reserved stays unpublished:
+ * the timeout from then on. It takes back the range of slots it had reserved
+ * when no party has reserved after it, which leaves the ring as it was
+ * before the call; otherwise the range stays reserved and unpublished, and
  * that side of the ring is blocked until it is repaired (the entries of a
- * dequeue that gave up are lost). SP and SC sides never wait.
+ * dequeue are then lost). SP and SC sides never wait.
  */
-void ivshm_ring_set_wait(struct ivshm_ring *r, uint64_t max_cycles, const volatile int *abort);
+void ivshm_ring_set_wait(struct ivshm_ring *r, uint64_t max_cycles, const _Atomic bool *abort);
 
 /* IVSHM_OK, or IVSHM_E_TIMEOUT when a wait of this handle gave up (sticky). */
 static inline int ivshm_ring_error(const struct ivshm_ring *r)

@@ -117,6 +117,21 @@ static IVSHM_INLINE bool ivshm__ring_wait_tail(struct ivshm_ring *r, _Atomic uin
     return ivshm__ring_wait_slow(r, tail, head);
 }
 
+/* After a wait gave up: takes back the range [head, head + n) this call
+ * reserved, if no party has reserved after it (head still head + n), so the
+ * ring is as it was before the call (on a dequeue, the entries stay in it).
+ * Otherwise the range stays reserved and unpublished, and that side of the
+ * ring is blocked until it is repaired. Relaxed: nobody publishes through
+ * head; a party that reserves the range again writes (or reads) its slots
+ * itself. Cold. */
+static inline __attribute__((cold)) void ivshm__ring_unreserve(_Atomic uint32_t *headp,
+                                                               uint32_t head, uint32_t n)
+{
+    uint32_t reserved_end = head + n;
+    atomic_compare_exchange_strong_explicit(headp, &reserved_end, head, memory_order_relaxed,
+                                            memory_order_relaxed);
+}
+
 /* Counts a refused call. Statistics only, so relaxed. With a single writer
  * (SP producer side, SC consumer side) a load and a store do: a locked
  * read-modify-write would cost ~20 cycles on every poll of an empty ring. */
@@ -267,8 +282,8 @@ static IVSHM_INLINE uint32_t ivshm__ring_enqueue(struct ivshm_ring *r, const uin
         /* Producers that reserved earlier ranges publish first, so tail only
          * ever covers fully written slots. */
         if (IVSHM_UNLIKELY(!ivshm__ring_wait_tail(r, &prod->tail, head))) {
-            /* Gave up: our range stays reserved and unpublished (see
-             * ivshm_ring_error); nothing was enqueued. */
+            /* Gave up (see ivshm_ring_set_wait): nothing was enqueued. */
+            ivshm__ring_unreserve(&prod->head, head, n);
             if (free_space)
                 *free_space = 0;
             return 0;
@@ -357,7 +372,8 @@ static IVSHM_INLINE uint32_t ivshm__ring_dequeue(struct ivshm_ring *r, uint64_t 
         }
         ivshm__ring_read(slots, mask, head, objs, n);
         if (IVSHM_UNLIKELY(!ivshm__ring_wait_tail(r, &cons->tail, head))) {
-            /* Gave up: the range stays reserved; its entries are lost. */
+            /* Gave up: nothing was dequeued. */
+            ivshm__ring_unreserve(&cons->head, head, n);
             if (available)
                 *available = 0;
             return 0;
