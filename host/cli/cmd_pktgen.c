@@ -16,22 +16,10 @@
 #include "host/cli/commands.h"
 #include "host/cli/traffic.h"
 
-static const uint8_t pktgen_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x01, 0x00};
-
 static void on_signal(int sig)
 {
     (void)sig;
     atomic_store(&pg_stop_requested, true);
-}
-
-static void frame_fill(struct pg_state *pg, uint64_t handle, uint32_t queue, uint64_t seq)
-{
-    uint8_t *obj = ivshm_mempool_ptr(&pg->pool, handle);
-    struct ivshm_pkt *pkt = (struct ivshm_pkt *)obj;
-    pkt->data_off = IVSHM_PKT_HEADROOM;
-    pkt->data_len = pg->opt.size;
-    pkt->port = (uint16_t)queue;
-    ivshm_frame_fill(obj + IVSHM_PKT_HEADROOM, pg->opt.size, seq, pktgen_mac);
 }
 
 /* Fills and enqueues up to a burst on every queue; frames the ring refuses are
@@ -41,24 +29,36 @@ static uint32_t send_all(struct pg_state *pg, uint64_t *seq, uint64_t limit)
     uint32_t total = 0;
     for (uint32_t qi = 0; qi < pg->nqueues; qi++) {
         struct pg_queue *q = &pg->queues[qi];
-        if (q->held_len == 0) {
+        if (q->held_at == q->held_len) {
             uint32_t want = pg->opt.burst;
             if (limit && limit - *seq < want)
                 want = (uint32_t)(limit - *seq);
+            /* A pool that has nothing free is normal (all in flight); a
+             * wait on its free ring that gave up is not: pg_wait_error. */
             if (want == 0 || ivshm_mempool_get_bulk(&pg->pool, &pg->cache, q->held, want))
                 continue;
             for (uint32_t i = 0; i < want; i++)
-                frame_fill(pg, q->held[i], qi, (*seq)++);
+                pg_frame_fill(pg, q->held[i], qi, *seq + i);
+            *seq += want;
+            q->held_at = 0;
             q->held_len = want;
         }
-        uint32_t n = ivshm_ring_enqueue_burst(&q->send, q->held, q->held_len, NULL);
+        uint32_t n = ivshm_ring_enqueue_burst(&q->send, q->held + q->held_at,
+                                              q->held_len - q->held_at, NULL);
         pg->st.sent += n;
         total += n;
-        if (n && n < q->held_len)
-            memmove(q->held, q->held + n, (q->held_len - n) * sizeof(q->held[0]));
-        q->held_len -= n;
+        q->held_at += n;
     }
     return total;
+}
+
+/* Whether some filled frames have not gone into a send ring yet. */
+static bool holding(const struct pg_state *pg)
+{
+    for (uint32_t qi = 0; qi < pg->nqueues; qi++)
+        if (pg->queues[qi].held_at != pg->queues[qi].held_len)
+            return true;
+    return false;
 }
 
 static void print_rate(const struct pg_state *pg, double elapsed, uint64_t last_received,
@@ -93,6 +93,10 @@ static void traffic(struct pg_state *pg, double *seconds)
             pg->stalled = true;
             break;
         }
+        /* A wait on the pool's free ring gave up (a get or put stuck behind
+         * a dead or scribbling peer, or a signal): stop, it is reported. */
+        if (IVSHM_UNLIKELY(ivshm_ring_error(&pg->pool.ring)))
+            break;
         if (live && t - last_print >= 1.0) {
             print_rate(pg, t - start, last_received, t - last_print);
             last_print = t;
@@ -103,12 +107,10 @@ static void traffic(struct pg_state *pg, double *seconds)
      * nothing has moved for `timeout` seconds. */
     last_progress = pg_now();
     while (!pg->stalled) {
-        bool holding = false;
-        for (uint32_t qi = 0; qi < pg->nqueues; qi++)
-            holding |= pg->queues[qi].held_len != 0;
-        uint32_t moved = holding ? send_all(pg, &seq, seq) : 0;
+        bool held = holding(pg);
+        uint32_t moved = held ? send_all(pg, &seq, seq) : 0;
         uint64_t back = pg->st.received + pg->st.corrupted + pg->st.duplicated;
-        if (!holding && back >= pg->st.sent)
+        if (!held && back >= pg->st.sent)
             break;
         moved += pg_receive_all(pg);
         if (moved)
@@ -124,14 +126,15 @@ static void traffic(struct pg_state *pg, double *seconds)
     /* Frames filled but never accepted by a ring go back to the pool. */
     for (uint32_t qi = 0; qi < pg->nqueues; qi++) {
         struct pg_queue *q = &pg->queues[qi];
-        if (q->held_len)
-            ivshm_mempool_put_bulk(&pg->pool, &pg->cache, q->held, q->held_len, NULL);
-        q->held_len = 0;
+        if (q->held_at != q->held_len)
+            ivshm_mempool_put_bulk(&pg->pool, &pg->cache, q->held + q->held_at,
+                                   q->held_len - q->held_at, NULL);
+        q->held_at = q->held_len = 0;
     }
     ivshm_mempool_cache_flush(&pg->pool, &pg->cache);
 }
 
-static void report(const struct pg_state *pg, double seconds, bool done)
+static void report(struct pg_state *pg, double seconds, bool done)
 {
     const struct pg_stats *s = &pg->st;
     uint64_t back = s->received + s->corrupted;
@@ -139,17 +142,24 @@ static void report(const struct pg_state *pg, double seconds, bool done)
     double mpps = seconds > 0 ? (double)s->received / seconds / 1e6 : 0;
     uint64_t g_recv, g_sent, g_drop;
     ivshm_fwd_host_counters(&pg->fwds, &g_recv, &g_sent, &g_drop);
+    double us[5];
+    pg_latency_figures(pg, us);
     if (pg->opt.json) {
         printf("{\"segment\":\"%s\",\"queues\":%u,\"size\":%u,\"burst\":%u,\"sent\":%llu,"
                "\"received\":%llu,\"lost\":%llu,\"corrupted\":%llu,\"duplicated\":%llu,"
-               "\"reordered\":%llu,\"mpps\":%.4f,\"seconds\":%.3f,\"reclaimed\":%u,\"stalled\":%s,"
-               "\"forwarder\":{\"received\":%llu,\"sent\":%llu,\"dropped\":%llu,\"done\":%s}}\n",
+               "\"reordered\":%llu,\"mpps\":%.4f,\"seconds\":%.3f,\"reclaimed\":%u,\"stalled\":%s,",
                pg->opt.name, pg->nqueues, pg->opt.size, pg->opt.burst, (unsigned long long)s->sent,
                (unsigned long long)s->received, (unsigned long long)lost,
                (unsigned long long)s->corrupted, (unsigned long long)s->duplicated,
                (unsigned long long)s->reordered, mpps, seconds, s->reclaimed,
-               pg->stalled ? "true" : "false", (unsigned long long)g_recv,
-               (unsigned long long)g_sent, (unsigned long long)g_drop, done ? "true" : "false");
+               pg->stalled ? "true" : "false");
+        if (pg->opt.latency)
+            printf("\"latency\":{\"trips\":%zu,\"rate\":%.1f,\"min_us\":%.3f,\"p50_us\":%.3f,"
+                   "\"p99_us\":%.3f,\"p99.9_us\":%.3f,\"max_us\":%.3f},",
+                   pg->lat.trips, pg->lat.rate, us[0], us[1], us[2], us[3], us[4]);
+        printf("\"forwarder\":{\"received\":%llu,\"sent\":%llu,\"dropped\":%llu,\"done\":%s}}\n",
+               (unsigned long long)g_recv, (unsigned long long)g_sent, (unsigned long long)g_drop,
+               done ? "true" : "false");
     } else {
         if (pg->stalled)
             printf("pktgen: nothing moved for %.0f s: the forwarder stopped or does not consume\n",
@@ -162,6 +172,16 @@ static void report(const struct pg_state *pg, double seconds, bool done)
                (unsigned long long)lost, (unsigned long long)s->corrupted,
                (unsigned long long)s->duplicated, (unsigned long long)s->reordered, seconds, mpps,
                pg->nqueues, pg->nqueues == 1 ? "" : "s", pg->opt.size, pg->opt.burst);
+        if (pg->opt.latency) {
+            char how[64];
+            if (pg->opt.rate)
+                snprintf(how, sizeof(how), "%.0f frames/s", pg->lat.rate);
+            else
+                snprintf(how, sizeof(how), "one in flight");
+            printf("pktgen: round trip of %zu frames (%s): min %.3f us, p50 %.3f us, "
+                   "p99 %.3f us, p99.9 %.3f us, max %.3f us\n",
+                   pg->lat.trips, how, us[0], us[1], us[2], us[3], us[4]);
+        }
     }
 }
 
@@ -181,8 +201,10 @@ static int pktgen_run(void *opts, char **args, unsigned nargs)
     struct pg_state *pg = pg_start(opts, args[0]);
     if (pg->opt.count && pg->opt.duration > 0)
         return cli_fail(CLI_EXIT_USAGE, "pktgen: give --count or --duration, not both");
+    if (pg->opt.rate)
+        pg->opt.latency = true;
     if (!pg->opt.count && pg->opt.duration == 0)
-        pg->opt.count = 1000000;
+        pg->opt.count = pg->opt.latency ? 100000 : 1000000;
     if (cli_pin_cpu(pg->opt.cpu) != CLI_EXIT_OK)
         return CLI_EXIT_RUNTIME;
     struct sigaction sa = {.sa_handler = on_signal};
@@ -199,7 +221,10 @@ static int pktgen_run(void *opts, char **args, unsigned nargs)
     } else {
         double seconds = 0;
         ivshm_fwd_host_start(&pg->fwds);
-        traffic(pg, &seconds);
+        if (pg->opt.latency)
+            pg_latency_traffic(pg, &seconds);
+        else
+            traffic(pg, &seconds);
         bool done = true;
         if (!pg->opt.keep) {
             ivshm_fwd_host_exit(&pg->fwds);
@@ -210,6 +235,8 @@ static int pktgen_run(void *opts, char **args, unsigned nargs)
         bool intact = s->sent > 0 && s->received == s->sent && !s->corrupted && !s->duplicated &&
                       !s->reordered;
         status = intact ? CLI_EXIT_OK : CLI_EXIT_RUNTIME;
+        if (pg_wait_error(pg, &err))
+            status = cli_fail(CLI_EXIT_RUNTIME, "%s", err.msg);
     }
     pg_close(pg);
     return status;
@@ -231,6 +258,11 @@ static const struct cli_option pktgen_options[] = {
      NULL, NULL},
     {"--cpu", "N", "run on CPU N only (recommended: not the forwarder's CPU)", CLI_INDEX, PG(cpu),
      0, CPU_SETSIZE - 1, NULL, NULL},
+    {"--latency", NULL,
+     "measure round trips, one frame in flight: min/p50/p99/p99.9/max (default --count 100000)",
+     CLI_FLAG, PG(latency), 0, 0, NULL, NULL},
+    {"--rate", "PPS", "--latency at a fixed rate: a frame every 1/PPS s, 1..1000000000", CLI_U64,
+     PG(rate), 1, 1000000000, NULL, NULL},
     CLI_OPTION_END,
 };
 

@@ -58,6 +58,8 @@ void pg_close(struct pg_state *pg)
     pg_segments_detach(pg);
     free(pg->seen);
     pg->seen = NULL;
+    free(pg->lat.cycles);
+    pg->lat.cycles = NULL;
 }
 
 double pg_now(void)
@@ -71,6 +73,82 @@ void pg_sleep_ms(unsigned ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
+}
+
+double pg_tsc_hz(void)
+{
+    static double hz;
+    if (hz == 0) {
+        double t0 = pg_now();
+        uint64_t c0 = pg_tsc();
+        pg_sleep_ms(10);
+        uint64_t c1 = pg_tsc();
+        hz = (double)(c1 - c0) / (pg_now() - t0);
+    }
+    return hz;
+}
+
+/* ---- bounded waits ---- */
+
+/* Every ring we use, with its name for messages: the pool's free ring first,
+ * then each queue's send and receive ring. Returns how many. */
+static unsigned rings_of(struct pg_state *pg, struct ivshm_ring **rings, char (*names)[80])
+{
+    unsigned n = 0;
+    rings[n] = &pg->pool.ring;
+    snprintf(names[n++], 80, "%s/%s's free ring", pg->opt.name, pg->opt.pool);
+    for (uint32_t q = 0; q < pg->nqueues; q++) {
+        rings[n] = &pg->queues[q].send;
+        snprintf(names[n++], 80, "%s/%s", pg->tx_seg->name, ivshm_fwd_ring_name(IVSHM_FWD_RX, q));
+        rings[n] = &pg->queues[q].recv;
+        snprintf(names[n++], 80, "%s/%s", pg->rx_seg->name, ivshm_fwd_ring_name(IVSHM_FWD_TX, q));
+    }
+    return n;
+}
+
+#define PG_RINGS (1 + 2 * IVSHM_FWD_MAX_QUEUES)
+
+/* Bounds every wait on a value a peer writes in the rings we use (the
+ * pool's free ring, and the queue rings where they are MP or MC): --timeout
+ * seconds, or until SIGINT or SIGTERM. */
+static void bound_waits(struct pg_state *pg)
+{
+    struct ivshm_ring *rings[PG_RINGS];
+    char names[PG_RINGS][80];
+    unsigned n = rings_of(pg, rings, names);
+    double cycles = pg->opt.timeout * pg_tsc_hz();
+    for (unsigned i = 0; i < n; i++)
+        ivshm_ring_set_wait(rings[i], cycles >= 1 ? (uint64_t)cycles : 1, &pg_stop_requested);
+}
+
+int pg_wait_error(const struct pg_state *pg, struct ivshm_error *err)
+{
+    struct ivshm_ring *rings[PG_RINGS];
+    char names[PG_RINGS][80];
+    unsigned n = rings_of((struct pg_state *)pg, rings, names);
+    for (unsigned i = 0; i < n; i++) {
+        if (ivshm_ring_error(rings[i]) == IVSHM_OK)
+            continue;
+        /* Which side is stuck: the one whose head is ahead of its tail. */
+        struct ivshm_ring_stats st;
+        ivshm_ring_stats(rings[i], &st);
+        bool cons = st.cons_head != st.cons_tail || st.prod_head == st.prod_tail;
+        uint32_t head = cons ? st.cons_head : st.prod_head;
+        uint32_t tail = cons ? st.cons_tail : st.prod_tail;
+        const char *what = i == 0 ? (cons ? "a get from" : "a put into")
+                                  : (cons ? "a dequeue from" : "an enqueue into");
+        if (atomic_load(&pg_stop_requested))
+            return cli_error(err, IVSHM_E_TIMEOUT,
+                             "%s: interrupted while waiting for another process to finish %s it",
+                             names[i], what);
+        return cli_error(err, IVSHM_E_TIMEOUT,
+                         "%s: gave up after %g s waiting for another process to finish %s it "
+                         "(%s.head %u, %s.tail %u: it died in mid-operation, or a peer wrote "
+                         "there)",
+                         names[i], pg->opt.timeout, what, cons ? "cons" : "prod", head,
+                         cons ? "cons" : "prod", tail);
+    }
+    return IVSHM_OK;
 }
 
 static struct pg_segment *segment_get(struct pg_state *pg, const char *name, unsigned flags,
@@ -116,10 +194,24 @@ static void seen_mark(struct pg_state *pg, uint64_t seq, bool *duplicate)
     pg->seen[seq / 64] |= bit;
 }
 
-/* Checks one frame that came back on queue q. Returns false for a handle that
- * is not one of the pool's objects (it cannot be freed). */
-static bool frame_check(struct pg_state *pg, struct pg_queue *q, uint32_t qi, uint64_t handle)
+static const uint8_t pktgen_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x01, 0x00};
+
+void pg_frame_fill(struct pg_state *pg, uint64_t handle, uint32_t qi, uint64_t seq)
 {
+    uint8_t *obj = ivshm_mempool_ptr(&pg->pool, handle);
+    struct ivshm_pkt *pkt = (struct ivshm_pkt *)obj;
+    if (pkt->data_off != IVSHM_PKT_HEADROOM || pkt->data_len != pg->opt.size || pkt->port != qi) {
+        pkt->data_off = IVSHM_PKT_HEADROOM;
+        pkt->data_len = pg->opt.size;
+        pkt->port = (uint16_t)qi;
+    }
+    ivshm_frame_fill(obj + IVSHM_PKT_HEADROOM, pg->opt.size, seq, pktgen_mac);
+}
+
+bool pg_frame_check(struct pg_state *pg, uint32_t qi, uint64_t handle, uint64_t *seq)
+{
+    struct pg_queue *q = &pg->queues[qi];
+    *seq = UINT64_MAX;
     if (ivshm_mempool_index(&pg->pool, handle) == UINT32_MAX) {
         pg->st.invalid_handles++;
         pg->st.corrupted++;
@@ -127,23 +219,24 @@ static bool frame_check(struct pg_state *pg, struct pg_queue *q, uint32_t qi, ui
     }
     const uint8_t *obj = ivshm_mempool_ptr(&pg->pool, handle);
     const struct ivshm_pkt *pkt = (const struct ivshm_pkt *)obj;
-    uint64_t seq;
+    uint64_t got;
     if (pkt->data_off != IVSHM_PKT_HEADROOM || pkt->data_len != pg->opt.size ||
-        !ivshm_frame_check(obj + IVSHM_PKT_HEADROOM, pg->opt.size, (uint8_t)qi, &seq)) {
+        !ivshm_frame_check(obj + IVSHM_PKT_HEADROOM, pg->opt.size, (uint8_t)qi, &got)) {
         pg->st.corrupted++;
         return true;
     }
     bool dup;
-    seen_mark(pg, seq, &dup);
+    seen_mark(pg, got, &dup);
     if (dup) {
         pg->st.duplicated++;
         return true;
     }
-    if (q->any_received && seq < q->last_seq)
+    if (q->any_received && got < q->last_seq)
         pg->st.reordered++;
-    q->last_seq = seq;
+    q->last_seq = got;
     q->any_received = true;
     pg->st.received++;
+    *seq = got;
     return true;
 }
 
@@ -153,15 +246,15 @@ uint32_t pg_receive_all(struct pg_state *pg)
 {
     uint32_t total = 0;
     for (uint32_t qi = 0; qi < pg->nqueues; qi++) {
-        struct pg_queue *q = &pg->queues[qi];
-        uint64_t h[IVSHM_BURST_MAX];
-        uint32_t n = ivshm_ring_dequeue_burst(&q->recv, h, pg->opt.burst, NULL);
+        uint64_t h[IVSHM_BURST_MAX], seq;
+        uint32_t n = ivshm_ring_dequeue_burst(&pg->queues[qi].recv, h, pg->opt.burst, NULL);
         uint32_t keep = 0;
         for (uint32_t i = 0; i < n; i++)
-            if (frame_check(pg, q, qi, h[i]))
+            if (pg_frame_check(pg, qi, h[i], &seq))
                 h[keep++] = h[i];
         /* a buffer that came back twice is refused: corrupted */
-        pg->st.corrupted += ivshm_fwd_host_put(&pg->pool, &pg->cache, h, keep);
+        if (keep)
+            pg->st.corrupted += ivshm_fwd_host_put(&pg->pool, &pg->cache, h, keep);
         total += n;
     }
     return total;
@@ -231,9 +324,10 @@ int pg_open_queues(struct pg_state *pg, struct ivshm_error *err)
                                &pg->queues[q].recv, err);
         if (rc)
             return rc;
-        pg->queues[q].held_len = 0;
+        pg->queues[q].held_at = pg->queues[q].held_len = 0;
         pg->queues[q].any_received = false;
     }
     pg->nqueues = queues;
+    bound_waits(pg);
     return IVSHM_OK;
 }

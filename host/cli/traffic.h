@@ -28,7 +28,9 @@ struct pg_options {
     double timeout; /* seconds to wait for READY, and to drain at the end */
     bool json;
     bool keep;
-    int cpu; /* -1: do not pin */
+    int cpu;       /* -1: do not pin */
+    bool latency;  /* pktgen: measure round trips (latency.c) */
+    uint64_t rate; /* pktgen --latency: frames a second; 0: one in flight */
 };
 
 struct pg_segment {
@@ -38,12 +40,24 @@ struct pg_segment {
 };
 
 struct pg_queue {
-    struct ivshm_ring send;         /* tx_to/rx<q> */
-    struct ivshm_ring recv;         /* rx_from/tx<q> */
-    uint64_t held[IVSHM_BURST_MAX]; /* filled frames the send ring refused, sent first next time */
-    uint32_t held_len;
+    struct ivshm_ring send; /* tx_to/rx<q> */
+    struct ivshm_ring recv; /* rx_from/tx<q> */
+    /* Filled frames held[held_at..held_len) the send ring has not taken yet:
+     * offered first next time. */
+    uint64_t held[IVSHM_BURST_MAX];
+    uint32_t held_at, held_len;
     uint64_t last_seq; /* last sequence received, for reorder detection */
     bool any_received;
+};
+
+#define PG_LATENCY_WINDOW 65536u /* frames in flight at most, in latency mode */
+
+/* Latency mode (latency.c): the round trip of every frame. */
+struct pg_latency {
+    uint32_t *cycles; /* TSC cycles of each round trip, saturated */
+    size_t trips, cap;
+    double rate;                         /* frames sent per second, as measured */
+    uint64_t sent_at[PG_LATENCY_WINDOW]; /* TSC when frame seq went out, at seq % window */
 };
 
 struct pg_stats {
@@ -65,10 +79,11 @@ struct pg_state {
     uint64_t *seen; /* bitmap of received sequence numbers */
     uint64_t seen_bits;
     struct pg_stats st;
+    struct pg_latency lat;
 };
 
 /* Set by SIGINT and SIGTERM (pktgen): stop sending (or waiting), collect,
- * report. */
+ * report. It also ends any wait on a ring (pg_bound_waits). */
 extern _Atomic bool pg_stop_requested;
 
 /* The options both commands take: --queues, --tx-to, --rx-from, --timeout,
@@ -86,17 +101,49 @@ void pg_close(struct pg_state *pg);
 double pg_now(void); /* seconds, monotonic */
 void pg_sleep_ms(unsigned ms);
 
+/* The TSC: read in a few cycles; its rate measured once (some 10 ms the
+ * first time) against the monotonic clock. */
+static inline uint64_t pg_tsc(void)
+{
+    return __builtin_ia32_rdtsc();
+}
+double pg_tsc_hz(void);
+
+/* Whether a ring wait gave up (pg_open_queues bounds every wait in the rings
+ * we use, the pool's free ring included, by --timeout and pg_stop_requested): IVSHM_E_TIMEOUT with
+ * one line naming the ring and what it waited for; IVSHM_OK otherwise. */
+int pg_wait_error(const struct pg_state *pg, struct ivshm_error *err);
+
+/* Writes frame `seq` into the buffer `handle` for queue qi: the packet
+ * header (only where it differs: a buffer that came back intact keeps it,
+ * and its cache line stays shared with the forwarder) and the test frame. */
+void pg_frame_fill(struct pg_state *pg, uint64_t handle, uint32_t qi, uint64_t seq);
+/* Checks one frame that came back on queue qi and counts it (received,
+ * corrupted, duplicated, reordered); *seq gets its sequence number when it
+ * was received intact, else UINT64_MAX. Returns false for a handle that is
+ * not one of the pool's objects (it cannot be freed). */
+bool pg_frame_check(struct pg_state *pg, uint32_t qi, uint64_t handle, uint64_t *seq);
+
 /* Attaches NAME (claiming a party), --tx-to and --rx-from, finds the pool
  * and the ctrl memzones. */
 int pg_open_all(struct pg_state *pg, struct ivshm_error *err);
 /* Finds the rxN rings of --tx-to and the txN rings of --rx-from: --queues,
- * else as many as the forwarders announce. */
+ * else as many as the forwarders announce. Bounds the waits of every ring we
+ * use (those and the pool's free ring): --timeout, or pg_stop_requested. */
 int pg_open_queues(struct pg_state *pg, struct ivshm_error *err);
 void pg_segments_detach(struct pg_state *pg);
 
 /* Dequeues, checks and frees what came back on every queue; returns how
  * many frames were taken off the rings. */
 uint32_t pg_receive_all(struct pg_state *pg);
+/* Latency mode: sends one frame at a time (rate 0) or one every 1/rate s,
+ * and records each one's round trip, until --count frames or --duration;
+ * then collects the frames in flight. *seconds gets the time it took. */
+void pg_latency_traffic(struct pg_state *pg, double *seconds);
+/* min, p50, p99, p99.9 and max of the round trips, in microseconds (all 0
+ * when there were none). */
+void pg_latency_figures(struct pg_state *pg, double us[5]);
+
 /* Takes back the buffers of dead host parties (ivshm_fwd_host_reclaim over
  * the queues in use). */
 int pg_reclaim_dead(struct pg_state *pg, double timeout, struct ivshm_error *err);
