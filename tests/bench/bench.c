@@ -36,6 +36,7 @@ struct row {
     const char *unit;
     bool higher_is_better;
     double ivshm, dpdk, ratio;
+    const char *versus; /* what the second column is when not DPDK; NULL: DPDK */
 };
 
 #define MAX_ROWS 64
@@ -98,6 +99,20 @@ void bench_row(const char *name, const char *unit, bool higher_is_better, bench_
 void bench_add_row(const char *name, const char *unit, bool higher_is_better, double ivshm,
                    double dpdk)
 {
+    bench_add_row_versus(name, unit, higher_is_better, ivshm, dpdk, NULL);
+}
+
+double bench_row_figure(const char *name)
+{
+    for (unsigned i = 0; i < row_count; i++)
+        if (strcmp(rows[i].name, name) == 0)
+            return rows[i].ivshm;
+    return 0;
+}
+
+void bench_add_row_versus(const char *name, const char *unit, bool higher_is_better, double ivshm,
+                          double dpdk, const char *versus)
+{
     if (row_count == MAX_ROWS)
         bench_die("more than %d rows", MAX_ROWS);
     struct row *row = &rows[row_count++];
@@ -106,10 +121,13 @@ void bench_add_row(const char *name, const char *unit, bool higher_is_better, do
     row->higher_is_better = higher_is_better;
     row->ivshm = ivshm;
     row->dpdk = dpdk;
+    row->versus = versus;
     /* ratio > 1: ivshm is faster (DPDK's cost over ours, or our rate over DPDK's). */
     row->ratio = higher_is_better ? row->ivshm / row->dpdk : row->dpdk / row->ivshm;
     printf("%-32s %10.2f %10.2f  %-11s %6.2f\n", row->name, row->ivshm, row->dpdk, row->unit,
            row->ratio);
+    if (versus)
+        printf("%-32s (second column: %s of this run, not DPDK)\n", "", versus);
     fflush(stdout);
 }
 
@@ -232,7 +250,12 @@ static void write_json(const char *path)
         json_string(f, rows[i].name);
         fprintf(f, ", \"ivshm\": %.3f, \"dpdk\": %.3f, \"unit\": ", rows[i].ivshm, rows[i].dpdk);
         json_string(f, rows[i].unit);
-        fprintf(f, ", \"ratio\": %.3f}%s\n", rows[i].ratio, i + 1 < row_count ? "," : "");
+        fprintf(f, ", \"ratio\": %.3f", rows[i].ratio);
+        if (rows[i].versus) {
+            fputs(", \"versus\": ", f);
+            json_string(f, rows[i].versus);
+        }
+        fprintf(f, "}%s\n", i + 1 < row_count ? "," : "");
     }
     fputs("]\n", f);
     if (fclose(f) != 0 || rename(tmp, path) != 0) {
@@ -332,6 +355,7 @@ int main(int argc, char **argv)
     bench_rings();
     bench_mempools();
     bench_pipeline();
+    bench_tool();
     bench_port();
     bench_latency();
 

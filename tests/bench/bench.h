@@ -8,7 +8,9 @@
 #define IVSHM_BENCH_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define BENCH_MAX_REPS 31
 
@@ -52,6 +54,12 @@ void bench_row(const char *name, const char *unit, bool higher_is_better, bench_
 /* Records a row measured by its own method (the latency rows). */
 void bench_add_row(const char *name, const char *unit, bool higher_is_better, double ivshm,
                    double dpdk);
+/* The same with something else than DPDK in the second column: `versus`
+ * names it (the table and the JSON say so). */
+void bench_add_row_versus(const char *name, const char *unit, bool higher_is_better, double ivshm,
+                          double other, const char *versus);
+/* The ivshm figure of a row recorded earlier in this run; 0 when none. */
+double bench_row_figure(const char *name);
 
 bool bench_selected(const char *name);
 
@@ -65,6 +73,23 @@ void bench_pin(int cpu);
  * releasing both at the same moment; returns when both are done. */
 void bench_run_pair(void (*a)(void *), void *arga, void (*b)(void *), void *argb);
 
+/* ---- our programs as processes (bench_proc.c) ---- */
+
+/* The path of build/bin/PROGRAM (next to this program's directory) into out;
+ * dies when it is not there. Returns out. */
+const char *bench_bin(const char *program, char *out, size_t size);
+/* Starts argv[0] with argv; its stdout goes to out_fd (-1: /dev/null). */
+pid_t bench_spawn(char *const argv[], int out_fd);
+/* Its exit status, 128 + signal when killed. */
+int bench_wait_exit(pid_t pid);
+void bench_sleep_seconds(double s);
+/* Runs build/bin/ivshm with args (NULL-terminated, at most 14); dies when it
+ * fails. */
+void bench_ivshm(const char *const args[]);
+/* enter: a fresh directory on tmpfs as IVSHM_DIR; !enter: removes it (its
+ * segments destroyed first). */
+void bench_segment_dir(bool enter);
+
 /* Sections. */
 int bench_dpdk_init(void);
 void bench_rings(void);
@@ -72,6 +97,7 @@ void bench_mempools(void);
 void bench_pipeline(void);
 void bench_latency(void);
 void bench_port(void);
+void bench_tool(void);
 
 /* Fatal error: one line, exit status 1. */
 void bench_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));

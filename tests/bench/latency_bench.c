@@ -22,6 +22,7 @@
 #include <rte_ring.h>
 
 #include "bench.h"
+#include "common/internal.h"
 #include "ivshm/ring.h"
 
 #define LAT_SLOTS  1024u

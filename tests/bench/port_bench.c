@@ -19,8 +19,6 @@
  * stops them, so nothing polls while the DPDK run measures.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -28,8 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <rte_dev.h>
@@ -44,61 +40,15 @@
 #define PORT_RING  1024u
 #define SEGMENT    "benchport"
 
-static char bin_dir[PATH_MAX];
-static char seg_dir[64];
 static double run_seconds = 1.0;
 
 /* ---- the ivshm side: processes ---- */
 
-static pid_t spawn(char *const argv[], int out_fd)
-{
-    pid_t pid = fork();
-    if (pid < 0)
-        bench_die("fork: %s", strerror(errno));
-    if (pid == 0) {
-        if (out_fd >= 0)
-            dup2(out_fd, STDOUT_FILENO);
-        int null = open("/dev/null", O_WRONLY);
-        if (out_fd < 0 && null >= 0)
-            dup2(null, STDOUT_FILENO);
-        execv(argv[0], argv);
-        fprintf(stderr, "ivshm-bench: cannot run %s: %s\n", argv[0], strerror(errno));
-        _exit(127);
-    }
-    return pid;
-}
-
-static int wait_exit(pid_t pid)
-{
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-static void sleep_seconds(double s)
-{
-    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
-static void ivshm_cli(const char *a, const char *b, const char *c, const char *d, const char *e,
-                      const char *f)
-{
-    char path[PATH_MAX + 8];
-    snprintf(path, sizeof(path), "%s/ivshm", bin_dir);
-    char *argv[] = {path, (char *)a, (char *)b, (char *)c, (char *)d, (char *)e, (char *)f, NULL};
-    if (wait_exit(spawn(argv, -1)) != 0)
-        bench_die("%s %s %s failed", path, a, b);
-}
-
 static double measure_ivshm_port(bool zero_copy)
 {
     char fwd[PATH_MAX + 16], port[PATH_MAX + 16], cpu0[16], cpu1[16], prefix[64];
-    snprintf(fwd, sizeof(fwd), "%s/ivshm-fwd", bin_dir);
-    snprintf(port, sizeof(port), "%s/ivshm-port", bin_dir);
+    bench_bin("ivshm-fwd", fwd, sizeof(fwd));
+    bench_bin("ivshm-port", port, sizeof(port));
     snprintf(cpu0, sizeof(cpu0), "%d", bench_cfg.cpu[0]);
     snprintf(cpu1, sizeof(cpu1), "%d", bench_cfg.cpu[1]);
     snprintf(prefix, sizeof(prefix), "--file-prefix=ivshm-bench-%d", (int)getpid());
@@ -131,8 +81,8 @@ static double measure_ivshm_port(bool zero_copy)
     int pipefd[2];
     if (pipe(pipefd) != 0)
         bench_die("pipe: %s", strerror(errno));
-    pid_t fwd_pid = spawn(fwd_argv, -1);
-    pid_t port_pid = spawn(port_argv, pipefd[1]);
+    pid_t fwd_pid = bench_spawn(fwd_argv, -1);
+    pid_t port_pid = bench_spawn(port_argv, pipefd[1]);
     close(pipefd[1]);
     /* The first --stats line says it forwards (EAL start-up and the READY
      * handshake take a while on a loaded machine); the figure is
@@ -157,17 +107,17 @@ static double measure_ivshm_port(bool zero_copy)
         if (len + 1 >= sizeof(out))
             len = 0; /* only the last line matters */
         if (!signalled && memchr(out, '\n', len)) {
-            sleep_seconds(run_seconds);
+            bench_sleep_seconds(run_seconds);
             kill(port_pid, SIGINT);
             signalled = true;
         }
     }
     out[len] = '\0';
     close(pipefd[0]);
-    int port_status = wait_exit(port_pid);
+    int port_status = bench_wait_exit(port_pid);
     if (port_status != 0)
         kill(fwd_pid, SIGKILL); /* it waits for an EXIT that will not come */
-    int fwd_status = wait_exit(fwd_pid);
+    int fwd_status = bench_wait_exit(fwd_pid);
     const char *mpps = strstr(out, "\"tx_mpps\":");
     if (port_status != 0 || fwd_status != 0 || !mpps)
         bench_die("port/null64: ivshm-port exit %d, ivshm-fwd exit %d, output '%.200s'",
@@ -296,22 +246,11 @@ void bench_port(void)
 {
     if (!bench_selected("port/null64/copy") && !bench_selected("port/null64/zerocopy"))
         return;
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (n <= 0)
-        bench_die("readlink /proc/self/exe: %s", strerror(errno));
-    exe[n] = '\0';
-    snprintf(bin_dir, sizeof(bin_dir), "%s/../bin", dirname(exe));
     char port[PATH_MAX + 16];
-    snprintf(port, sizeof(port), "%s/ivshm-port", bin_dir);
-    if (access(port, X_OK) != 0)
-        bench_die("port/null64: %s: %s (make builds it when DPDK is installed)", port,
-                  strerror(errno));
-    snprintf(seg_dir, sizeof(seg_dir), "/tmp/ivshm-bench-port.XXXXXX");
-    if (!mkdtemp(seg_dir))
-        bench_die("mkdtemp: %s", strerror(errno));
-    setenv("IVSHM_DIR", seg_dir, 1);
-    ivshm_cli("create", SEGMENT, "--size", "16M", "--preset", "fwd,queues=2");
+    bench_bin("ivshm-port", port, sizeof(port)); /* built when DPDK is installed */
+    bench_segment_dir(true);
+    bench_ivshm(
+        (const char *[]){"create", SEGMENT, "--size", "16M", "--preset", "fwd,queues=2", NULL});
     dpdk_setup();
 
     /* Each ivshm figure starts three processes: a few runs, not 7 x 7. */
@@ -328,6 +267,6 @@ void bench_port(void)
     bench_cfg.runs = runs;
 
     dpdk_teardown();
-    ivshm_cli("destroy", SEGMENT, "--force", NULL, NULL, NULL);
-    rmdir(seg_dir);
+    bench_ivshm((const char *[]){"destroy", SEGMENT, "--force", NULL});
+    bench_segment_dir(false);
 }

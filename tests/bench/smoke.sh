@@ -23,14 +23,17 @@ want = [f"ring/{m}/{o}/{c}" for m in ("spsc", "mpmc")
         for c in ("1core", "2core")]
 want += [f"mempool/{k}/bulk{b}/{c}" for k in ("cache", "nocache") for b in (1, 8, 32)
          for c in ("1core", "2core")]
-want += ["pipeline/fwd64", "port/null64/copy", "port/null64/zerocopy"]
+want += ["pipeline/fwd64", "tool/pktgen-fwd64", "port/null64/copy", "port/null64/zerocopy"]
 want += [f"latency/host/{s}" for s in ("min", "p50", "p99", "p99.9", "max")]
 names = [r["name"] for r in rows]
+versus = {r["name"]: r.get("versus") for r in rows}
+assert versus["tool/pktgen-fwd64"] == "pipeline/fwd64", "tool row: not compared with the pipeline"
 missing = sorted(set(want) - set(names))
 assert not missing, f"missing rows: {missing}"
 assert len(names) == len(set(names)), "duplicate rows"
 for r in rows:
-    assert set(r) == {"name", "ivshm", "dpdk", "unit", "ratio"}, f"{r['name']}: keys {sorted(r)}"
+    keys = {"name", "ivshm", "dpdk", "unit", "ratio"} | ({"versus"} if "versus" in r else set())
+    assert set(r) == keys, f"{r['name']}: keys {sorted(r)}"
     for k in ("ivshm", "dpdk", "ratio"):
         assert isinstance(r[k], (int, float)) and math.isfinite(r[k]) and r[k] > 0, \
             f"{r['name']}: {k} = {r[k]!r} is not a positive number"
