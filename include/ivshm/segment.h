@@ -167,7 +167,8 @@ void ivshm_party_release(const struct ivshm_segment_view *view, int index);
 
 /* ---- small freestanding helpers ---- */
 
-/* snprintf subset: %s %c %d %u %x with l/ll modifiers, %%. Always terminates. */
+/* snprintf subset (%s %c %d %u %x %f, flags - and 0, width, precision, l/ll/z;
+ * common/format.c lists it). Always terminates. */
 int ivshm_format(char *buf, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
