@@ -409,11 +409,18 @@ int ivshm_segment_attach_path(const char *path, unsigned flags, const char *labe
     bool ro = flags & IVSHM_ATTACH_READONLY;
     if (ro && (flags & IVSHM_ATTACH_CLAIM))
         return ivshm_fail(err, IVSHM_E_INVAL, "%s: a read-only attach cannot claim a party", path);
-    int fd = open(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOFOLLOW);
+    /* Only a regular file can be a segment. Check before opening: opening a
+     * FIFO blocks until a writer comes, and opening a device may act on it.
+     * O_NONBLOCK covers a file swapped in between (the fstat below then
+     * refuses it); on a regular file it changes nothing. */
+    struct stat st;
+    if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return ivshm_fail(err, IVSHM_E_NOTSEG, "%s: not an ivshm segment (not a regular file)",
+                          path);
+    int fd = open(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0)
         return ivshm_fail(err, errno == ENOENT ? IVSHM_E_NOENT : IVSHM_E_SYSTEM, "%s: %s", path,
                           errno == ENOENT ? "no such segment" : strerror(errno));
-    struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close(fd);
         return ivshm_fail(err, IVSHM_E_NOTSEG, "%s: not an ivshm segment (not a regular file)",
