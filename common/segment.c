@@ -118,16 +118,28 @@ static void copy_in(void *dst, const volatile void *src, size_t n)
         *d++ = *s++;
 }
 
+/* Checks a name read from a segment. The message quotes none of its bytes:
+ * they may be a newline or a terminal escape sequence written by a peer. */
+static int check_name(const char *name, const char *what, struct ivshm_error *err)
+{
+    size_t n = bounded_len(name, IVSHM_NAME_SIZE);
+    if (n == IVSHM_NAME_SIZE)
+        return ivshm_fail(err, IVSHM_E_BADSEG, "%s is not terminated", what);
+    if (n == 0)
+        return ivshm_fail(err, IVSHM_E_BADSEG, "%s is empty", what);
+    for (size_t i = 0; i < n; i++)
+        if (!name_char_ok(name[i]))
+            return ivshm_fail(err, IVSHM_E_BADSEG,
+                              "%s has byte 0x%02x at offset %u, outside [A-Za-z0-9_-]", what,
+                              (unsigned)(uint8_t)name[i], (unsigned)i);
+    return IVSHM_OK;
+}
+
 int ivshm_entry_check(const struct ivshm_dir_entry *e, uint64_t data_offset, uint64_t segment_size,
                       struct ivshm_error *err)
 {
-    size_t name_len = bounded_len(e->name, IVSHM_NAME_SIZE);
-    if (name_len == IVSHM_NAME_SIZE)
-        return ivshm_fail(err, IVSHM_E_BADSEG, "object name is not terminated");
-    if (!ivshm_name_valid(e->name, IVSHM_NAME_SIZE))
-        return ivshm_fail(err, IVSHM_E_BADSEG,
-                          "object name '%s' is empty or has a character outside [A-Za-z0-9_-]",
-                          e->name);
+    if (check_name(e->name, "object name", err) != IVSHM_OK)
+        return IVSHM_E_BADSEG;
     const char *n = e->name;
     if (e->flags)
         return ivshm_fail(err, IVSHM_E_BADSEG, "object '%s': unknown flags 0x%x", n, e->flags);
@@ -221,8 +233,9 @@ int ivshm_segment_validate(void *base, uint64_t mapped_size, struct ivshm_segmen
                           "segment size %llu is not a power of two within the %llu bytes mapped",
                           (unsigned long long)h.segment_size, (unsigned long long)mapped_size);
     uint64_t size = h.segment_size;
-    if (bounded_len(h.name, IVSHM_NAME_SIZE) == IVSHM_NAME_SIZE)
-        return ivshm_fail(err, IVSHM_E_BADSEG, "segment name is not terminated");
+    /* Messages name the segment: its name must be printable as it is. */
+    if (check_name(h.name, "segment name", err) != IVSHM_OK)
+        return IVSHM_E_BADSEG;
     if (h.party_capacity > IVSHM_MAX_PARTIES || h.party_offset != sizeof(h))
         return ivshm_fail(err, IVSHM_E_BADSEG,
                           "party table: %u entries at 0x%llx (at most %u at 0x100)",

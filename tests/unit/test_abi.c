@@ -383,12 +383,12 @@ START_TEST(test_validate_rejects)
     case RULE_EMPTY_NAME:
         d[1].name[0] = 0;
         test_reseal(mem, SEG_SIZE);
-        expect_invalid(mem, SEG_SIZE, IVSHM_E_BADSEG, "is empty or has a character outside");
+        expect_invalid(mem, SEG_SIZE, IVSHM_E_BADSEG, "object 1: object name is empty");
         break;
     case RULE_BAD_CHARACTER:
         strcpy(d[1].name, "t x");
         test_reseal(mem, SEG_SIZE);
-        expect_invalid(mem, SEG_SIZE, IVSHM_E_BADSEG, "'t x' is empty or has a character outside");
+        expect_invalid(mem, SEG_SIZE, IVSHM_E_BADSEG, "object name has byte 0x20 at offset 1");
         break;
     case RULE_DUPLICATE_NAME:
         strcpy(d[4].name, "rx");

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Names read from a segment reach messages (validation errors, inspect,
+ * list): a peer that writes a newline or a terminal escape into a name must
+ * get a one-line error that quotes none of it. Found by tests/fuzz
+ * (fuzz_segment_fixed: "object name '\x01' is empty or has a character...").
+ */
+#include "test_util.h"
+
+static void expect_clean_rejection(void *mem, uint64_t size, const char *needle)
+{
+    struct ivshm_segment_view view;
+    struct ivshm_error err = {0};
+    test_reseal(mem, size);
+    ck_assert_int_eq(ivshm_segment_validate(mem, size, &view, &err), IVSHM_E_BADSEG);
+    for (const char *p = err.msg; *p; p++)
+        ck_assert_msg((unsigned char)*p >= 0x20 && *p != 0x7f, "control byte in '%s'", err.msg);
+    ck_assert_msg(strstr(err.msg, needle), "'%s' does not say '%s'", err.msg, needle);
+}
+
+START_TEST(test_object_name_with_control_bytes)
+{
+    const uint64_t size = 64 << 10;
+    uint8_t *mem = test_seg_alloc(size);
+    struct ivshm_builder b;
+    struct ivshm_error err;
+    test_builder_init(&b, mem, size, 4, 4);
+    ck_assert_int_eq(ivshm_builder_add_ring(&b, "rx", 8, 0, &err), IVSHM_OK);
+    ivshm_builder_finalize(&b);
+    memcpy(b.dir[0].name, "r\nx", 4);
+    expect_clean_rejection(mem, size, "object name has byte 0x0a at offset 1");
+    memcpy(b.dir[0].name, "\x1b[2J", 5);
+    expect_clean_rejection(mem, size, "object name has byte 0x1b at offset 0");
+    b.dir[0].name[0] = 0;
+    expect_clean_rejection(mem, size, "object name is empty");
+    memset(b.dir[0].name, 'A', sizeof(b.dir[0].name));
+    expect_clean_rejection(mem, size, "object name is not terminated");
+    free(mem);
+}
+END_TEST
+
+START_TEST(test_segment_name_with_control_bytes)
+{
+    const uint64_t size = 64 << 10;
+    uint8_t *mem = test_seg_alloc(size);
+    struct ivshm_builder b;
+    test_builder_init(&b, mem, size, 4, 4);
+    ivshm_builder_finalize(&b);
+    memcpy(b.hdr->name, "vm\n1", 5);
+    expect_clean_rejection(mem, size, "segment name has byte 0x0a at offset 2");
+    b.hdr->name[0] = 0;
+    expect_clean_rejection(mem, size, "segment name is empty");
+    memset(b.hdr->name, 'v', sizeof(b.hdr->name));
+    expect_clean_rejection(mem, size, "segment name is not terminated");
+    memcpy(b.hdr->name, "vm-1_ok", 8);
+    struct ivshm_segment_view view;
+    test_reseal(mem, size);
+    test_validate(mem, size, &view);
+    free(mem);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("segment_names");
+    TCase *tc = tcase_create("names");
+    tcase_add_test(tc, test_object_name_with_control_bytes);
+    tcase_add_test(tc, test_segment_name_with_control_bytes);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
