@@ -38,6 +38,8 @@ CLEAN_DIRS := $(B)
 -include tests/tests.mk
 -include tests/fwd/fwd.mk
 -include tests/bench/bench.mk
+-include tests/fuzz/fuzz.mk
+-include tests/hostile/hostile.mk
 
 .PHONY: all deps demo test test-all clean format check-format
 all: $(ALL_TARGETS)
