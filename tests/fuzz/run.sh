@@ -43,7 +43,7 @@ for t in "$@"; do
         exit 2
         ;;
     esac
-    mkdir -p "$corpus" "$(dirname "$crashes")"
+    mkdir -p "$corpus" "${crashes%/*}"
     bin="$FUZZ_B/bin/$t"
     [[ $mode == cov ]] && bin="$FUZZ_B/cov/bin/$t"
     log="$FUZZ_B/$t.$mode.log"
