@@ -3,7 +3,8 @@
 #
 #   make fuzz          build, make the seed corpus (ivshm create), run each
 #                      target for FUZZ_SECONDS (default 60) on a corpus kept
-#                      in $(B)/fuzz/corpus/; crashes go to $(B)/fuzz/crashes/
+#                      in $(B)/fuzz/corpus/; crashes go to $(B)/fuzz/crashes/;
+#                      FUZZ_PARALLEL=1 runs the three targets at once
 #   make test-fuzz     (part of make test) each target for FUZZ_SMOKE_RUNS
 #                      executions on the seeds, a few seconds each
 #   make fuzz-cov      line coverage of the corpus (llvm-cov): needs
@@ -19,6 +20,7 @@ FUZZ_B := $(B)/fuzz
 FUZZ_TARGETS := fuzz_segment fuzz_segment_fixed fuzz_ops
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_RUNS ?= 20000
+FUZZ_PARALLEL ?= 0
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS := -std=gnu11 -O1 -g $(WARN) -D_GNU_SOURCE -Iinclude -fno-omit-frame-pointer -MMD -MP \
                -fsanitize-coverage-ignorelist=tests/fuzz/coverage_ignore.txt
@@ -64,7 +66,7 @@ $(FUZZ_SEEDS_STAMP): tests/fuzz/make_seeds.py $(B)/bin/ivshm
 fuzz-build: $(FUZZ_BINS) $(FUZZ_SEEDS_STAMP)
 
 fuzz: fuzz-build
-	$(Q)FUZZ_B=$(FUZZ_B) tests/fuzz/run.sh long $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+	$(Q)FUZZ_B=$(FUZZ_B) FUZZ_PARALLEL=$(FUZZ_PARALLEL) tests/fuzz/run.sh long $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 fuzz-deps:
 	$(Q)scripts/install-deps fuzz

@@ -21,6 +21,7 @@ build/bin/ivshm-fwd; --asan uses ivshm and ivshm-fwd from build/asan/bin
 import argparse
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -59,7 +60,7 @@ class Traffic(threading.Thread):
         super().__init__(daemon=True)
         self.name_ = name
         self.stop = threading.Event()
-        self.runs = []  # (status, seconds, stderr)
+        self.runs = []  # (status, seconds, stderr, summary or None)
         self.current = None
         self.halted = None  # the run we sent SIGTERM to
 
@@ -72,7 +73,13 @@ class Traffic(threading.Thread):
             status = h.wait(p, PKTGEN_LIMIT)
             if status == -signal.SIGTERM and p is self.halted:
                 status = "stopped"  # our SIGTERM, before pktgen set its handler
-            self.runs.append((status, time.time() - t0, h.output(p)[1]))
+            out, err = h.output(p)
+            summary = None
+            try:
+                summary = json.loads(out.strip().splitlines()[-1])
+            except (ValueError, IndexError):
+                pass
+            self.runs.append((status, time.time() - t0, err, summary))
             if status != 0:
                 time.sleep(0.2)  # a failing run fails fast: do not spin
 
@@ -140,9 +147,15 @@ def region_run(region, index):
     fwd_status = stop_forwarder(name, fwd)
     fwd_err = h.output(fwd)[1] if not opts.guest else open(vm_log, errors="replace").read()
 
-    statuses = {}
-    for status, _, err in traffic.runs:
+    statuses, errors, frames = {}, {}, {"lost": 0, "corrupted": 0, "duplicated": 0}
+    for status, _, err, summary in traffic.runs:
         statuses[status] = statuses.get(status, 0) + 1
+        if err.strip():
+            # the message without the numbers, to count kinds of failure
+            line = re.sub(r"[0-9]+", "N", err.strip().splitlines()[0].split(": ", 2)[-1])
+            errors[line] = errors.get(line, 0) + 1
+        for k in frames:
+            frames[k] += summary[k] if summary else 0
         if isinstance(status, int) and status < 0:
             problems.append(f"pktgen {h.describe(status)}")
         elif status == "timeout":
@@ -189,6 +202,8 @@ def region_run(region, index):
         "pktgen_exits": {str(k): v for k, v in sorted(statuses.items(), key=str)},
         "forwarder": h.describe(fwd_status),
         "scribbler": scr_line,
+        "errors": errors,
+        "frames": frames,
         "repair": repaired,
         "problems": problems,
     }
@@ -202,6 +217,9 @@ for i, region in enumerate(opts.regions.split(",")):
     what = (f"{region}: {r['pktgen_runs']} pktgen runs (exits {exits or 'none'}), "
             f"forwarder {r['forwarder']}")
     h.note(r["scribbler"])
+    h.note(f"{region}: frames lost {r['frames']['lost']} corrupted {r['frames']['corrupted']} "
+           f"duplicated {r['frames']['duplicated']}; errors: " +
+           ("; ".join(f"{n} x {e}" for e, n in r["errors"].items()) or "none"))
     if r["problems"]:
         h.not_ok(f"{what}: " + "; ".join(sorted(set(r["problems"]))))
     else:
