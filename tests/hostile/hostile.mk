@@ -11,6 +11,10 @@
 #                            runner options (--guest, --asan, --repair, ...)
 #   make hostile-asan        ivshm and ivshm-fwd built with ASan/UBSan in
 #                            $(B)/asan/bin, for the runner's --asan
+#   make soak                the runner, SOAK_SECONDS (60) per region: host
+#                            plain, host ASan/UBSan, guest fwd.elf (about 35
+#                            minutes); issue 13 phase 2 adds --repair to
+#                            SOAK_ARGS once `ivshm repair` exists
 #
 # Tools in $(B)/tests/hostile/: scribble (writes into one region of a live
 # segment), party_tool (hold: attach and keep buffers; churn: attach, get,
@@ -24,6 +28,8 @@ HOSTILE_FIXED_TESTS = $(foreach f,$(HOSTILE_FIXED),$(wildcard tests/hostile/test
 HOSTILE_DEPS := $(B)/bin/ivshm $(B)/bin/ivshm-fwd $(HOSTILE_TOOLS)
 SCRIBBLE_SECONDS ?= 5
 SCRIBBLE_ARGS ?=
+SOAK_SECONDS ?= 60
+SOAK_ARGS ?=
 
 # The scribbler reads the layout itself and links nothing of libivshm.
 $(HOSTILE_B)/scribble: tests/hostile/scribble.c
@@ -38,7 +44,7 @@ $(HOSTILE_B)/%: tests/hostile/%.c $(HOSTILE_B)/adapter.o $(LIBIVSHM_A)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(HOST_CFLAGS) -DTA_HOST -o $@ $^ $(HOST_LIBS)
 
-.PHONY: hostile-tools test-hostile test-hostile-fixed scribble hostile-asan
+.PHONY: hostile-tools test-hostile test-hostile-fixed scribble hostile-asan soak
 hostile-tools: $(HOSTILE_DEPS)
 
 test-hostile:
@@ -55,6 +61,16 @@ test-hostile-fixed:
 
 scribble: hostile-tools
 	$(Q)tests/hostile/run_scribble.py --seconds $(SCRIBBLE_SECONDS) $(SCRIBBLE_ARGS)
+
+soak: hostile-tools hostile-asan $(B)/guest/fwd.elf
+	$(Q)rc=0; \
+	tests/hostile/run_scribble.py --seconds $(SOAK_SECONDS) $(SOAK_ARGS) \
+		--json $(B)/soak-host.json || rc=1; \
+	tests/hostile/run_scribble.py --seconds $(SOAK_SECONDS) $(SOAK_ARGS) --asan \
+		--json $(B)/soak-asan.json || rc=1; \
+	tests/hostile/run_scribble.py --seconds $(SOAK_SECONDS) $(SOAK_ARGS) --guest \
+		--json $(B)/soak-guest.json || rc=1; \
+	exit $$rc
 
 # ASan/UBSan builds of the CLI and the host forwarder, in their own tree.
 HOSTILE_ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer

@@ -7,7 +7,7 @@ a mmap of the segment file (or by the scribbler), never through the library.
 
 Env: BUILD (default build), IVSHM (the CLI), TEST_TMP (scratch directory),
 IVSHM_BIN_DIR (where ivshm and ivshm-fwd are; default BUILD/bin: the runner
-points it at an ASan build).
+points it at an ASan build, and then IVSHM is ignored).
 """
 import json
 import mmap
@@ -22,7 +22,9 @@ import time
 
 BUILD = os.environ.get("BUILD", "build")
 BIN = os.environ.get("IVSHM_BIN_DIR", os.path.join(BUILD, "bin"))
-IVSHM = os.environ.get("IVSHM_CLI") or os.path.join(BIN, "ivshm")
+# IVSHM (set by tests/harness) names the CLI unless IVSHM_BIN_DIR picks a build.
+IVSHM = os.path.join(BIN, "ivshm") if "IVSHM_BIN_DIR" in os.environ else \
+    os.environ.get("IVSHM") or os.path.join(BIN, "ivshm")
 FWD = os.path.join(BIN, "ivshm-fwd")
 TOOLS = os.path.join(BUILD, "tests", "hostile")
 TMP = os.environ.get("TEST_TMP") or tempfile.mkdtemp(prefix="ivshm-hostile-")
