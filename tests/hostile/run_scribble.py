@@ -147,15 +147,16 @@ def region_run(region, index):
     fwd_status = stop_forwarder(name, fwd)
     fwd_err = h.output(fwd)[1] if not opts.guest else open(vm_log, errors="replace").read()
 
-    statuses, errors, frames = {}, {}, {"lost": 0, "corrupted": 0, "duplicated": 0}
+    statuses, errors = {}, {}
+    frames = {"sent": 0, "lost": 0, "corrupted": 0, "duplicated": 0, "reordered": 0, "stalled": 0}
     for status, _, err, summary in traffic.runs:
         statuses[status] = statuses.get(status, 0) + 1
         if err.strip():
             # the message without the numbers, to count kinds of failure
-            line = re.sub(r"[0-9]+", "N", err.strip().splitlines()[0].split(": ", 2)[-1])
+            line = re.sub(r"0x[0-9a-f]+|[0-9]+", "N", err.strip().splitlines()[0].split(": ", 2)[-1])
             errors[line] = errors.get(line, 0) + 1
         for k in frames:
-            frames[k] += summary[k] if summary else 0
+            frames[k] += int(summary[k]) if summary else 0
         if isinstance(status, int) and status < 0:
             problems.append(f"pktgen {h.describe(status)}")
         elif status == "timeout":
@@ -217,8 +218,8 @@ for i, region in enumerate(opts.regions.split(",")):
     what = (f"{region}: {r['pktgen_runs']} pktgen runs (exits {exits or 'none'}), "
             f"forwarder {r['forwarder']}")
     h.note(r["scribbler"])
-    h.note(f"{region}: frames lost {r['frames']['lost']} corrupted {r['frames']['corrupted']} "
-           f"duplicated {r['frames']['duplicated']}; errors: " +
+    h.note(f"{region}: frames " + " ".join(f"{k} {v}" for k, v in r["frames"].items()) +
+           "; errors: " +
            ("; ".join(f"{n} x {e}" for e, n in r["errors"].items()) or "none"))
     if r["problems"]:
         h.not_ok(f"{what}: " + "; ".join(sorted(set(r["problems"]))))
