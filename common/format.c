@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "ivshm/segment.h"
+#include "common/internal.h"
 
 struct out {
     char *buf;
@@ -51,8 +51,9 @@ static void field_unsigned(struct field *f, unsigned long long v, unsigned base,
 }
 
 /*
- * %f: fixed point with `prec` decimals (0..9), rounded half up. No libm: the
- * value is scaled to an integer. Values of 1e19 and above (never in our
+ * %f: fixed point with `prec` decimals (0..9), rounded to nearest, an exact
+ * tie to even (as the C library does). No libm: the value is scaled to an
+ * integer. Values of 1e19 and above (never in our
  * messages) keep their magnitude but print their low digits as zeros.
  */
 static void field_double(struct field *f, double v, int prec)
@@ -79,7 +80,11 @@ static void field_double(struct field *f, double v, int prec)
         v /= 10;
         zeros++;
     }
-    unsigned long long total = (unsigned long long)(v * (double)scale + 0.5);
+    double scaled = v * (double)scale;
+    unsigned long long total = (unsigned long long)scaled;
+    double rest = scaled - (double)total;
+    if (rest > 0.5 || (rest == 0.5 && (total & 1)))
+        total++;
     field_unsigned(f, total / scale, 10, 1);
     for (int i = 0; i < zeros; i++)
         field_char(f, '0');
@@ -250,15 +255,15 @@ int ivshm_fail(struct ivshm_error *err, int code, const char *fmt, ...)
     return code;
 }
 
-const char *ivshm_strerror(int code)
+const char *ivshm_strerror(int status)
 {
-    switch (code) {
+    switch (status) {
     case IVSHM_OK:
         return "success";
     case IVSHM_E_INVAL:
         return "invalid argument";
     case IVSHM_E_NOSPC:
-        return "no space left in the segment";
+        return "not enough memory or room";
     case IVSHM_E_EXIST:
         return "already exists";
     case IVSHM_E_NOENT:
@@ -281,6 +286,10 @@ const char *ivshm_strerror(int code)
         return "system call failed";
     case IVSHM_E_PARTIES:
         return "party table full";
+    case IVSHM_E_TOOBIG:
+        return "objects do not fit in the segment";
+    case IVSHM_E_TIMEOUT:
+        return "timed out waiting for a peer";
     }
     return "unknown error";
 }

@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ivshm/host/qemu.h"
-#include "ivshm/segment.h"
+#include "common/internal.h"
+#include "ivshm/qemu.h"
 
 struct buf {
     char *p;

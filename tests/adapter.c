@@ -2,6 +2,8 @@
 /* The library calls of the fuzz targets and hostile-test tools (adapter.h). */
 #include "adapter.h"
 
+#include "common/internal.h"
+
 int ta_validate(void *base, uint64_t mapped_size, struct ivshm_segment_view *view,
                 struct ivshm_error *err)
 {
@@ -16,48 +18,33 @@ uint32_t ta_checksum(const void *header, const void *dir, uint32_t count)
 int ta_object_lookup(const struct ivshm_segment_view *view, const char *name, uint32_t type,
                      struct ivshm_dir_entry *entry, struct ivshm_error *err)
 {
-    return ivshm_segment_find(view, name, type, entry, err);
+    return ivshm_object_lookup(view, name, type, entry, err);
 }
 
 int ta_object_get(const struct ivshm_segment_view *view, uint32_t index,
                   struct ivshm_dir_entry *entry, struct ivshm_error *err)
 {
-    if (index >= view->object_count)
-        return ivshm_fail(err, IVSHM_E_NOENT, "object %u: past the directory", index);
-    /* One read of the shared entry, then checks on the private copy. */
-    const volatile uint8_t *src = (const volatile uint8_t *)&view->dir[index];
-    uint8_t *dst = (uint8_t *)entry;
-    for (size_t i = 0; i < sizeof(*entry); i++)
-        dst[i] = src[i];
-    return ivshm_entry_check(entry, view->data_offset, view->size, err);
+    return ivshm_object_get(view, index, entry, err);
 }
 
 int ta_ring_lookup(const struct ivshm_segment_view *view, const char *name, struct ivshm_ring *ring,
                    struct ivshm_error *err)
 {
-    struct ivshm_dir_entry e;
-    int rc = ivshm_segment_find(view, name, IVSHM_OBJ_RING, &e, err);
-    return rc ? rc : ivshm_ring_attach(ring, view, &e, err);
+    return ivshm_ring_lookup(view, name, ring, err);
 }
 
 int ta_mempool_lookup(const struct ivshm_segment_view *view, const char *name, int party,
                       struct ivshm_mempool *mp, struct ivshm_error *err)
 {
     struct ivshm_dir_entry e;
-    int rc = ivshm_segment_find(view, name, IVSHM_OBJ_MEMPOOL, &e, err);
+    int rc = ivshm_object_lookup(view, name, IVSHM_OBJ_MEMPOOL, &e, err);
     return rc ? rc : ivshm_mempool_attach(mp, view, &e, party, err);
 }
 
 int ta_memzone_lookup(const struct ivshm_segment_view *view, const char *name, void **addr,
                       uint64_t *length, struct ivshm_error *err)
 {
-    struct ivshm_dir_entry e;
-    int rc = ivshm_segment_find(view, name, IVSHM_OBJ_MEMZONE, &e, err);
-    if (rc)
-        return rc;
-    *addr = view->base + e.offset;
-    *length = e.length;
-    return IVSHM_OK;
+    return ivshm_memzone_lookup(view, name, addr, length, err);
 }
 
 int ta_party_claim(struct ivshm_segment_view *view, uint32_t kind, uint64_t pid, uint64_t start,
@@ -201,6 +188,6 @@ struct ivshm_segment_view *ta_host_view(struct ivshm_segment *seg)
 
 int ta_host_party(const struct ivshm_segment *seg)
 {
-    return seg->party;
+    return seg->view.party;
 }
 #endif

@@ -1,12 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Every call the fuzz targets (tests/fuzz/) and the hostile-test tools
- * (tests/hostile/) make into libivshm, behind names of their own.
- *
- * The library's API is being reshaped (issue 8: ivshm_segment_find becomes
- * ivshm_object_lookup, ivshm_segment_ring becomes ivshm_ring_lookup, the
- * party index moves into the view, ...). Those renames change tests/adapter.c
- * only; the targets and tools keep calling ta_*.
+ * (tests/hostile/) make into libivshm, behind names of their own, so a
+ * rename in the library changes tests/adapter.c only.
  */
 #ifndef IVSHM_TEST_ADAPTER_H
 #define IVSHM_TEST_ADAPTER_H
@@ -85,7 +81,6 @@ uint32_t ta_pkt_checksum(const uint8_t *data, uint32_t len);
 /* ---- host: segment files (not in the fuzz targets) ---- */
 
 #ifdef TA_HOST
-#include "ivshm/host/segment_file.h"
 
 /* Maps DIR/ivshm-NAME read-write; claims a party slot when `claim`. */
 int ta_host_attach(const char *dir, const char *name, bool claim, const char *label,

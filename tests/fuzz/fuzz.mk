@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # Fuzz targets: libFuzzer with ASan/UBSan (clang), on segment validation,
 # object lookup, ring and mempool attach and operations, and party claim.
 #
@@ -22,7 +23,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_RUNS ?= 20000
 FUZZ_PARALLEL ?= 0
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
-FUZZ_CFLAGS := -std=gnu11 -O1 -g $(WARN) -D_GNU_SOURCE -Iinclude -fno-omit-frame-pointer -MMD -MP \
+FUZZ_CFLAGS := -std=gnu11 -O1 -g $(WARN) -D_GNU_SOURCE -I. -Iinclude -fno-omit-frame-pointer -MMD -MP \
                -fsanitize-coverage-ignorelist=tests/fuzz/coverage_ignore.txt
 FUZZ_LIB_SRCS := $(COMMON_SRCS) tests/adapter.c tests/fuzz/fuzz_harness.c
 FUZZ_BINS := $(addprefix $(FUZZ_B)/bin/,$(FUZZ_TARGETS))

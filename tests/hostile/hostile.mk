@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # Hostile-peer tests (issue 13): the scribbler and its runner, tools, and one
 # reproduction test per finding F1..F11.
 #
@@ -40,9 +41,10 @@ $(HOSTILE_B)/adapter.o: tests/adapter.c
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(HOST_CFLAGS) -DTA_HOST -c $< -o $@
 
+# $(filter): the .d file of the program lists its headers as prerequisites.
 $(HOSTILE_B)/%: tests/hostile/%.c $(HOSTILE_B)/adapter.o $(LIBIVSHM_A)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(HOST_CFLAGS) -DTA_HOST -o $@ $^ $(HOST_LIBS)
+	$(Q)$(CC) $(HOST_CFLAGS) -DTA_HOST -o $@ $(filter %.c %.o %.a,$^) $(HOST_LIBS)
 
 .PHONY: hostile-tools test-hostile test-hostile-fixed scribble hostile-asan soak
 hostile-tools: $(HOSTILE_DEPS)

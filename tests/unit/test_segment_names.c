@@ -5,6 +5,7 @@
  * get a one-line error that quotes none of it. Found by tests/fuzz
  * (fuzz_segment_fixed: "object name '\x01' is empty or has a character...").
  */
+#include "test_run.h"
 #include "test_util.h"
 
 static void expect_clean_rejection(void *mem, uint64_t size, const char *needle)
@@ -28,9 +29,9 @@ START_TEST(test_object_name_with_control_bytes)
     ck_assert_int_eq(ivshm_builder_add_ring(&b, "rx", 8, 0, &err), IVSHM_OK);
     ivshm_builder_finalize(&b);
     memcpy(b.dir[0].name, "r\nx", 4);
-    expect_clean_rejection(mem, size, "object name has byte 0x0a at offset 1");
+    expect_clean_rejection(mem, size, "object name: byte 0x0a at offset 1");
     memcpy(b.dir[0].name, "\x1b[2J", 5);
-    expect_clean_rejection(mem, size, "object name has byte 0x1b at offset 0");
+    expect_clean_rejection(mem, size, "object name: byte 0x1b at offset 0");
     b.dir[0].name[0] = 0;
     expect_clean_rejection(mem, size, "object name is empty");
     memset(b.dir[0].name, 'A', sizeof(b.dir[0].name));
@@ -47,7 +48,7 @@ START_TEST(test_segment_name_with_control_bytes)
     test_builder_init(&b, mem, size, 4, 4);
     ivshm_builder_finalize(&b);
     memcpy(b.hdr->name, "vm\n1", 5);
-    expect_clean_rejection(mem, size, "segment name has byte 0x0a at offset 2");
+    expect_clean_rejection(mem, size, "segment name: byte 0x0a at offset 2");
     b.hdr->name[0] = 0;
     expect_clean_rejection(mem, size, "segment name is empty");
     memset(b.hdr->name, 'v', sizeof(b.hdr->name));
@@ -63,13 +64,8 @@ END_TEST
 int main(void)
 {
     Suite *s = suite_create("segment_names");
-    TCase *tc = tcase_create("names");
-    tcase_add_test(tc, test_object_name_with_control_bytes);
-    tcase_add_test(tc, test_segment_name_with_control_bytes);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    test_case(s, "names",
+              (const TTest *[]){test_object_name_with_control_bytes,
+                                test_segment_name_with_control_bytes, NULL});
+    return test_run(s);
 }

@@ -11,14 +11,16 @@
  * function 0) from slot 0x10 upwards, which stock q35 leaves alone when it
  * places its own devices: 32 segments take slots 0x10..0x13. On pc
  * (i440fx) they go on the root bus, where QEMU places them.
+ *
+ * Return convention: status.h.
  */
-#ifndef IVSHM_HOST_QEMU_H
-#define IVSHM_HOST_QEMU_H
+#ifndef IVSHM_QEMU_H
+#define IVSHM_QEMU_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../status.h"
+#include "status.h"
 
 enum ivshm_qemu_machine {
     IVSHM_QEMU_Q35 = 0, /* pcie-root-port per device */
@@ -44,9 +46,10 @@ struct ivshm_qemu_opts {
  * Writes the arguments for `count` segments to out (size bytes, always
  * terminated), one line per segment, words separated by spaces, so that
  * `qemu-system-x86_64 ... $(ivshm qemu-args a b)` works. Commas in paths are
- * doubled (QEMU's escape). IVSHM_E_INVAL when a path contains white space or
- * a character the shell would interpret, or the slots run past 0x1f;
- * IVSHM_E_NOSPC when out is too small.
+ * doubled (QEMU's escape). opts may be NULL (q35 from slot 0x10).
+ * Errors: IVSHM_E_INVAL (a path contains white space or a character the shell
+ * would interpret, or the root ports would run past slot 0x1e), IVSHM_E_NOSPC
+ * (out is too small).
  */
 int ivshm_qemu_args(const struct ivshm_qemu_segment *segs, unsigned count,
                     const struct ivshm_qemu_opts *opts, char *out, size_t size,
