@@ -32,6 +32,7 @@ static void frame_fill(struct pg_state *pg, uint64_t handle, uint32_t queue, uin
     pkt->data_len = pg->opt.size;
     pkt->port = (uint16_t)queue;
     ivshm_frame_fill(obj + IVSHM_PKT_HEADROOM, pg->opt.size, seq, pktgen_mac);
+    pg->seq_issued = seq + 1; /* seq only grows */
 }
 
 /* Fills and enqueues up to a burst on every queue; frames the ring refuses are

@@ -107,12 +107,18 @@ bool pg_forwarder_active(const struct pg_segment *s)
     return st == IVSHM_FWD_READY || st == IVSHM_FWD_FWD;
 }
 
+/* Marks seq as received (seq < seq_issued, so the bitmap stays within twice
+ * what was sent); *duplicate when it was already. */
 static void seen_mark(struct pg_state *pg, uint64_t seq, bool *duplicate)
 {
     if (seq >= pg->seen_bits) {
         uint64_t bits = pg->seen_bits ? pg->seen_bits : 1u << 20;
-        while (bits <= seq)
+        while (bits <= seq && bits <= UINT64_MAX / 2)
             bits *= 2;
+        if (bits <= seq) {
+            *duplicate = false; /* (cannot happen below seq_issued) */
+            return;
+        }
         uint64_t *grown = realloc(pg->seen, bits / 8);
         if (!grown) {
             *duplicate = false; /* cannot tell; memory is short */
@@ -140,7 +146,8 @@ static bool frame_check(struct pg_state *pg, struct pg_queue *q, uint32_t qi, ui
     const struct ivshm_pkt *pkt = (const struct ivshm_pkt *)obj;
     uint64_t seq;
     if (pkt->data_off != IVSHM_PKT_HEADROOM || pkt->data_len != pg->opt.size ||
-        !ivshm_frame_check(obj + IVSHM_PKT_HEADROOM, pg->opt.size, (uint8_t)qi, &seq)) {
+        !ivshm_frame_check(obj + IVSHM_PKT_HEADROOM, pg->opt.size, (uint8_t)qi, &seq) ||
+        seq >= pg->seq_issued) {
         pg->st.corrupted++;
         return true;
     }

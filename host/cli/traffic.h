@@ -62,6 +62,9 @@ struct pg_state {
     bool stalled;   /* nothing moved for --timeout seconds */
     uint64_t *seen; /* bitmap of received sequence numbers */
     uint64_t seen_bits;
+    /* Sequence numbers 0..seq_issued-1 went into frames: a frame that comes
+     * back with a higher one was forged (it must not grow `seen`). */
+    uint64_t seq_issued;
     struct pg_stats st;
 };
 

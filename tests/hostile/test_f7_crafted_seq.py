@@ -4,7 +4,7 @@
 
 A forwarder (tests/hostile/evil_fwd) returns one frame with a valid
 checksum and MAC but sequence number 2^63: pktgen loops for ever in
-seen_mark (host/cli/pktgen.c: `bits *= 2` wraps to 0). With 2^35 it grows
+seen_mark (host/cli/traffic.c: `bits *= 2` wraps to 0). With 2^35 it grows
 its bitmap to 8 GiB for one frame; under a 2 GiB address-space limit (as
 here, to keep the machine safe) the allocation fails and the frame is
 counted as received, so a forged frame passes.
