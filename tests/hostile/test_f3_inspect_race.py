@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """Issue 13 F3: `ivshm inspect` reads past a stack buffer.
 
-cmd_inspect (host/cli/main.c) validates the segment, then copies each
-directory entry from shared memory again and prints its name with no bound.
+cmd_inspect (then host/cli/main.c) validated the segment, then copied each
+directory entry from shared memory again and printed its name with no bound
+(after issue 8 it printed an "error" row in place of an entry that failed
+its second check, and header fields straight from shared memory).
 A peer that flips an entry between valid and 64 x 'A' (name, type, offset,
 length: no terminator anywhere) while inspect runs makes it print 64-byte
 names, or, under ASan, read past the 64-byte copy on the stack (json_str,
@@ -47,12 +49,17 @@ for label, cli in clis:
             names = []
             if as_json:
                 try:
-                    names = [o["name"] for o in json.loads(out)["objects"]]
+                    objects = json.loads(out)["objects"]
+                    names = [o["name"] for o in objects if "name" in o]
+                    if len(names) != len(objects):
+                        bad, first = bad + 1, f"run {runs}: an object without a name: {objects}"
                 except ValueError as e:
                     bad, first = bad + 1, f"run {runs}: not JSON ({e})"
             else:
                 names = [line.split()[0] for line in out.split("objects:\n", 1)[-1]
                          .split("parties:")[0].splitlines()[1:] if line.strip()]
+                if any(n.startswith("error") for n in names):
+                    bad, first = bad + 1, f"run {runs}: an error row in place of an object"
             if any(len(n) > 31 for n in names):
                 long_names += 1
                 first = first or f"run {runs}: a {max(map(len, names))}-byte name"

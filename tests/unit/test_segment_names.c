@@ -3,10 +3,12 @@
  * Names read from a segment reach messages (validation errors, inspect,
  * list): a peer that writes a newline or a terminal escape into a name must
  * get a one-line error that quotes none of it. Found by tests/fuzz
- * (fuzz_segment_fixed: "object name '\x01' is empty or has a character...").
+ * (fuzz_segment_fixed: "object name '\x01' is empty or has a character...");
+ * party labels (not covered by the checksum) come back printable.
  */
 #include "test_run.h"
 #include "test_util.h"
+#include "ivshm/party.h"
 
 static void expect_clean_rejection(void *mem, uint64_t size, const char *needle)
 {
@@ -61,11 +63,35 @@ START_TEST(test_segment_name_with_control_bytes)
 }
 END_TEST
 
+START_TEST(test_party_label_with_control_bytes)
+{
+    const uint64_t size = 64 << 10;
+    uint8_t *mem = test_seg_alloc(size);
+    struct ivshm_builder b;
+    test_builder_init(&b, mem, size, 4, 4);
+    ivshm_builder_finalize(&b);
+    struct ivshm_segment_view view;
+    test_validate(mem, size, &view);
+    int idx = ivshm_party_claim(&view, IVSHM_PARTY_HOST, 7, 1, "ok");
+    ck_assert_int_ge(idx, 0);
+    /* A peer writes a newline, an escape and a byte above 0x7e, and no
+     * terminator: the copy is one printable, terminated line. */
+    char *label = view.parties[idx].label;
+    memset(label, 'L', sizeof(view.parties[idx].label));
+    memcpy(label, "a\nb\x1b[2J\xff", 8);
+    struct ivshm_party copy;
+    ck_assert_int_eq(ivshm_party_get(&view, (uint32_t)idx, &copy, NULL), IVSHM_OK);
+    ck_assert_str_eq(copy.label, "a?b?[2J?LLLLLLLLLLLLLLL");
+    free(mem);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("segment_names");
     test_case(s, "names",
               (const TTest *[]){test_object_name_with_control_bytes,
-                                test_segment_name_with_control_bytes, NULL});
+                                test_segment_name_with_control_bytes,
+                                test_party_label_with_control_bytes, NULL});
     return test_run(s);
 }
