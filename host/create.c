@@ -206,6 +206,7 @@ static int place_memory(struct creation *c, struct ivshm_error *err)
         return ivshm_fail(err, errno == ENOMEM ? IVSHM_E_NOSPC : IVSHM_E_SYSTEM,
                           "segment '%s': mmap of %llu bytes: %s", name, (unsigned long long)c->size,
                           strerror(errno));
+    ivshm_mapping_add(c->base, c->size, c->fd, c->tmp);
     struct ivshm_error why;
     int rc = allocate_pages(c->fd, c->base, c->size, c->o->numa_node, &why);
     if (rc)
@@ -281,8 +282,10 @@ static void finish(struct creation *c, bool published)
 {
     if (c->fd >= 0 && !published)
         unlink(c->tmp);
-    if (c->base != MAP_FAILED)
+    if (c->base != MAP_FAILED) {
+        ivshm_mapping_remove(c->base);
         munmap(c->base, c->size);
+    }
     if (c->fd >= 0)
         close(c->fd);
     pthread_sigmask(SIG_SETMASK, &c->saved, NULL);

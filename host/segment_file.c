@@ -148,6 +148,7 @@ int ivshm_segment_attach_path(const char *path, unsigned flags, const char *labe
         close(fd);
         return ivshm_fail(err, IVSHM_E_SYSTEM, "%s: mmap: %s", path, strerror(e));
     }
+    ivshm_mapping_add(base, (uint64_t)st.st_size, fd, path);
     seg->fd = fd;
     seg->base = base;
     seg->mapped_size = (uint64_t)st.st_size;
@@ -197,8 +198,10 @@ void ivshm_segment_detach(struct ivshm_segment *seg)
     if (seg->view.party >= 0 && seg->base != MAP_FAILED && seg->base)
         ivshm_party_release(&seg->view, seg->view.party);
     seg->view.party = -1;
-    if (seg->base != MAP_FAILED && seg->base)
+    if (seg->base != MAP_FAILED && seg->base) {
+        ivshm_mapping_remove(seg->base);
         munmap(seg->base, seg->mapped_size);
+    }
     seg->base = MAP_FAILED;
     if (seg->fd >= 0)
         close(seg->fd);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/internal.h"
+#include "host/internal.h"
 #include "host/cli/cli.h"
 
 #ifndef IVSHM_VERSION
@@ -266,6 +267,8 @@ static int run_command(const struct cli_command *cmd, int argc, char **argv)
 int cli_main(const struct cli_program *p, int argc, char **argv)
 {
     program_name = p->name;
+    /* A segment file truncated under us: one line, not a bare SIGBUS. */
+    ivshm_sigbus_catch(p->name);
     const struct cli_command *const *cmds = p->commands;
     if (cmds[0] && !cmds[0]->name) /* a program of one command */
         return run_command(cmds[0], argc - 1, argv + 1);

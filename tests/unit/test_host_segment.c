@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -448,6 +449,93 @@ START_TEST(test_signal_during_create)
 }
 END_TEST
 
+/* Runs fn in a child with stderr into a pipe; returns the wait status and
+ * what the child wrote to stderr. */
+static int in_child(void (*fn)(void), char *out, size_t size)
+{
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(fds[1], STDERR_FILENO);
+        close(fds[0]);
+        fn();
+        _exit(0);
+    }
+    close(fds[1]);
+    size_t n = 0;
+    ssize_t got;
+    while (n < size - 1 && (got = read(fds[0], out + n, size - 1 - n)) > 0)
+        n += (size_t)got;
+    out[n] = 0;
+    close(fds[0]);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    return status;
+}
+
+/* Attaches t1, truncates its file to 4096 bytes, touches 1 MiB in. */
+static void touch_truncated_segment(void)
+{
+    struct ivshm_segment seg;
+    struct ivshm_error err;
+    if (ivshm_segment_attach(dir, "t1", 0, NULL, &seg, &err) != IVSHM_OK ||
+        ivshm_sigbus_catch("unit") != IVSHM_OK || truncate(seg.path, 4096) != 0)
+        _exit(3);
+    ((volatile uint8_t *)seg.base)[1 << 20] = 1;
+    _exit(4); /* not reached */
+}
+
+/* A file of our own (not a segment), truncated under its mapping. */
+static void touch_truncated_other_file(void)
+{
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof(path), "%s/other", dir);
+    int fd = open(path, O_RDWR | O_CREAT, 0600);
+    if (fd < 0 || ftruncate(fd, 1 << 20) != 0 || ivshm_sigbus_catch("unit") != IVSHM_OK)
+        _exit(3);
+    volatile uint8_t *p = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED || ftruncate(fd, 4096) != 0)
+        _exit(3);
+    p[1 << 19] = 1;
+    _exit(4);
+}
+
+static void raise_sigbus(void)
+{
+    if (ivshm_sigbus_catch("unit") != IVSHM_OK)
+        _exit(3);
+    raise(SIGBUS);
+    _exit(4);
+}
+
+/* A SIGBUS in a segment's mapping ends the process with one line naming
+ * the segment and status 1 (issue 13 F8); any other SIGBUS is passed on
+ * (killed by it, or, under ASan, reported by ASan): never our line. */
+START_TEST(test_sigbus_names_truncated_segment)
+{
+    create_t1(dir);
+    char out[512];
+    int status = in_child(touch_truncated_segment, out, sizeof(out));
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1, "status 0x%x: %s", status, out);
+    ck_assert_str_eq(
+        out, "unit: segment file t1 was truncated under us (4096 of 16777216 bytes left)\n");
+
+    void (*others[])(void) = {touch_truncated_other_file, raise_sigbus};
+    for (unsigned i = 0; i < 2; i++) {
+        status = in_child(others[i], out, sizeof(out));
+        ck_assert_msg(
+            !(WIFEXITED(status) && (WEXITSTATUS(status) == 3 || WEXITSTATUS(status) == 4)),
+            "case %u: status 0x%x", i, status);
+        ck_assert_msg(!strstr(out, "truncated under us"), "case %u: %s", i, out);
+        if (!strstr(out, "AddressSanitizer"))
+            ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGBUS, "case %u: 0x%x", i,
+                          status);
+    }
+}
+END_TEST
+
 /* The directory is found from --dir, then IVSHM_DIR, then the first
  * hugetlbfs mount, then /dev/shm with the fallback flag. */
 START_TEST(test_dir_resolution)
@@ -613,6 +701,7 @@ int main(void)
     tcase_add_test(tc, test_not_a_segment_refused);
     tcase_add_test(tc, test_create_errors_leave_nothing);
     tcase_add_test(tc, test_signal_during_create);
+    tcase_add_test(tc, test_sigbus_names_truncated_segment);
     tcase_add_test(tc, test_dir_resolution);
     tcase_add_test(tc, test_dev_shm_segment);
     tcase_add_test(tc, test_list);
