@@ -26,6 +26,21 @@ int ivshm_process_start_time(pid_t pid, uint64_t *start_time, struct ivshm_error
 int ivshm_dir_resolve_from(const char *dir, const char *mounts, char *out, size_t size,
                            bool *fallback, struct ivshm_error *err);
 
+/* ---- creation's temporary files (host/create.c, host/segment_file.c) ---- */
+
+/* Where a file system has no O_TMPFILE, create writes DIR/.ivshm-NAME.tmp-PID
+ * first. */
+#define IVSHM_TMP_INFIX ".tmp-"
+
+/* Whether DIR/<file> is such a temporary file left by a creator that is
+ * gone (no process PID, or one started after the file was last written).
+ * Sets *name (NAME, at most 31 bytes; may be NULL) and *pid. */
+bool ivshm_leftover(const char *dir, const char *file, char name[IVSHM_NAME_SIZE], long *pid);
+
+/* "SIGTERM" etc. for the termination signals create holds; "a signal" for
+ * others. */
+const char *ivshm_signal_name(int sig);
+
 /* ---- SIGBUS from a truncated segment file (host/sigbus.c) ---- */
 
 /* Records a mapping of the segment file at `path` (fd open on it), for the

@@ -49,8 +49,6 @@ static void name_of(const char *path, char out[IVSHM_NAME_SIZE])
     const size_t plen = strlen(prefix);
     if (strncmp(base, prefix, plen) == 0)
         base += plen;
-    else if (base[0] == '.' && strncmp(base + 1, prefix, plen) == 0)
-        base += plen + 1; /* a temporary file of create: .ivshm-NAME.tmp-PID */
     size_t n = 0;
     for (; base[n] && n < IVSHM_NAME_MAX; n++) {
         char c = base[n];

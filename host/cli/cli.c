@@ -23,14 +23,30 @@ const char *cli_program_name(void)
     return program_name;
 }
 
+bool cli_printable(const char *in, char *out, size_t size)
+{
+    bool changed = false;
+    size_t n = 0;
+    for (; in[n] && n + 1 < size; n++) {
+        unsigned char c = (unsigned char)in[n];
+        changed |= c < 0x20 || c == 0x7f;
+        out[n] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+    }
+    out[n] = '\0';
+    return changed;
+}
+
 int cli_fail(int status, const char *fmt, ...)
 {
+    char line[IVSHM_PATH_MAX + 512];
     va_list ap;
-    fprintf(stderr, "%s: ", program_name);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    /* One line whatever the values quoted (a name from a directory, an
+     * argument) hold. */
+    cli_printable(line, line, sizeof(line));
+    fprintf(stderr, "%s: %s\n", program_name, line);
     return status;
 }
 

@@ -99,7 +99,12 @@ int cli_main(const struct cli_program *program, int argc, char **argv);
 
 /* ---- what commands use ---- */
 
-/* One line on stderr, "<program>: <message>"; returns status. */
+/* Copies in to out (size bytes, terminated; in == out is fine) with each
+ * control byte (a newline, an escape) as '?'; returns whether one was. */
+bool cli_printable(const char *in, char *out, size_t size);
+
+/* One line on stderr, "<program>: <message>", control bytes as '?';
+ * returns status. */
 int cli_fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* The exit status for a library status: usage for IVSHM_E_INVAL, run time

@@ -10,14 +10,17 @@
   buffers (documented as "don't", but nothing stops it).
 
 The fix must make true: a killed create leaves nothing behind, or leaves a
-file that `list` shows and `destroy NAME` removes; every error is one line
-whatever bytes the name holds; SIGTERM during create says in one line that
-creation was interrupted and leaves no file; a second pktgen on queues a
-live pktgen drives refuses to start with one line naming it, and the first
-run ends clean with the pool full.
+file that `list` shows and `destroy NAME` removes (create writes an unnamed
+O_TMPFILE file; the named temporary file, where a file system has no
+O_TMPFILE, is faked here with a dead pid); every error, and every line of
+`list`, is one line whatever bytes the name holds; SIGTERM during create
+says in one line that creation was interrupted and leaves no file; a
+second pktgen on queues a live pktgen drives refuses to start with one line
+naming it, and the first run ends clean with the pool full.
 """
 import os
 import signal
+import subprocess
 import sys
 import time
 
@@ -31,13 +34,29 @@ def leftovers(name):
     return sorted(f for f in os.listdir(SEG_DIR) if f.startswith(f".ivshm-{name}.tmp-"))
 
 
+def has_new_file(pid):
+    """Whether process pid holds a file of SEG_DIR open (named or not: an
+    O_TMPFILE file reads as SEG_DIR/#inode (deleted))."""
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}").startswith(SEG_DIR + "/"):
+                return True
+        except OSError:
+            pass
+    return False
+
+
 def interrupt_create(name, sig):
-    """Starts a big create, sends sig once its temporary file exists."""
+    """Starts a big create, sends sig once its new file exists."""
     p = start([IVSHM, "create", name, *BIG])
     end = time.time() + 10
-    while time.time() < end and not leftovers(name) and p.poll() is None:
+    while time.time() < end and not has_new_file(p.pid) and p.poll() is None:
         time.sleep(0.0005)
-    caught = bool(leftovers(name))
+    caught = p.poll() is None and has_new_file(p.pid)
     p.send_signal(sig)
     return p, caught
 
@@ -50,6 +69,7 @@ if not caught:
     note("create finished before its temporary file was seen; nothing to test")
 elif not left:
     ok("SIGKILL during create leaves nothing behind")
+    check(not os.path.exists(path_of("f10k")), "and no segment file")
 else:
     status, out, err = ivshm("list")
     check(left[0] in out or "f10k" in out, f"list shows what the killed create left ({left[0]})",
@@ -60,6 +80,26 @@ else:
 for f in leftovers("f10k"):
     os.unlink(os.path.join(SEG_DIR, f))
 
+# What a killed create leaves where the file system has no O_TMPFILE: a
+# named temporary file of a dead pid is listed and removed by destroy; one
+# of a live creator (this process) is neither.
+dead = subprocess.Popen(["true"])
+dead.wait()
+for f in (f".ivshm-f10d.tmp-{dead.pid}", f".ivshm-f10l.tmp-{os.getpid()}"):
+    with open(os.path.join(SEG_DIR, f), "wb") as fh:
+        fh.write(b"\0" * 4096)
+status, out, err = ivshm("list")
+check("f10d" in out and "did not finish" in out and "f10l" not in out,
+      "list shows a dead create's temporary file, not a live one's", f"list: {out.strip()!r}")
+status, out, err = ivshm("destroy", "f10d")
+check(status == 0 and not leftovers("f10d"), f"destroy f10d removes it ({describe(status)}: "
+      f"{err.strip()})")
+status, out, err = ivshm("destroy", "f10l")
+check(status == 1 and leftovers("f10l"), f"destroy f10l leaves a live create's file alone "
+      f"({describe(status)}: {err.strip()})")
+for f in leftovers("f10l"):
+    os.unlink(os.path.join(SEG_DIR, f))
+
 # A newline in a name.
 for args in (["create", "a\nb", "--size", "1M", "--ring", "name=r,slots=8"],
              ["create", "ok", "--size", "1M", "--ring", "name=r\nx,slots=8"],
@@ -67,6 +107,15 @@ for args in (["create", "a\nb", "--size", "1M", "--ring", "name=r,slots=8"],
     status, out, err = ivshm(*args)
     problem = one_line_error(err) if status in (1, 2) else describe(status)
     check(problem is None, f"{' '.join(args)!r}: one line ({describe(status)})", problem or "")
+# A file whose name holds a newline and an escape: list prints one line for it.
+odd = os.path.join(SEG_DIR, "ivshm-a\nb\x1b[2J")
+open(odd, "w").close()
+status, out, err = ivshm("list")
+rows = out.strip().splitlines()
+check(status == 0 and len(rows) == 2 and "\x1b" not in out,
+      f"list with a file named 'ivshm-a\\nb\\x1b[2J': one row ({len(rows) - 1} rows)",
+      repr(out))
+os.unlink(odd)
 
 # SIGTERM during create.
 p, caught = interrupt_create("f10t", signal.SIGTERM)
@@ -103,4 +152,5 @@ wait(fwd, 10)
 pool = objects("f10p")["pkts"]
 check(pool["free_objects"] == pool["count"],
       f"no buffer leaked: {pool['free_objects']} of {pool['count']} free")
+
 finish()

@@ -395,6 +395,29 @@ END_TEST
 /* SIGTERM while the temporary file exists: the process dies of it, and what
  * is left is either nothing or the complete, valid segment (if the signal
  * came after the last check), never a temporary or half-built file. */
+/* Whether process pid has a file of directory d open: the new file of a
+ * create, named or not (an O_TMPFILE file reads as "D/#123 (deleted)"). */
+static bool holds_file_in(pid_t pid, const char *d)
+{
+    char fds[64], link[PATH_MAX + 64], target[PATH_MAX + 64];
+    snprintf(fds, sizeof(fds), "/proc/%d/fd", (int)pid);
+    DIR *dp = opendir(fds);
+    struct dirent *e;
+    bool found = false;
+    size_t dlen = strlen(d);
+    while (dp && !found && (e = readdir(dp)) != NULL) {
+        snprintf(link, sizeof(link), "%s/%s", fds, e->d_name);
+        ssize_t n = readlink(link, target, sizeof(target) - 1);
+        if (n > 0) {
+            target[n] = 0;
+            found = strncmp(target, d, dlen) == 0 && target[dlen] == '/';
+        }
+    }
+    if (dp)
+        closedir(dp);
+    return found;
+}
+
 START_TEST(test_signal_during_create)
 {
     pid_t pid = fork();
@@ -417,12 +440,7 @@ START_TEST(test_signal_during_create)
     }
     bool seen_tmp = false;
     for (int i = 0; i < 20000 && !seen_tmp; i++) {
-        DIR *d = opendir(dir);
-        struct dirent *e;
-        while (d && (e = readdir(d)) != NULL)
-            seen_tmp |= strncmp(e->d_name, ".ivshm-sig.tmp-", 15) == 0;
-        if (d)
-            closedir(d);
+        seen_tmp = holds_file_in(pid, dir);
         if (!seen_tmp)
             usleep(100);
     }
