@@ -12,6 +12,7 @@
 #include "common/internal.h"
 #include "host/cli/cli.h"
 #include "host/cli/traffic.h"
+#include "host/internal.h"
 #include "ivshm/party.h"
 
 volatile sig_atomic_t pg_stop_requested;
@@ -53,8 +54,37 @@ struct pg_state *pg_start(const void *opts, const char *name)
     return &pg;
 }
 
+static void release_queues(struct pg_state *pg)
+{
+    for (int i = 0; i < pg->nsegs; i++) {
+        struct pg_segment *s = &pg->segs[i];
+        for (uint32_t q = 0; q < s->claimed; q++)
+            ivshm_fwd_source_release(&s->seg.view, s->ctrl, q);
+        s->claimed = 0;
+    }
+}
+
+int pg_claim_queues(struct pg_state *pg, bool claim, struct ivshm_error *err)
+{
+    for (int i = 0; i < pg->nsegs; i++) {
+        struct pg_segment *s = &pg->segs[i];
+        bool ours = claim && s->seg.view.party >= 0;
+        for (uint32_t q = 0; s->ctrl && q < pg->nqueues; q++) {
+            int rc = ours ? ivshm_fwd_source_claim(&s->seg.view, s->ctrl, q, err)
+                          : ivshm_fwd_source_check(&s->seg.view, s->ctrl, q, err);
+            if (rc) {
+                release_queues(pg);
+                return rc;
+            }
+            s->claimed += ours;
+        }
+    }
+    return IVSHM_OK;
+}
+
 void pg_close(struct pg_state *pg)
 {
+    release_queues(pg);
     pg_segments_detach(pg);
     free(pg->seen);
     pg->seen = NULL;
@@ -84,6 +114,7 @@ static struct pg_segment *segment_get(struct pg_state *pg, const char *name, uns
         return NULL;
     s->name = name;
     s->ctrl = NULL;
+    s->claimed = 0;
     void *addr;
     uint64_t len;
     struct ivshm_error ignored;

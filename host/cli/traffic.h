@@ -34,6 +34,7 @@ struct pg_segment {
     const char *name;
     struct ivshm_segment seg;
     struct ivshm_fwd_ctrl *ctrl; /* NULL when the segment has no ctrl memzone */
+    uint32_t claimed;            /* queues 0..claimed-1 of ctrl have us as their source */
 };
 
 struct pg_queue {
@@ -80,6 +81,12 @@ const struct cli_option *pg_shared_options(void);
 void pg_defaults(void *opts);
 /* A fresh state for a run, with the command's options and NAME. */
 struct pg_state *pg_start(const void *opts, const char *name);
+/* Makes sure no other live traffic source drives our queues (docs/abi.md
+ * 4.1): with `claim`, claims queues 0..nqueues-1 of ctrl in every segment
+ * where we hold a party (NAME's), and checks them in the others; without,
+ * only checks. Call after pg_open_queues and before touching a ring. On
+ * refusal nothing stays claimed. pg_close gives the claims back. */
+int pg_claim_queues(struct pg_state *pg, bool claim, struct ivshm_error *err);
 /* Detaches everything, frees what the run allocated. */
 void pg_close(struct pg_state *pg);
 

@@ -23,7 +23,7 @@
 
 HOSTILE_B := $(B)/tests/hostile
 HOSTILE_TOOLS := $(addprefix $(HOSTILE_B)/,scribble party_tool evil_fwd)
-HOSTILE_FIXED := f3 f5 f7 f8 f9
+HOSTILE_FIXED := f3 f5 f7 f8 f9 f10
 HOSTILE_TESTS = $(sort $(wildcard tests/hostile/test_f*.py))
 HOSTILE_FIXED_TESTS = $(foreach f,$(HOSTILE_FIXED),$(wildcard tests/hostile/test_$(f)_*.py))
 HOSTILE_DEPS := $(B)/bin/ivshm $(B)/bin/ivshm-fwd $(HOSTILE_TOOLS)

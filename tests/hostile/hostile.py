@@ -40,6 +40,7 @@ PKTGEN_CPU = ["--cpu", "0"] if PIN else []
 RING_PROD_HEAD, RING_PROD_TAIL, RING_CONS_HEAD, RING_CONS_TAIL = 0, 4, 128, 132
 PARTY_OFFSET, PARTY_SIZE = 256, 64
 CTRL_STATE, CTRL_QUEUES, CTRL_HEARTBEAT, CTRL_REASON, CTRL_Q = 0, 4, 8, 24, 64
+CTRL_Q_SIZE, CTRL_Q_SOURCE = 64, 32  # a queue's line; its source word (party + 1, attach)
 FWD_READY, FWD_FWD, FWD_EXIT, FWD_DONE, FWD_FAIL = 1, 2, 3, 4, 5
 SANITIZER = re.compile(r"ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error:")
 

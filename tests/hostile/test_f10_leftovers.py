@@ -153,4 +153,27 @@ pool = objects("f10p")["pkts"]
 check(pool["free_objects"] == pool["count"],
       f"no buffer leaked: {pool['free_objects']} of {pool['count']} free")
 
+# reclaim refuses while a live pktgen drives the queues; a pktgen killed
+# while driving them leaves its claim (ctrl q[0] source), which the next one
+# takes over, and gives back at its end.
+source_at = objects("f10p")["ctrl"]["offset"] + CTRL_Q + CTRL_Q_SOURCE
+fwd = start_fwd("f10p")
+check(wait_ready("f10p"), "ivshm-fwd READY again")
+victim = start([IVSHM, "pktgen", "f10p", "--duration", "20", "--timeout", "3", *PKTGEN_CPU])
+time.sleep(1.0)
+status, out, err = ivshm("reclaim", "f10p", "--timeout", "2")
+problem = one_line_error(err) if status == 1 else describe(status)
+check(problem is None and "driven by pktgen" in err,
+      f"reclaim while a pktgen drives queue 0: {describe(status)}: {err.strip()!r}", problem or "")
+victim.kill()
+victim.wait()
+seg = Segment("f10p")
+stale = seg.u64(source_at)
+check(stale != 0, f"the killed pktgen's claim stays (source word {stale:#x})")
+status, summary, err = pktgen("f10p", "--count", "100000", "--timeout", "5", timeout=40)
+check(status == 0 and summary and summary["lost"] == 0,
+      f"the next pktgen takes the stale claim over: {describe(status)}, {summary or err.strip()}")
+check(seg.u64(source_at) == 0, f"and gives it back at its end ({seg.u64(source_at):#x})")
+seg.close()
+wait(fwd, 10)
 finish()

@@ -20,6 +20,7 @@
 #include "host/hugepages.h"
 #include "host/internal.h"
 #include "ivshm/builder.h"
+#include "ivshm/fwd.h"
 #include "ivshm/party.h"
 #include "ivshm/qemu.h"
 
@@ -395,6 +396,73 @@ END_TEST
 /* SIGTERM while the temporary file exists: the process dies of it, and what
  * is left is either nothing or the complete, valid segment (if the signal
  * came after the last check), never a temporary or half-built file. */
+/* The traffic source of a queue (docs/abi.md 4.1): one live party claims
+ * it; another is refused, named; a claim of a gone party, or of a slot
+ * claimed again since, is taken over; release gives it back. */
+START_TEST(test_queue_sources)
+{
+    create_t1(dir);
+    struct ivshm_segment a, b;
+    struct ivshm_error err = {0};
+    ck_assert_int_eq(ivshm_segment_attach(dir, "t1", IVSHM_ATTACH_CLAIM, "gen-a", &a, &err),
+                     IVSHM_OK);
+    ck_assert_int_eq(ivshm_segment_attach(dir, "t1", IVSHM_ATTACH_CLAIM, "gen-b", &b, &err),
+                     IVSHM_OK);
+    void *zone;
+    /* (through b's mapping: a detaches below) */
+    ck_assert_int_eq(ivshm_memzone_lookup(&b.view, "ctrl", &zone, NULL, &err), IVSHM_OK);
+    struct ivshm_fwd_ctrl *ctrl = zone;
+    memset(ctrl, 0, sizeof(*ctrl));
+
+    ck_assert_int_eq(ivshm_fwd_source_claim(&a.view, ctrl, 0, &err), IVSHM_OK);
+    ck_assert_int_eq(ivshm_fwd_source_claim(&a.view, ctrl, 0, &err), IVSHM_OK); /* again: ours */
+    uint64_t word = atomic_load(&ctrl->q[0].source);
+    ck_assert_uint_eq((uint32_t)word, (uint32_t)a.view.party + 1);
+    ck_assert_uint_eq(word >> 32, 1); /* a's slot, first attach */
+    ck_assert_uint_eq(atomic_load(&ctrl->q[1].source), 0);
+
+    ck_assert_int_eq(ivshm_fwd_source_claim(&b.view, ctrl, 0, &err), IVSHM_E_EXIST);
+    char want[128];
+    snprintf(want, sizeof(want), "t1: queue 0 is driven by gen-a (pid %d, party %d)", (int)getpid(),
+             a.view.party);
+    ck_assert_msg(strstr(err.msg, want), "%s", err.msg);
+    ck_assert_int_eq(ivshm_fwd_source_check(&b.view, ctrl, 0, &err), IVSHM_E_EXIST);
+    ck_assert_int_eq(ivshm_fwd_source_check(&a.view, ctrl, 0, &err), IVSHM_OK); /* ours */
+    ck_assert_int_eq(ivshm_fwd_source_claim(&b.view, ctrl, 1, &err), IVSHM_OK);
+
+    /* b cannot release a's claim; a can. */
+    ivshm_fwd_source_release(&b.view, ctrl, 0);
+    ck_assert_uint_eq(atomic_load(&ctrl->q[0].source), word);
+    ivshm_fwd_source_release(&a.view, ctrl, 0);
+    ck_assert_uint_eq(atomic_load(&ctrl->q[0].source), 0);
+
+    /* Stale: a's slot released, then claimed again (its attach count moves
+     * on): the old word names nobody alive. */
+    atomic_store(&ctrl->q[0].source, word);
+    int slot = a.view.party;
+    ivshm_segment_detach(&a);
+    ck_assert_int_eq(ivshm_fwd_source_check(&b.view, ctrl, 0, &err), IVSHM_OK);
+    ck_assert_int_eq(ivshm_segment_attach(dir, "t1", IVSHM_ATTACH_CLAIM, "gen-a2", &a, &err),
+                     IVSHM_OK);
+    ck_assert_int_eq(a.view.party, slot);
+    ck_assert_int_eq(ivshm_fwd_source_check(&b.view, ctrl, 0, &err), IVSHM_OK);
+    ck_assert_int_eq(ivshm_fwd_source_claim(&b.view, ctrl, 0, &err), IVSHM_OK);
+    /* Garbage from a peer (a party index past the table) is stale too. */
+    atomic_store(&ctrl->q[2].source, 0xffffffff00000063ull);
+    ck_assert_int_eq(ivshm_fwd_source_claim(&a.view, ctrl, 2, &err), IVSHM_OK);
+    /* No party, or a queue out of range: nothing to claim with. */
+    struct ivshm_segment ro;
+    ck_assert_int_eq(ivshm_segment_attach(dir, "t1", IVSHM_ATTACH_READONLY, NULL, &ro, &err),
+                     IVSHM_OK);
+    ck_assert_int_eq(ivshm_fwd_source_claim(&ro.view, ctrl, 3, &err), IVSHM_E_INVAL);
+    ck_assert_int_eq(ivshm_fwd_source_claim(&a.view, ctrl, IVSHM_FWD_MAX_QUEUES, &err),
+                     IVSHM_E_INVAL);
+    ivshm_segment_detach(&ro);
+    ivshm_segment_detach(&a);
+    ivshm_segment_detach(&b);
+}
+END_TEST
+
 /* Whether process pid has a file of directory d open: the new file of a
  * create, named or not (an O_TMPFILE file reads as "D/#123 (deleted)"). */
 static bool holds_file_in(pid_t pid, const char *d)
@@ -720,6 +788,7 @@ int main(void)
     tcase_add_test(tc, test_create_errors_leave_nothing);
     tcase_add_test(tc, test_signal_during_create);
     tcase_add_test(tc, test_sigbus_names_truncated_segment);
+    tcase_add_test(tc, test_queue_sources);
     tcase_add_test(tc, test_dir_resolution);
     tcase_add_test(tc, test_dev_shm_segment);
     tcase_add_test(tc, test_list);
