@@ -3,7 +3,7 @@
 # reproduction test per finding F1..F11.
 #
 #   make test-hostile        every tests/hostile/test_f*.py; NOT in make test
-#                            until phase 2's fixes land (most fail today)
+#                            (F1, F2, F4, F6, F11 still fail)
 #   make test-hostile-fixed  (in make test) the F tests whose fix has landed:
 #                            HOSTILE_FIXED below; a fix moves its test there
 #   make scribble            the scribbler runner over every region with
