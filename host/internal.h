@@ -13,7 +13,6 @@
 #include <sys/types.h>
 
 #include "common/internal.h"
-#include "ivshm/fwd.h"
 #include "ivshm/segment.h"
 
 /* Start time of process pid (0: this process) in clock ticks since boot,
@@ -41,27 +40,6 @@ bool ivshm_leftover(const char *dir, const char *file, char name[IVSHM_NAME_SIZE
 /* "SIGTERM" etc. for the termination signals create holds; "a signal" for
  * others. */
 const char *ivshm_signal_name(int sig);
-
-/* ---- the traffic source of a forwarder's queue (host/fwd_source.c) ----
- * docs/abi.md 4.1: ctrl->q[q].source names the live host party driving
- * queue q. view->party is the caller's party, in the segment holding ctrl. */
-
-/* Claims queue `queue` (CAS), taking over a stale claim (party dead, or its
- * slot claimed again since). Errors: IVSHM_E_EXIST (a live party drives it:
- * "SEG: queue Q is driven by pktgen (pid N, party P); stop it first"),
- * IVSHM_E_INVAL (queue out of range, view->party < 0), IVSHM_E_CORRUPT (the
- * word keeps changing under us). */
-int ivshm_fwd_source_claim(const struct ivshm_segment_view *view, struct ivshm_fwd_ctrl *ctrl,
-                           uint32_t queue, struct ivshm_error *err);
-
-/* Gives the claim back, if it is still ours. */
-void ivshm_fwd_source_release(const struct ivshm_segment_view *view, struct ivshm_fwd_ctrl *ctrl,
-                              uint32_t queue);
-
-/* IVSHM_OK, or IVSHM_E_EXIST as ivshm_fwd_source_claim when a live party
- * other than view->party drives the queue; claims nothing. */
-int ivshm_fwd_source_check(const struct ivshm_segment_view *view, const struct ivshm_fwd_ctrl *ctrl,
-                           uint32_t queue, struct ivshm_error *err);
 
 /* ---- SIGBUS from a truncated segment file (host/sigbus.c) ---- */
 

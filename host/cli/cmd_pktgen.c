@@ -21,7 +21,7 @@ static const uint8_t pktgen_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x01, 0x00};
 static void on_signal(int sig)
 {
     (void)sig;
-    pg_stop_requested = 1;
+    atomic_store(&pg_stop_requested, true);
 }
 
 static void frame_fill(struct pg_state *pg, uint64_t handle, uint32_t queue, uint64_t seq)
@@ -62,85 +62,6 @@ static uint32_t send_all(struct pg_state *pg, uint64_t *seq, uint64_t limit)
     return total;
 }
 
-/*
- * Waits until every forwarder we drive is READY or FWD *and* alive: its
- * heartbeat moves (it bumps it every IVSHM_FWD_HEARTBEAT_POLLS polls). The state alone is not
- * enough: a VM that died mid-run leaves FWD behind.
- */
-static int wait_ready(struct pg_state *pg, struct ivshm_error *err)
-{
-    double deadline = pg_now() + pg->opt.timeout;
-    uint64_t first_beat[PG_MAX_SEGS];
-    for (int i = 0; i < pg->nsegs; i++)
-        if (pg->segs[i].ctrl)
-            first_beat[i] =
-                atomic_load_explicit(&pg->segs[i].ctrl->heartbeat, memory_order_relaxed);
-    for (;;) {
-        pg_sleep_ms(5);
-        bool all = true;
-        const struct pg_segment *stale = NULL;
-        for (int i = 0; i < pg->nsegs; i++) {
-            struct pg_segment *s = &pg->segs[i];
-            if (!s->ctrl)
-                continue;
-            uint32_t st = atomic_load_explicit(&s->ctrl->state, memory_order_acquire);
-            if (st == IVSHM_FWD_FAIL)
-                return ivshm_fail(err, IVSHM_E_CORRUPT, "%s: the forwarder failed: %.40s", s->name,
-                                  s->ctrl->reason);
-            bool up = st == IVSHM_FWD_READY || st == IVSHM_FWD_FWD;
-            bool beating =
-                atomic_load_explicit(&s->ctrl->heartbeat, memory_order_relaxed) != first_beat[i];
-            if (up && !beating)
-                stale = s;
-            all &= up && beating;
-        }
-        if (all)
-            return IVSHM_OK;
-        if (pg_now() > deadline || pg_stop_requested) {
-            if (stale)
-                return ivshm_fail(err, IVSHM_E_NOENT,
-                                  "%s: ctrl says a forwarder is there, but its heartbeat has not "
-                                  "moved in %.0f s (did the VM stop?)",
-                                  stale->name, pg->opt.timeout);
-            return ivshm_fail(
-                err, IVSHM_E_NOENT,
-                "%s: no forwarder became READY within %.0f s (is the VM running fwd?)",
-                pg->opt.name, pg->opt.timeout);
-        }
-    }
-}
-
-static void set_state_all(struct pg_state *pg, uint32_t from_a, uint32_t from_b, uint32_t to)
-{
-    for (int i = 0; i < pg->nsegs; i++) {
-        struct ivshm_fwd_ctrl *c = pg->segs[i].ctrl;
-        if (!c)
-            continue;
-        uint32_t st = atomic_load_explicit(&c->state, memory_order_acquire);
-        if (st == from_a || st == from_b)
-            atomic_store_explicit(&c->state, to, memory_order_release);
-    }
-}
-
-/* After EXIT: wait (briefly) for every forwarder to say DONE. */
-static bool wait_done(struct pg_state *pg, double seconds)
-{
-    double deadline = pg_now() + seconds;
-    for (;;) {
-        bool all = true;
-        for (int i = 0; i < pg->nsegs; i++) {
-            struct ivshm_fwd_ctrl *c = pg->segs[i].ctrl;
-            if (c && atomic_load_explicit(&c->state, memory_order_acquire) == IVSHM_FWD_EXIT)
-                all = false;
-        }
-        if (all)
-            return true;
-        if (pg_now() > deadline)
-            return false;
-        pg_sleep_ms(2);
-    }
-}
-
 static void print_rate(const struct pg_state *pg, double elapsed, uint64_t last_received,
                        double interval)
 {
@@ -162,7 +83,7 @@ static void traffic(struct pg_state *pg, double *seconds)
      * seconds means the forwarder stopped (or never consumes): give up then
      * rather than wait for ever with the rings full. */
     double last_progress = start;
-    while (!pg_stop_requested) {
+    while (!atomic_load_explicit(&pg_stop_requested, memory_order_relaxed)) {
         double t = pg_now(); /* vDSO: some 20 ns, for up to a burst per queue */
         bool sending = o->count ? seq < o->count : t < end_send;
         if (!sending)
@@ -217,15 +138,8 @@ static void report(const struct pg_state *pg, double seconds, bool done)
     uint64_t back = s->received + s->corrupted;
     uint64_t lost = s->sent > back ? s->sent - back : 0;
     double mpps = seconds > 0 ? (double)s->received / seconds / 1e6 : 0;
-    uint64_t g_recv = 0, g_sent = 0, g_drop = 0;
-    for (int i = 0; i < pg->nsegs; i++) {
-        struct ivshm_fwd_ctrl *c = pg->segs[i].ctrl;
-        for (uint32_t q = 0; c && q < IVSHM_FWD_MAX_QUEUES; q++) {
-            g_recv += atomic_load_explicit(&c->q[q].received, memory_order_relaxed);
-            g_sent += atomic_load_explicit(&c->q[q].sent, memory_order_relaxed);
-            g_drop += atomic_load_explicit(&c->q[q].dropped, memory_order_relaxed);
-        }
-    }
+    uint64_t g_recv, g_sent, g_drop;
+    ivshm_fwd_host_counters(&pg->fwds, &g_recv, &g_sent, &g_drop);
     if (pg->opt.json) {
         printf("{\"segment\":\"%s\",\"queues\":%u,\"size\":%u,\"burst\":%u,\"sent\":%llu,"
                "\"received\":%llu,\"lost\":%llu,\"corrupted\":%llu,\"duplicated\":%llu,"
@@ -279,18 +193,18 @@ static int pktgen_run(void *opts, char **args, unsigned nargs)
 
     struct ivshm_error err = {0};
     int status;
-    if (pg_open_all(pg, &err) || frames_fit(pg, &err) || wait_ready(pg, &err) ||
-        pg_open_queues(pg, &err) || pg_claim_queues(pg, true, &err) ||
-        pg_reclaim_dead(pg, pg->opt.timeout, &err)) {
+    if (pg_open_all(pg, &err) || frames_fit(pg, &err) ||
+        ivshm_fwd_host_wait_ready(&pg->fwds, pg->opt.timeout, &err) || pg_open_queues(pg, &err) ||
+        pg_claim_queues(pg, true, &err) || pg_reclaim_dead(pg, pg->opt.timeout, &err)) {
         status = cli_fail(cli_exit_status(err.code), "%s", err.msg);
     } else {
         double seconds = 0;
-        set_state_all(pg, IVSHM_FWD_READY, IVSHM_FWD_READY, IVSHM_FWD_FWD);
+        ivshm_fwd_host_start(&pg->fwds);
         traffic(pg, &seconds);
         bool done = true;
         if (!pg->opt.keep) {
-            set_state_all(pg, IVSHM_FWD_READY, IVSHM_FWD_FWD, IVSHM_FWD_EXIT);
-            done = wait_done(pg, 5.0);
+            ivshm_fwd_host_exit(&pg->fwds);
+            done = ivshm_fwd_host_wait_done(&pg->fwds, 5.0);
         }
         report(pg, seconds, done);
         const struct pg_stats *s = &pg->st;

@@ -17,10 +17,10 @@
 #include <unistd.h>
 
 #include "test_run.h"
+#include "host/fwd_host.h"
 #include "host/hugepages.h"
 #include "host/internal.h"
 #include "ivshm/builder.h"
-#include "ivshm/fwd.h"
 #include "ivshm/party.h"
 #include "ivshm/qemu.h"
 
@@ -414,26 +414,27 @@ START_TEST(test_queue_sources)
     struct ivshm_fwd_ctrl *ctrl = zone;
     memset(ctrl, 0, sizeof(*ctrl));
 
-    ck_assert_int_eq(ivshm_fwd_source_claim(&a.view, ctrl, 0, &err), IVSHM_OK);
-    ck_assert_int_eq(ivshm_fwd_source_claim(&a.view, ctrl, 0, &err), IVSHM_OK); /* again: ours */
+    ck_assert_int_eq(ivshm_fwd_host_claim_source(&a.view, ctrl, 0, &err), IVSHM_OK);
+    ck_assert_int_eq(ivshm_fwd_host_claim_source(&a.view, ctrl, 0, &err),
+                     IVSHM_OK); /* again: ours */
     uint64_t word = atomic_load(&ctrl->q[0].source);
     ck_assert_uint_eq((uint32_t)word, (uint32_t)a.view.party + 1);
     ck_assert_uint_eq(word >> 32, 1); /* a's slot, first attach */
     ck_assert_uint_eq(atomic_load(&ctrl->q[1].source), 0);
 
-    ck_assert_int_eq(ivshm_fwd_source_claim(&b.view, ctrl, 0, &err), IVSHM_E_EXIST);
+    ck_assert_int_eq(ivshm_fwd_host_claim_source(&b.view, ctrl, 0, &err), IVSHM_E_EXIST);
     char want[128];
     snprintf(want, sizeof(want), "t1: queue 0 is driven by gen-a (pid %d, party %d)", (int)getpid(),
              a.view.party);
     ck_assert_msg(strstr(err.msg, want), "%s", err.msg);
-    ck_assert_int_eq(ivshm_fwd_source_check(&b.view, ctrl, 0, &err), IVSHM_E_EXIST);
-    ck_assert_int_eq(ivshm_fwd_source_check(&a.view, ctrl, 0, &err), IVSHM_OK); /* ours */
-    ck_assert_int_eq(ivshm_fwd_source_claim(&b.view, ctrl, 1, &err), IVSHM_OK);
+    ck_assert_int_eq(ivshm_fwd_host_check_source(&b.view, ctrl, 0, &err), IVSHM_E_EXIST);
+    ck_assert_int_eq(ivshm_fwd_host_check_source(&a.view, ctrl, 0, &err), IVSHM_OK); /* ours */
+    ck_assert_int_eq(ivshm_fwd_host_claim_source(&b.view, ctrl, 1, &err), IVSHM_OK);
 
     /* b cannot release a's claim; a can. */
-    ivshm_fwd_source_release(&b.view, ctrl, 0);
+    ivshm_fwd_host_release_source(&b.view, ctrl, 0);
     ck_assert_uint_eq(atomic_load(&ctrl->q[0].source), word);
-    ivshm_fwd_source_release(&a.view, ctrl, 0);
+    ivshm_fwd_host_release_source(&a.view, ctrl, 0);
     ck_assert_uint_eq(atomic_load(&ctrl->q[0].source), 0);
 
     /* Stale: a's slot released, then claimed again (its attach count moves
@@ -441,21 +442,21 @@ START_TEST(test_queue_sources)
     atomic_store(&ctrl->q[0].source, word);
     int slot = a.view.party;
     ivshm_segment_detach(&a);
-    ck_assert_int_eq(ivshm_fwd_source_check(&b.view, ctrl, 0, &err), IVSHM_OK);
+    ck_assert_int_eq(ivshm_fwd_host_check_source(&b.view, ctrl, 0, &err), IVSHM_OK);
     ck_assert_int_eq(ivshm_segment_attach(dir, "t1", IVSHM_ATTACH_CLAIM, "gen-a2", &a, &err),
                      IVSHM_OK);
     ck_assert_int_eq(a.view.party, slot);
-    ck_assert_int_eq(ivshm_fwd_source_check(&b.view, ctrl, 0, &err), IVSHM_OK);
-    ck_assert_int_eq(ivshm_fwd_source_claim(&b.view, ctrl, 0, &err), IVSHM_OK);
+    ck_assert_int_eq(ivshm_fwd_host_check_source(&b.view, ctrl, 0, &err), IVSHM_OK);
+    ck_assert_int_eq(ivshm_fwd_host_claim_source(&b.view, ctrl, 0, &err), IVSHM_OK);
     /* Garbage from a peer (a party index past the table) is stale too. */
     atomic_store(&ctrl->q[2].source, 0xffffffff00000063ull);
-    ck_assert_int_eq(ivshm_fwd_source_claim(&a.view, ctrl, 2, &err), IVSHM_OK);
+    ck_assert_int_eq(ivshm_fwd_host_claim_source(&a.view, ctrl, 2, &err), IVSHM_OK);
     /* No party, or a queue out of range: nothing to claim with. */
     struct ivshm_segment ro;
     ck_assert_int_eq(ivshm_segment_attach(dir, "t1", IVSHM_ATTACH_READONLY, NULL, &ro, &err),
                      IVSHM_OK);
-    ck_assert_int_eq(ivshm_fwd_source_claim(&ro.view, ctrl, 3, &err), IVSHM_E_INVAL);
-    ck_assert_int_eq(ivshm_fwd_source_claim(&a.view, ctrl, IVSHM_FWD_MAX_QUEUES, &err),
+    ck_assert_int_eq(ivshm_fwd_host_claim_source(&ro.view, ctrl, 3, &err), IVSHM_E_INVAL);
+    ck_assert_int_eq(ivshm_fwd_host_claim_source(&a.view, ctrl, IVSHM_FWD_MAX_QUEUES, &err),
                      IVSHM_E_INVAL);
     ivshm_segment_detach(&ro);
     ivshm_segment_detach(&a);

@@ -21,15 +21,25 @@ static void expect_clean_rejection(void *mem, uint64_t size, const char *needle)
     ck_assert_msg(strstr(err.msg, needle), "'%s' does not say '%s'", err.msg, needle);
 }
 
+enum { SIZE = 64 << 10 };
+
+/* A segment of SIZE bytes in fresh memory, with ring "rx" when `ring`. */
+static uint8_t *small_segment(struct ivshm_builder *b, bool ring)
+{
+    uint8_t *mem = test_seg_alloc(SIZE);
+    struct ivshm_error err;
+    test_builder_init(b, mem, SIZE, 4, 4);
+    if (ring)
+        ck_assert_int_eq(ivshm_builder_add_ring(b, "rx", 8, 0, &err), IVSHM_OK);
+    ivshm_builder_finalize(b);
+    return mem;
+}
+
 START_TEST(test_object_name_with_control_bytes)
 {
-    const uint64_t size = 64 << 10;
-    uint8_t *mem = test_seg_alloc(size);
+    const uint64_t size = SIZE;
     struct ivshm_builder b;
-    struct ivshm_error err;
-    test_builder_init(&b, mem, size, 4, 4);
-    ck_assert_int_eq(ivshm_builder_add_ring(&b, "rx", 8, 0, &err), IVSHM_OK);
-    ivshm_builder_finalize(&b);
+    uint8_t *mem = small_segment(&b, true);
     memcpy(b.dir[0].name, "r\nx", 4);
     expect_clean_rejection(mem, size, "object name: byte 0x0a at offset 1");
     memcpy(b.dir[0].name, "\x1b[2J", 5);
@@ -44,11 +54,9 @@ END_TEST
 
 START_TEST(test_segment_name_with_control_bytes)
 {
-    const uint64_t size = 64 << 10;
-    uint8_t *mem = test_seg_alloc(size);
+    const uint64_t size = SIZE;
     struct ivshm_builder b;
-    test_builder_init(&b, mem, size, 4, 4);
-    ivshm_builder_finalize(&b);
+    uint8_t *mem = small_segment(&b, false);
     memcpy(b.hdr->name, "vm\n1", 5);
     expect_clean_rejection(mem, size, "segment name: byte 0x0a at offset 2");
     b.hdr->name[0] = 0;
@@ -65,13 +73,10 @@ END_TEST
 
 START_TEST(test_party_label_with_control_bytes)
 {
-    const uint64_t size = 64 << 10;
-    uint8_t *mem = test_seg_alloc(size);
     struct ivshm_builder b;
-    test_builder_init(&b, mem, size, 4, 4);
-    ivshm_builder_finalize(&b);
+    uint8_t *mem = small_segment(&b, false);
     struct ivshm_segment_view view;
-    test_validate(mem, size, &view);
+    test_validate(mem, SIZE, &view);
     int idx = ivshm_party_claim(&view, IVSHM_PARTY_HOST, 7, 1, "ok");
     ck_assert_int_ge(idx, 0);
     /* A peer writes a newline, an escape and a byte above 0x7e, and no
