@@ -189,7 +189,7 @@ static int frames_fit(const struct pg_state *pg, struct ivshm_error *err)
 {
     if (pg->opt.size + IVSHM_PKT_HEADROOM <= pg->pool.obj_size)
         return IVSHM_OK;
-    return cli_error(
+    return ivshm_fail(
         err, IVSHM_E_INVAL,
         "--size %u: frames must fit the pool's %u-byte buffers after %u bytes of headroom",
         pg->opt.size, pg->pool.obj_size, IVSHM_PKT_HEADROOM);
@@ -216,7 +216,7 @@ static int pktgen_run(void *opts, char **args, unsigned nargs)
     int status;
     if (pg_open_all(pg, &err) || frames_fit(pg, &err) ||
         ivshm_fwd_host_wait_ready(&pg->fwds, pg->opt.timeout, &err) || pg_open_queues(pg, &err) ||
-        pg_reclaim_dead(pg, pg->opt.timeout, &err)) {
+        pg_claim_queues(pg, true, &err) || pg_reclaim_dead(pg, pg->opt.timeout, &err)) {
         status = cli_fail(cli_exit_status(err.code), "%s", err.msg);
     } else {
         double seconds = 0;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/internal.h"
 #include "host/cli/cli.h"
 #include "host/cli/traffic.h"
 
@@ -53,8 +54,37 @@ struct pg_state *pg_start(const void *opts, const char *name)
     return &pg;
 }
 
+static void release_queues(struct pg_state *pg)
+{
+    for (int i = 0; i < pg->nsegs; i++) {
+        struct pg_segment *s = &pg->segs[i];
+        for (uint32_t q = 0; q < s->claimed; q++)
+            ivshm_fwd_host_release_source(&s->seg.view, s->ctrl, q);
+        s->claimed = 0;
+    }
+}
+
+int pg_claim_queues(struct pg_state *pg, bool claim, struct ivshm_error *err)
+{
+    for (int i = 0; i < pg->nsegs; i++) {
+        struct pg_segment *s = &pg->segs[i];
+        bool ours = claim && s->seg.view.party >= 0;
+        for (uint32_t q = 0; s->ctrl && q < pg->nqueues; q++) {
+            int rc = ours ? ivshm_fwd_host_claim_source(&s->seg.view, s->ctrl, q, err)
+                          : ivshm_fwd_host_check_source(&s->seg.view, s->ctrl, q, err);
+            if (rc) {
+                release_queues(pg);
+                return rc;
+            }
+            s->claimed += ours;
+        }
+    }
+    return IVSHM_OK;
+}
+
 void pg_close(struct pg_state *pg)
 {
+    release_queues(pg);
     pg_segments_detach(pg);
     free(pg->seen);
     pg->seen = NULL;
@@ -138,15 +168,17 @@ int pg_wait_error(const struct pg_state *pg, struct ivshm_error *err)
         const char *what = i == 0 ? (cons ? "a get from" : "a put into")
                                   : (cons ? "a dequeue from" : "an enqueue into");
         if (atomic_load(&pg_stop_requested))
-            return cli_error(err, IVSHM_E_TIMEOUT,
-                             "%s: interrupted while waiting for another process to finish %s it",
-                             names[i], what);
-        return cli_error(err, IVSHM_E_TIMEOUT,
-                         "%s: gave up after %g s waiting for another process to finish %s it "
-                         "(%s.head %u, %s.tail %u: it died in mid-operation, or a peer wrote "
-                         "there)",
-                         names[i], pg->opt.timeout, what, cons ? "cons" : "prod", head,
-                         cons ? "cons" : "prod", tail);
+            return ivshm_fail(err, IVSHM_E_TIMEOUT,
+                              "%s: interrupted while waiting for another process to finish %s it",
+                              names[i], what);
+        char secs[32];
+        snprintf(secs, sizeof(secs), "%g", pg->opt.timeout);
+        return ivshm_fail(err, IVSHM_E_TIMEOUT,
+                          "%s: gave up after %s s waiting for another process to finish %s it "
+                          "(%s.head %u, %s.tail %u: it died in mid-operation, or a peer wrote "
+                          "there)",
+                          names[i], secs, what, cons ? "cons" : "prod", head,
+                          cons ? "cons" : "prod", tail);
     }
     return IVSHM_OK;
 }
@@ -161,6 +193,7 @@ static struct pg_segment *segment_get(struct pg_state *pg, const char *name, uns
     if (ivshm_segment_attach(pg->opt.dir, name, flags, "pktgen", &s->seg, err) != IVSHM_OK)
         return NULL;
     s->name = name;
+    s->claimed = 0;
     pg->nsegs++; /* detached with the others, even when the next step fails */
     if (ivshm_fwd_host_add(&pg->fwds, &s->seg.view, &s->ctrl, err) != IVSHM_OK)
         return NULL;
@@ -174,12 +207,18 @@ void pg_segments_detach(struct pg_state *pg)
     pg->nsegs = 0;
 }
 
+/* Marks seq as received (seq < seq_issued, so the bitmap stays within twice
+ * what was sent); *duplicate when it was already. */
 static void seen_mark(struct pg_state *pg, uint64_t seq, bool *duplicate)
 {
     if (seq >= pg->seen_bits) {
         uint64_t bits = pg->seen_bits ? pg->seen_bits : 1u << 20;
-        while (bits <= seq)
+        while (bits <= seq && bits <= UINT64_MAX / 2)
             bits *= 2;
+        if (bits <= seq) {
+            *duplicate = false; /* (cannot happen below seq_issued) */
+            return;
+        }
         uint64_t *grown = realloc(pg->seen, bits / 8);
         if (!grown) {
             *duplicate = false; /* cannot tell; memory is short */
@@ -206,6 +245,8 @@ void pg_frame_fill(struct pg_state *pg, uint64_t handle, uint32_t qi, uint64_t s
         pkt->port = (uint16_t)qi;
     }
     ivshm_frame_fill(obj + IVSHM_PKT_HEADROOM, pg->opt.size, seq, pktgen_mac);
+    if (seq >= pg->seq_issued)
+        pg->seq_issued = seq + 1; /* a frame numbered higher was forged (F7) */
 }
 
 bool pg_frame_check(struct pg_state *pg, uint32_t qi, uint64_t handle, uint64_t *seq)
@@ -221,7 +262,8 @@ bool pg_frame_check(struct pg_state *pg, uint32_t qi, uint64_t handle, uint64_t 
     const struct ivshm_pkt *pkt = (const struct ivshm_pkt *)obj;
     uint64_t got;
     if (pkt->data_off != IVSHM_PKT_HEADROOM || pkt->data_len != pg->opt.size ||
-        !ivshm_frame_check(obj + IVSHM_PKT_HEADROOM, pg->opt.size, (uint8_t)qi, &got)) {
+        !ivshm_frame_check(obj + IVSHM_PKT_HEADROOM, pg->opt.size, (uint8_t)qi, &got) ||
+        got >= pg->seq_issued) {
         pg->st.corrupted++;
         return true;
     }
@@ -295,8 +337,8 @@ int pg_open_all(struct pg_state *pg, struct ivshm_error *err)
     for (int i = 0; i < pg->nsegs; i++)
         any_ctrl |= pg->segs[i].ctrl != NULL;
     if (!any_ctrl)
-        return cli_error(err, IVSHM_E_NOENT, "%s: no '%s' memzone (create it with --preset fwd)",
-                         o->name, IVSHM_FWD_CTRL);
+        return ivshm_fail(err, IVSHM_E_NOENT, "%s: no '%s' memzone (create it with --preset fwd)",
+                          o->name, IVSHM_FWD_CTRL);
     return IVSHM_OK;
 }
 

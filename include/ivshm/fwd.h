@@ -103,12 +103,19 @@ enum ivshm_fwd_state {
     IVSHM_FWD_FAIL = 5,
 };
 
-/* Counters of one queue pair, written by the forwarder only. */
+/* One queue pair: counters written by the forwarder only, and the traffic
+ * source that drives it (docs/abi.md 4.1). */
 struct ivshm_fwd_counters {
     _Atomic uint64_t received; /* dequeued from rx */
     _Atomic uint64_t sent;     /* enqueued to tx */
     _Atomic uint64_t dropped;  /* not forwarded: invalid handle or frame */
-    uint8_t pad[IVSHM_CACHE_LINE - 24];
+    uint8_t reserved24[8];     /* +24: assigned to the doorbell work (wakeups) */
+    /* +32: the host traffic source (pktgen, ivshm-port) driving this queue,
+     * one 8-byte word changed by CAS only: bits 0..31 `source`, its party
+     * index + 1 in this segment (0: none); bits 32..63 `source_attach`, the
+     * low 32 bits of that party slot's attach_count when it claimed. */
+    _Atomic uint64_t source;
+    uint8_t pad[IVSHM_CACHE_LINE - 40];
 };
 
 struct ivshm_fwd_ctrl {
@@ -122,6 +129,7 @@ struct ivshm_fwd_ctrl {
 };
 
 _Static_assert(sizeof(struct ivshm_fwd_counters) == IVSHM_CACHE_LINE, "one line per queue");
+_Static_assert(offsetof(struct ivshm_fwd_counters, source) == 32, "source at +32");
 _Static_assert(offsetof(struct ivshm_fwd_ctrl, q) == IVSHM_CACHE_LINE, "counters at 64");
 _Static_assert(sizeof(struct ivshm_fwd_ctrl) == 17 * IVSHM_CACHE_LINE, "ctrl is 1088 bytes");
 

@@ -21,10 +21,6 @@ rings and must all come back intact.
   wedged-free-ring  pktgen killed with SIGKILL, and the pool's free ring
                 left half-updated (as by a kill in mid-get): the next pktgen
                 repairs it, reclaims, runs to zero loss; the pool is whole
-  stuck-free-ring  the free ring's cons.head moved 5 ahead of its tail
-                beside a live forwarder and no dead party (issue 13 F1):
-                pktgen gives up after --timeout, and at once on SIGINT or
-                SIGTERM, with one line naming the ring and what it waited for
   latency       --latency (one in flight) and --rate: every frame's round
                 trip, figures in order, nothing lost
 
@@ -300,61 +296,6 @@ def case_wedged_free_ring():
     report("wedged-free-ring", problem, summary and f"{summary['reclaimed']} reclaimed")
 
 
-def nudge_free_ring(name, side_offset, by):
-    """Moves a head of segment `name`'s pool free ring `by` ahead of its tail
-    (side_offset 0: prod, 128: cons), as a process killed in mid-operation
-    (or a scribbling peer) leaves it. Returns (head, tail) after."""
-    info, pool = inspect_object(name, "pkts")
-    with open(info["path"], "r+b") as f:
-        f.seek(pool["offset"] + side_offset + 4)
-        tail = int.from_bytes(f.read(4), "little")
-        f.seek(pool["offset"] + side_offset)
-        f.write(((tail + by) % 2**32).to_bytes(4, "little"))
-    return tail + by, tail
-
-
-def case_stuck_free_ring():
-    # F1: cons.head 5 ahead of cons.tail, nobody dead (so no repair): the
-    # first get waits for a tail that never comes. --timeout 2 bounds it.
-    problems, notes = [], []
-    create("sf")
-    fwd = start_fwd("sf", stderr=subprocess.DEVNULL)
-    nudge_free_ring("sf", 128, 5)
-    started = time.monotonic()
-    proc = subprocess.run([IVSHM, "pktgen", "sf", "--count", "1000", "--timeout", "2", "--keep",
-                           *PKTGEN_CPU], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True, timeout=60)
-    took = time.monotonic() - started
-    err = proc.stderr.strip()
-    if proc.returncode != 1 or len(err.splitlines()) != 1 or "sf/pkts's free ring" not in err or \
-            "gave up after 2 s waiting for another process to finish a get" not in err:
-        problems.append(f"--timeout 2: exit {proc.returncode}, stderr {err!r}")
-    elif took > 10:
-        problems.append(f"--timeout 2 took {took:.1f} s")
-    notes.append(f"--timeout 2 ended after {took:.1f} s")
-    # Signals end the wait at once.
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        gen = subprocess.Popen([IVSHM, "pktgen", "sf", "--count", "1000", "--timeout", "60",
-                                "--keep", *PKTGEN_CPU], env=ENV, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True)
-        cleanups.append(lambda g=gen: g.poll() is None and g.kill())
-        time.sleep(1.5)
-        gen.send_signal(sig)
-        started = time.monotonic()
-        try:
-            _, err = gen.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            problems.append(f"{sig.name}: still running 10 s later")
-            continue
-        took = time.monotonic() - started
-        if gen.returncode != 1 or "interrupted while waiting for another process to finish a " \
-                "get from it" not in err or len(err.strip().splitlines()) != 1:
-            problems.append(f"{sig.name}: exit {gen.returncode}, stderr {err.strip()!r}")
-        notes.append(f"{sig.name}: ended {took:.2f} s later")
-    fwd.kill()
-    report("stuck-free-ring", "; ".join(problems) or None, ", ".join(notes))
-
-
 def case_latency():
     create("lt")
     fwd = start_fwd("lt")
@@ -385,7 +326,7 @@ CASES = [("host-only", case_host_only), ("direct", case_direct), ("uefi", case_u
          ("host-restart", case_host_restart), ("forwarder-stops", case_forwarder_stops),
          ("stale-ctrl", case_stale_ctrl), ("garbage-queue-count", case_garbage_queue_count),
          ("missing-ring", case_missing_ring), ("wedged-free-ring", case_wedged_free_ring),
-         ("stuck-free-ring", case_stuck_free_ring), ("latency", case_latency)]
+         ("latency", case_latency)]
 
 
 if __name__ == "__main__":
