@@ -87,7 +87,7 @@ struct pg_state {
 };
 
 /* Set by SIGINT and SIGTERM (pktgen): stop sending (or waiting), collect,
- * report. It also ends any wait on a ring (pg_bound_waits). */
+ * report. It also ends any wait on a ring (pg_open_queues bounds them). */
 extern _Atomic bool pg_stop_requested;
 
 /* The options both commands take: --queues, --tx-to, --rx-from, --timeout,
@@ -119,9 +119,9 @@ static inline uint64_t pg_tsc(void)
 }
 double pg_tsc_hz(void);
 
-/* Whether a ring wait gave up (pg_open_queues bounds every wait in the rings
- * we use, the pool's free ring included, by --timeout and pg_stop_requested): IVSHM_E_TIMEOUT with
- * one line naming the ring and what it waited for; IVSHM_OK otherwise. */
+/* Whether a ring wait gave up (pg_open_queues bounds the waits of every ring
+ * we use): IVSHM_E_TIMEOUT with one line naming the ring and what it waited
+ * for; IVSHM_OK otherwise. */
 int pg_wait_error(const struct pg_state *pg, struct ivshm_error *err);
 
 /* Writes frame `seq` into the buffer `handle` for queue qi: the packet
