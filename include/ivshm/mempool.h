@@ -23,7 +23,8 @@
 
 #include "ring.h"
 
-#define IVSHM_MEMPOOL_CACHE_MAX 512u /* largest cache size */
+#define IVSHM_MEMPOOL_CACHE_MAX 512u  /* largest cache size */
+#define IVSHM_MEMPOOL_NO_PARTY  0xffu /* mp->party of a handle that acts as no party */
 
 struct ivshm_mempool {
     struct ivshm_ring ring; /* free ring */
@@ -36,7 +37,8 @@ struct ivshm_mempool {
     uint32_t stride;
     uint32_t stride_shift; /* stride = odd << stride_shift */
     uint64_t odd_inverse;  /* (stride >> stride_shift)^-1 mod 2^64 */
-    uint8_t party;         /* our party index (view->party), recorded in state bytes */
+    uint8_t party;         /* our party index (view->party), recorded in state bytes;
+                              IVSHM_MEMPOOL_NO_PARTY in a host tool's handle of no party */
     uint64_t dropped;      /* garbage handles found in the free ring */
 };
 
@@ -143,7 +145,9 @@ static IVSHM_INLINE int ivshm_mempool_put_bulk(struct ivshm_mempool *mp,
                                                const uint64_t *handles, uint32_t n, uint32_t *freed)
 {
     int rc = IVSHM_OK;
-    if (cache != NULL && cache->size != 0 && n <= IVSHM_MEMPOOL_CACHE_MAX) {
+    /* A handle of no party (a repair tool's) puts straight to the free ring. */
+    if (cache != NULL && cache->size != 0 && n <= IVSHM_MEMPOOL_CACHE_MAX &&
+        mp->party != IVSHM_MEMPOOL_NO_PARTY) {
         /* Into the private cache: check and mark each, append it. Before a
          * put len < flush_at <= 768, so len + n may pass the 1024 slots when
          * n is large: give the excess back first. */
