@@ -206,10 +206,15 @@ int ivshm_fwd_host_pause(const char *segment, struct ivshm_fwd_ctrl *ctrl, doubl
             if (atomic_compare_exchange_strong_explicit(
                     &ctrl->state, &pause, before == IVSHM_FWD_PAUSE ? IVSHM_FWD_READY : before,
                     memory_order_acq_rel, memory_order_acquire))
-                return ivshm_fail(err, IVSHM_E_TIMEOUT,
-                                  "%s: the forwarder polls (its heartbeat moves) but did not "
-                                  "acknowledge PAUSE within %.0f s; nothing was changed",
-                                  segment, timeout);
+                return stop && atomic_load(stop)
+                           ? ivshm_fail(err, IVSHM_E_TIMEOUT,
+                                        "%s: interrupted while waiting for the forwarder to "
+                                        "pause; nothing was changed",
+                                        segment)
+                           : ivshm_fail(err, IVSHM_E_TIMEOUT,
+                                        "%s: the forwarder polls (its heartbeat moves) but did "
+                                        "not acknowledge PAUSE within %.0f s; nothing was changed",
+                                        segment, timeout);
             if (pause != IVSHM_FWD_PAUSED)
                 return ivshm_fail(err, IVSHM_E_CORRUPT, "%s: the forwarder's state keeps changing",
                                   segment);
