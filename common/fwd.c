@@ -484,9 +484,10 @@ static uint32_t drain(struct ivshm_fwd *fwd)
  * PAUSE: a host repairs the segment (docs/abi.md 4.1). Stops touching rings
  * and buffers: what the ports hold (frames tx refused) is abandoned and
  * counted as dropped (the repair takes the buffers back), the counters are
- * published and PAUSED answers, with release. Then it only beats the heart
- * until the host moves the state on: READY or FWD (resume: the rings'
- * indices were rewritten, their private copies are re-read), or EXIT
+ * published and PAUSED answers, with release (again each time it finds
+ * PAUSE). Then it only beats the heart until the host moves the state on:
+ * READY or FWD (resume: the rings' indices were rewritten, their private
+ * copies are re-read, the queue count is published again), or EXIT
  * (returns true). Any other value, a peer's garbage included, keeps it
  * paused: a repair may be rewriting the rings.
  */
@@ -499,23 +500,26 @@ static bool pause_for_repair(struct ivshm_fwd *fwd, uint64_t *beat)
         port->pending_len = port->pending_at = 0;
         publish(port);
     }
-    uint32_t expected = IVSHM_FWD_PAUSE;
-    atomic_compare_exchange_strong_explicit(&ctrl->state, &expected, IVSHM_FWD_PAUSED,
-                                            memory_order_release, memory_order_relaxed);
-    for (;;) {
-        for (uint32_t i = 0; i < IVSHM_FWD_HEARTBEAT_POLLS; i++)
-            ivshm__cpu_relax();
-        atomic_store_explicit(&ctrl->heartbeat, ++*beat, memory_order_relaxed);
-        uint32_t st = atomic_load_explicit(&ctrl->state, memory_order_acquire);
+    for (uint32_t st = IVSHM_FWD_PAUSE;;
+         st = atomic_load_explicit(&ctrl->state, memory_order_acquire)) {
         if (st == IVSHM_FWD_EXIT)
             return true;
         if (st == IVSHM_FWD_READY || st == IVSHM_FWD_FWD)
             break;
+        /* Answered again whenever PAUSE is there: a host that came after a
+         * peer's garbage replaced our first PAUSED asks anew. */
+        if (st == IVSHM_FWD_PAUSE)
+            atomic_compare_exchange_strong_explicit(&ctrl->state, &st, IVSHM_FWD_PAUSED,
+                                                    memory_order_release, memory_order_relaxed);
+        for (uint32_t i = 0; i < IVSHM_FWD_HEARTBEAT_POLLS; i++)
+            ivshm__cpu_relax();
+        atomic_store_explicit(&ctrl->heartbeat, ++*beat, memory_order_relaxed);
     }
     for (uint32_t i = 0; i < fwd->queues; i++) {
         ivshm_ring_resync(fwd->port[i].rx);
         ivshm_ring_resync(fwd->port[i].tx);
     }
+    ctrl->queues = fwd->queues; /* in case a peer wrote over it */
     return false;
 }
 

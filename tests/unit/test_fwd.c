@@ -450,8 +450,9 @@ static void send_frames(struct ivshm_fwd *fwd, struct ivshm_ring *rx, unsigned n
 
 /* PAUSE (issue 13 F11, `ivshm repair`): the forwarder gives up what tx
  * refused (counted as dropped), answers PAUSED with consistent counters,
- * stays paused on any state but READY, FWD and EXIT (a peer's garbage too)
- * while a host rewrites the rings, and on READY forwards again from the
+ * stays paused on any state but READY, FWD and EXIT (a peer's garbage too;
+ * a PAUSE after it is answered again) while a host rewrites the rings, and
+ * on READY forwards again from the
  * new indices; PAUSE again, then EXIT while paused: DONE, nothing
  * abandoned. */
 START_TEST(test_run_pause)
@@ -487,6 +488,9 @@ START_TEST(test_run_pause)
     send_frames(&fwd, &rx, 3, 100); /* not taken while paused */
     usleep(20000);
     ck_assert_uint_eq(atomic_load(&fwd.ctrl->q[0].received), 10);
+    /* a host that asks after the garbage gets its answer too */
+    atomic_store(&fwd.ctrl->state, IVSHM_FWD_PAUSE);
+    wait_state(fwd.ctrl, IVSHM_FWD_PAUSED);
     /* the repair: both rings emptied, at indices the forwarder never saw */
     atomic_store(&rx.shared->prod.tail, 0x12345678);
     ivshm_ring_reset(&rx);
