@@ -452,9 +452,8 @@ static void send_frames(struct ivshm_fwd *fwd, struct ivshm_ring *rx, unsigned n
  * refused (counted as dropped), answers PAUSED with consistent counters,
  * stays paused on any state but READY, FWD and EXIT (a peer's garbage too;
  * a PAUSE after it is answered again) while a host rewrites the rings, and
- * on READY forwards again from the
- * new indices; PAUSE again, then EXIT while paused: DONE, nothing
- * abandoned. */
+ * on READY forwards again from the new indices; PAUSE again, then EXIT
+ * while paused: DONE, nothing abandoned. */
 START_TEST(test_run_pause)
 {
     static struct ivshm_fwd fwd;

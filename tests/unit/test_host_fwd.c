@@ -21,28 +21,14 @@
 #include "host/internal.h"
 #include "ivshm/builder.h"
 #include "ivshm/party.h"
+#include "test_host_util.h"
 #include "test_run.h"
 
 static char dir[PATH_MAX];
 
-/* A fresh directory holding segment "hf" of preset fwd, one queue pair. */
 static void setup(void)
 {
-    const char *base = getenv("TEST_TMP");
-    snprintf(dir, sizeof(dir), "%s/host_fwd.XXXXXX", base && *base ? base : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    struct ivshm_object_spec spec[4];
-    uint32_t n;
-    struct ivshm_error err = {0};
-    ck_assert_int_eq(ivshm_fwd_preset(1, spec, 4, &n, &err), IVSHM_OK);
-    struct ivshm_create_opts o = {.name = "hf",
-                                  .dir = dir,
-                                  .size = 16u << 20,
-                                  .numa_node = -1,
-                                  .objects = spec,
-                                  .object_count = n};
-    struct ivshm_create_result res;
-    ck_assert_msg(ivshm_segment_create(&o, &res, &err) == IVSHM_OK, "create: %s", err.msg);
+    test_fwd_segment(dir, "host_fwd", "hf");
 }
 
 static void teardown(void)
@@ -131,17 +117,6 @@ START_TEST(test_wait_ready_errors)
 }
 END_TEST
 
-static void *beat(void *arg)
-{
-    struct ivshm_fwd_ctrl *ctrl = arg;
-    while (atomic_load(&ctrl->state) != IVSHM_FWD_EXIT) {
-        atomic_fetch_add(&ctrl->heartbeat, 1);
-        usleep(1000);
-    }
-    atomic_store(&ctrl->state, IVSHM_FWD_DONE);
-    return NULL;
-}
-
 START_TEST(test_states)
 {
     static struct party p;
@@ -149,7 +124,7 @@ START_TEST(test_states)
     struct ivshm_error err = {0};
     atomic_store(&p.ctrl->state, IVSHM_FWD_READY);
     pthread_t t;
-    ck_assert_int_eq(pthread_create(&t, NULL, beat, p.ctrl), 0);
+    ck_assert_int_eq(pthread_create(&t, NULL, test_beat, p.ctrl), 0);
     ck_assert_int_eq(ivshm_fwd_host_wait_ready(&p.host, 10, &err), IVSHM_OK);
     ivshm_fwd_host_start(&p.host);
     ck_assert_uint_eq(atomic_load(&p.ctrl->state), IVSHM_FWD_FWD);
@@ -177,35 +152,10 @@ END_TEST
 
 /* ---- a dead party's buffers ---- */
 
-/* A child process attaches as a host party (slot 0: it comes first), takes
- * `take` buffers, sends `send` of them into rx0 and `back` into tx0 (as if a
- * forwarder had passed them on), keeps the rest, then dies (SIGKILL): its
- * slot stays claimed. With wedge, the free ring's head is left one ahead of
- * its tail, as by a kill in the middle of a put. */
+/* A dead party: test_dead_party on "hf" (slot 0 when it comes first). */
 static void dead_party(unsigned take, unsigned send, unsigned back, bool wedge)
 {
-    pid_t pid = fork();
-    ck_assert_int_ne(pid, -1);
-    if (pid == 0) {
-        static struct party c;
-        struct ivshm_error err;
-        if (ivshm_segment_attach(dir, "hf", IVSHM_ATTACH_CLAIM, "child", &c.seg, &err) ||
-            ivshm_mempool_lookup(&c.seg.view, "pkts", &c.pool, &err) ||
-            ivshm_ring_lookup(&c.seg.view, "rx0", &c.rx, &err) ||
-            ivshm_ring_lookup(&c.seg.view, "tx0", &c.tx, &err))
-            _exit(1);
-        uint64_t h[256];
-        if (take > 256 || ivshm_mempool_get_bulk(&c.pool, NULL, h, take) ||
-            ivshm_ring_enqueue_burst(&c.rx, h, send, NULL) != send ||
-            ivshm_ring_enqueue_burst(&c.tx, h + send, back, NULL) != back)
-            _exit(1);
-        if (wedge)
-            atomic_fetch_add(&c.pool.ring.shared->prod.head, 1);
-        raise(SIGKILL);
-    }
-    int status;
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    test_dead_party(dir, "hf", take, send, back, wedge);
 }
 
 /* A dead party (dead_party's arguments), then `other` attached with label
@@ -456,7 +406,7 @@ START_TEST(test_pause_unanswered)
     attach(&p, "unit", NULL);
     atomic_store(&p.ctrl->state, IVSHM_FWD_READY);
     pthread_t t;
-    ck_assert_int_eq(pthread_create(&t, NULL, beat, p.ctrl), 0);
+    ck_assert_int_eq(pthread_create(&t, NULL, test_beat, p.ctrl), 0);
     bool paused = true;
     struct ivshm_error err = {0};
     ck_assert_int_eq(ivshm_fwd_host_pause("hf", p.ctrl, 0.2, NULL, &paused, &err), IVSHM_E_TIMEOUT);

@@ -22,28 +22,14 @@
 #include "host/repair.h"
 #include "ivshm/builder.h"
 #include "ivshm/party.h"
+#include "test_host_util.h"
 #include "test_run.h"
 
 static char dir[PATH_MAX];
 
-/* A fresh directory holding segment "hr" of preset fwd, one queue pair. */
 static void setup(void)
 {
-    const char *base = getenv("TEST_TMP");
-    snprintf(dir, sizeof(dir), "%s/host_repair.XXXXXX", base && *base ? base : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    struct ivshm_object_spec spec[4];
-    uint32_t n;
-    struct ivshm_error err = {0};
-    ck_assert_int_eq(ivshm_fwd_preset(1, spec, 4, &n, &err), IVSHM_OK);
-    struct ivshm_create_opts o = {.name = "hr",
-                                  .dir = dir,
-                                  .size = 16u << 20,
-                                  .numa_node = -1,
-                                  .objects = spec,
-                                  .object_count = n};
-    struct ivshm_create_result res;
-    ck_assert_msg(ivshm_segment_create(&o, &res, &err) == IVSHM_OK, "create: %s", err.msg);
+    test_fwd_segment(dir, "host_repair", "hr");
 }
 
 static void teardown(void)
@@ -154,34 +140,12 @@ static void traffic(struct party *p, unsigned n)
     ck_assert_uint_eq(ivshm_mempool_free_count(&p->pool), p->pool.count);
 }
 
-/* A child attaches, takes `take` buffers, sends `send` of them into rx0,
- * and dies by SIGKILL. */
-static void dead_party(unsigned take, unsigned send)
-{
-    pid_t pid = fork();
-    ck_assert_int_ne(pid, -1);
-    if (pid == 0) {
-        static struct party c;
-        struct ivshm_error err;
-        uint64_t h[256];
-        if (ivshm_segment_attach(dir, "hr", IVSHM_ATTACH_CLAIM, "child", &c.seg, &err) ||
-            ivshm_mempool_lookup(&c.seg.view, "pkts", &c.pool, &err) ||
-            ivshm_ring_lookup(&c.seg.view, "rx0", &c.rx, &err) || take > 256 ||
-            ivshm_mempool_get_bulk(&c.pool, NULL, h, take) ||
-            ivshm_ring_enqueue_burst(&c.rx, h, send, NULL) != send)
-            _exit(1);
-        raise(SIGKILL);
-    }
-    int status;
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-}
-
 /* Damage in every region a repair mends, done through p (whose pool must not
  * be used afterwards: its free ring is left half-updated). */
 static void damage(struct party *p)
 {
-    dead_party(60, 20); /* slot 0: the forwarder forwards its 20 frames into tx0 */
+    test_dead_party(dir, "hr", 60, 20, 0,
+                    false); /* slot 0: the forwarder forwards its 20 frames into tx0 */
     struct ivshm_party *slots = p->seg.view.parties;
     atomic_store(&slots[10].state, 9); /* a state of no known value */
     slots[11].kind = 7;                /* ALIVE, of no known kind */
@@ -189,11 +153,11 @@ static void damage(struct party *p)
     slots[12].kind = IVSHM_PARTY_GUEST; /* a guest with a pid */
     slots[12].pid = 4242;
     atomic_store(&slots[12].state, IVSHM_PARTY_ALIVE);
-    atomic_store(&p->ctrl->q[0].source, 1ull);        /* the dead party's claim of queue 0 */
+    atomic_store(&p->ctrl->q[0].source, 1ull); /* the dead party's claim of queue 0 */
     uint64_t h;
     ck_assert_int_eq(ivshm_mempool_get(&p->pool, NULL, &h), IVSHM_OK);
     atomic_store(&p->pool.state[ivshm_mempool_index(&p->pool, h)], 0xc7); /* no known form */
-    atomic_fetch_add(&p->tx.shared->prod.tail, 5000); /* garbage indices */
+    atomic_fetch_add(&p->tx.shared->prod.tail, 5000);                     /* garbage indices */
     atomic_fetch_add(&p->pool.ring.shared->cons.head, 3);
 }
 
@@ -286,35 +250,31 @@ static void unchanged(struct party *p, struct snapshot before)
     ck_assert_uint_eq(now.state, before.state);
 }
 
+/* A repair refused with IVSHM_E_EXIST and `message` (its %d: our pid),
+ * having changed nothing; returns the state it left. */
+static struct snapshot refused(struct party *p, const char *message)
+{
+    struct snapshot before = snap(p);
+    struct ivshm_repair_report rep;
+    struct ivshm_error err = {0};
+    ck_assert_int_eq(repair(&rep, &err), IVSHM_E_EXIST);
+    char want[160];
+    snprintf(want, sizeof(want), message, (int)getpid());
+    ck_assert_str_eq(err.msg, want);
+    unchanged(p, before);
+    return before;
+}
+
 START_TEST(test_repair_refuses_a_live_user)
 {
     static struct party p;
     attach(&p, "pktgen");
     atomic_fetch_add(&p.tx.shared->prod.tail, 5000);
-    struct snapshot before = snap(&p);
-    struct ivshm_repair_report rep;
-    struct ivshm_error err = {0};
-    ck_assert_int_eq(repair(&rep, &err), IVSHM_E_EXIST);
-    char want[160];
-    snprintf(want, sizeof(want),
-             "hr: process %d (pktgen, party 0) is attached and may be using its buffers; stop it "
-             "first",
-             (int)getpid());
-    ck_assert_str_eq(err.msg, want);
-    unchanged(&p, before);
+    refused(&p, "hr: process %d (pktgen, party 0) is attached and may be using its buffers; "
+                "stop it first");
     ivshm_segment_detach(&p.seg);
 }
 END_TEST
-
-static void *beat(void *arg)
-{
-    struct ivshm_fwd_ctrl *ctrl = arg;
-    while (atomic_load(&ctrl->state) != IVSHM_FWD_EXIT) {
-        atomic_fetch_add(&ctrl->heartbeat, 1);
-        usleep(1000);
-    }
-    return NULL;
-}
 
 START_TEST(test_repair_refuses_a_forwarder_that_does_not_answer)
 {
@@ -324,19 +284,12 @@ START_TEST(test_repair_refuses_a_forwarder_that_does_not_answer)
     attach(&p, IVSHM_FWD_HOST_FORWARDER_LABEL);
     atomic_store(&p.ctrl->state, IVSHM_FWD_READY);
     atomic_fetch_add(&p.tx.shared->prod.tail, 5000);
-    struct snapshot before = snap(&p);
+    struct snapshot before = refused(&p, "hr: forwarder process %d (party 0) is attached but "
+                                         "does not poll (stopped?); resume or stop it first");
     struct ivshm_repair_report rep;
     struct ivshm_error err = {0};
-    ck_assert_int_eq(repair(&rep, &err), IVSHM_E_EXIST);
-    char want[160];
-    snprintf(want, sizeof(want),
-             "hr: forwarder process %d (party 0) is attached but does not poll (stopped?); "
-             "resume or stop it first",
-             (int)getpid());
-    ck_assert_str_eq(err.msg, want);
-    unchanged(&p, before);
     pthread_t t;
-    ck_assert_int_eq(pthread_create(&t, NULL, beat, p.ctrl), 0);
+    ck_assert_int_eq(pthread_create(&t, NULL, test_beat, p.ctrl), 0);
     ck_assert_int_eq(ivshm_repair(dir, "hr", 0.3, NULL, &rep, &err), IVSHM_E_TIMEOUT);
     ck_assert_str_eq(err.msg, "hr: the forwarder polls (its heartbeat moves) but did not "
                               "acknowledge PAUSE within 0 s; nothing was changed");
