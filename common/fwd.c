@@ -308,6 +308,27 @@ static int default_segment(const struct ivshm_fwd_config *cfg, const struct ivsh
     return IVSHM_OK;
 }
 
+/* A forwarder that starts carries on from the shared counters (they count
+ * across restarts), but holds nothing: whatever its predecessor held when
+ * it died (received - sent - dropped) counts as dropped, so the host sees
+ * received = sent + dropped again (docs/abi.md 4.1). Those buffers are still
+ * marked as their sender's and come back with its others (reclaim, repair).
+ * Counters a peer left with sent above received restart at received = sent. */
+static void carry_on(struct ivshm_fwd_port *port, struct ivshm_fwd_counters *counters)
+{
+    uint64_t received = atomic_load_explicit(&counters->received, memory_order_relaxed);
+    uint64_t sent = atomic_load_explicit(&counters->sent, memory_order_relaxed);
+    if (sent > received)
+        received = sent;
+    port->received = received;
+    port->sent = sent;
+    port->dropped = received - sent;
+    /* Now, not at the first frame: a host may be waiting for us to hold
+     * nothing. */
+    atomic_store_explicit(&counters->received, received, memory_order_relaxed);
+    atomic_store_explicit(&counters->dropped, port->dropped, memory_order_relaxed);
+}
+
 int ivshm_fwd_open(struct ivshm_fwd *fwd, const struct ivshm_fwd_config *cfg,
                    const struct ivshm_fwd_resolver *resolve_fn, struct ivshm_error *err)
 {
@@ -360,11 +381,7 @@ int ivshm_fwd_open(struct ivshm_fwd *fwd, const struct ivshm_fwd_config *cfg,
         port->mac_mode = (uint8_t)cfg->mac_mode;
         port->burst = fwd->burst;
         port->pending_len = port->pending_at = 0;
-        /* Carry on from the shared counters: a forwarder that restarts keeps
-         * counting where the last one stopped. */
-        port->received = atomic_load_explicit(&counters->received, memory_order_relaxed);
-        port->sent = atomic_load_explicit(&counters->sent, memory_order_relaxed);
-        port->dropped = atomic_load_explicit(&counters->dropped, memory_order_relaxed);
+        carry_on(port, counters);
     }
     return IVSHM_OK;
 }
@@ -489,6 +506,54 @@ static uint32_t drain(struct ivshm_fwd *fwd)
     }
 }
 
+/*
+ * PAUSE: a host repairs the segment (docs/abi.md 4.1). Stops touching rings
+ * and buffers: what the ports hold (frames tx refused) is abandoned and
+ * counted as dropped (the repair takes the buffers back), the counters are
+ * published and PAUSED answers, with release (again each time it finds
+ * PAUSE). Then it only beats the heart until the host moves the state on:
+ * READY or FWD (resume: the rings' indices were rewritten, their private
+ * copies are re-read, the queue count is published again), or EXIT
+ * (returns true). Any other value, a peer's garbage included, keeps it
+ * paused: a repair may be rewriting the rings.
+ */
+static bool pause_for_repair(struct ivshm_fwd *fwd, uint64_t *beat)
+{
+    struct ivshm_fwd_ctrl *ctrl = fwd->ctrl;
+    for (uint32_t i = 0; i < fwd->queues; i++) {
+        struct ivshm_fwd_port *port = &fwd->port[i];
+        port->dropped += ivshm_fwd_pending(port);
+        port->pending_len = port->pending_at = 0;
+        publish(port);
+    }
+    for (uint32_t st = IVSHM_FWD_PAUSE;;
+         st = atomic_load_explicit(&ctrl->state, memory_order_acquire)) {
+        if (st == IVSHM_FWD_EXIT)
+            return true;
+        if (st == IVSHM_FWD_READY || st == IVSHM_FWD_FWD)
+            break;
+        /* Answered again whenever PAUSE is there: a host that came after a
+         * peer's garbage replaced our first PAUSED asks anew. */
+        if (st == IVSHM_FWD_PAUSE)
+            atomic_compare_exchange_strong_explicit(&ctrl->state, &st, IVSHM_FWD_PAUSED,
+                                                    memory_order_release, memory_order_relaxed);
+        for (uint32_t i = 0; i < IVSHM_FWD_HEARTBEAT_POLLS; i++)
+            ivshm__cpu_relax();
+        atomic_store_explicit(&ctrl->heartbeat, ++*beat, memory_order_relaxed);
+    }
+    for (uint32_t i = 0; i < fwd->queues; i++) {
+        ivshm_ring_resync(fwd->port[i].rx);
+        ivshm_ring_resync(fwd->port[i].tx);
+    }
+    ctrl->queues = fwd->queues; /* in case a peer wrote over it */
+    return false;
+}
+
+static bool pause_requested(const struct ivshm_fwd_ctrl *ctrl)
+{
+    return atomic_load_explicit(&ctrl->state, memory_order_acquire) == IVSHM_FWD_PAUSE;
+}
+
 uint32_t ivshm_fwd_run(struct ivshm_fwd *fwd)
 {
     struct ivshm_fwd_ctrl *ctrl = fwd->ctrl;
@@ -507,6 +572,8 @@ uint32_t ivshm_fwd_run(struct ivshm_fwd *fwd)
         if ((++beat % IVSHM_FWD_HEARTBEAT_POLLS) == 0) {
             atomic_store_explicit(&ctrl->heartbeat, beat, memory_order_relaxed);
             if (atomic_load_explicit(&ctrl->state, memory_order_acquire) == IVSHM_FWD_EXIT)
+                break;
+            if (pause_requested(ctrl) && pause_for_repair(fwd, &beat))
                 break;
         }
     }

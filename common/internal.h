@@ -107,9 +107,35 @@ int ivshm_ring_attach(struct ivshm_ring *ring, const struct ivshm_segment_view *
 int ivshm_ring_init_raw(struct ivshm_ring *ring, void *mem, uint32_t slots, uint32_t mode,
                         bool format);
 
-/* Acting as party `party` (0..63). Errors: IVSHM_E_INVAL (not a mempool, or
- * party out of range), IVSHM_E_BADSEG. */
+/* Re-reads the handle's private copies of the other side's tail from the
+ * shared indices (after someone rewrote them: ivshm_ring_reset, a repair). */
+void ivshm_ring_resync(struct ivshm_ring *ring);
+
+/* Empties the ring for a repair, while nobody else uses it: every index
+ * set to the producer's head (prod.tail for an SP ring), the slots zeroed,
+ * our private copies re-read. Returns how many entries it held (what
+ * prod.tail - cons.tail said, which a peer's garbage may make anything up
+ * to the ring's size). */
+uint32_t ivshm_ring_reset(struct ivshm_ring *ring);
+
+/* Acting as party `party` (0..63), or as no party (-1: the handle of a host
+ * tool that repairs a pool without a slot in the party table, for audit,
+ * reclaim and rebuild; its get fails with IVSHM_E_INVAL and its put goes
+ * straight to the free ring, never through a cache: a put records no party).
+ * Errors: IVSHM_E_INVAL (not a mempool, or party out of range),
+ * IVSHM_E_BADSEG. */
 int ivshm_mempool_attach(struct ivshm_mempool *mp, const struct ivshm_segment_view *view,
                          const struct ivshm_dir_entry *entry, int party, struct ivshm_error *err);
+
+/* Rebuilds the pool from scratch, for a repair while no party holds or uses
+ * any of it: every object is marked free (whatever its state byte said) and
+ * goes into the free ring. Returns how many were not free before. */
+uint32_t ivshm_mempool_rebuild_all(struct ivshm_mempool *mp);
+
+/* Mempool `name` of the segment acting as view->party, which may be -1 (no
+ * party: see ivshm_mempool_attach). Errors: as ivshm_mempool_lookup, but
+ * not for party -1. */
+int ivshm_mempool_lookup_any(const struct ivshm_segment_view *view, const char *name,
+                             struct ivshm_mempool *mp, struct ivshm_error *err);
 
 #endif

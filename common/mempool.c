@@ -27,7 +27,7 @@ int ivshm_mempool_attach(struct ivshm_mempool *mp, const struct ivshm_segment_vi
     if (entry->type != IVSHM_OBJ_MEMPOOL)
         return ivshm_fail(err, IVSHM_E_INVAL, "%s/%s is a %s, not a mempool", view->name,
                           entry->name, ivshm_object_type_name(entry->type));
-    if (party < 0 || party >= (int)IVSHM_MAX_PARTIES)
+    if (party < -1 || party >= (int)IVSHM_MAX_PARTIES)
         return ivshm_fail(err, IVSHM_E_INVAL, "%s/%s: party index %d out of range", view->name,
                           entry->name, party);
     if (ivshm_entry_check(entry, view->data_offset, view->size, &sub) != IVSHM_OK)
@@ -45,7 +45,7 @@ int ivshm_mempool_attach(struct ivshm_mempool *mp, const struct ivshm_segment_vi
     mp->objs_bytes = (uint64_t)lay.stride * entry->param0;
     mp->stride_shift = (uint32_t)__builtin_ctz(lay.stride);
     mp->odd_inverse = odd_inverse(lay.stride >> mp->stride_shift);
-    mp->party = (uint8_t)party;
+    mp->party = party < 0 ? IVSHM_MEMPOOL_NO_PARTY : (uint8_t)party;
     mp->debug = IVSHM_MEMPOOL_DEBUG;
     mp->dropped = 0;
     return IVSHM_OK;
@@ -65,6 +65,14 @@ int ivshm_mempool_lookup(const struct ivshm_segment_view *view, const char *name
 void ivshm_mempool_set_debug(struct ivshm_mempool *mp, bool on)
 {
     mp->debug = on;
+}
+
+int ivshm_mempool_lookup_any(const struct ivshm_segment_view *view, const char *name,
+                             struct ivshm_mempool *mp, struct ivshm_error *err)
+{
+    struct ivshm_dir_entry e;
+    int rc = ivshm_object_lookup(view, name, IVSHM_OBJ_MEMPOOL, &e, err);
+    return rc ? rc : ivshm_mempool_attach(mp, view, &e, view->party, err);
 }
 
 int ivshm_mempool_cache_init(struct ivshm_mempool_cache *cache, uint32_t size)
@@ -146,6 +154,8 @@ static int ring_failure(const struct ivshm_mempool *mp, int otherwise)
  * a duplicate, and is dropped (counted in mp->dropped). */
 static int refill(struct ivshm_mempool *mp, struct ivshm_mempool_cache *cache, uint32_t need)
 {
+    if (mp->party == IVSHM_MEMPOOL_NO_PARTY)
+        return IVSHM_E_INVAL; /* nobody to mark the objects as taken by */
     const uint8_t cached = (uint8_t)IVSHM_OBJ_CACHED(mp->party);
     const struct geom g = geom_of(mp);
     uint64_t *dst = &cache->objs[cache->len];
@@ -184,6 +194,8 @@ static IVSHM_INLINE uint32_t take_free(const struct geom *gp, const uint64_t *ha
 
 static int get_uncached(struct ivshm_mempool *mp, uint64_t *handles, uint32_t n)
 {
+    if (mp->party == IVSHM_MEMPOOL_NO_PARTY)
+        return IVSHM_E_INVAL;
     if (ivshm_ring_dequeue_bulk(&mp->ring, handles, n, NULL) != n)
         return ring_failure(mp, IVSHM_E_NOBUFS);
     const struct geom g = geom_of(mp);
@@ -457,7 +469,9 @@ int ivshm__mempool_get_slow(struct ivshm_mempool *mp, struct ivshm_mempool_cache
 int ivshm__mempool_put_slow(struct ivshm_mempool *mp, struct ivshm_mempool_cache *cache,
                             const uint64_t *handles, uint32_t n, uint32_t *freed)
 {
-    if (cache == NULL || cache->size == 0 || n > IVSHM_MEMPOOL_CACHE_MAX)
+    /* A handle of no party (a repair tool's) puts straight to the free ring. */
+    if (cache == NULL || cache->size == 0 || n > IVSHM_MEMPOOL_CACHE_MAX ||
+        mp->party == IVSHM_MEMPOOL_NO_PARTY)
         return put_uncached(mp, handles, n, freed);
     /* Before a put len < flush_at <= 768, so len + n may pass the 1024
      * slots when n is large: give the excess back first. */
@@ -514,7 +528,11 @@ uint32_t ivshm_mempool_reclaim(struct ivshm_mempool *mp, int party)
     return reclaimed;
 }
 
-uint32_t ivshm_mempool_rebuild(struct ivshm_mempool *mp, uint64_t dead_parties)
+/* The free ring rewritten from the state bytes: it then holds every object
+ * that is free, names a party in `take` (bit p for party p), or (with
+ * `invalid_too`) has a state byte of no known form; those are marked free.
+ * Returns how many were not free before. */
+static uint32_t rebuild(struct ivshm_mempool *mp, uint64_t take, bool invalid_too)
 {
     struct ivshm_ring_shared *shared = mp->ring.shared;
     uint64_t *slots = mp->ring.slots;
@@ -522,14 +540,14 @@ uint32_t ivshm_mempool_rebuild(struct ivshm_mempool *mp, uint64_t dead_parties)
     /* Continue from the current consumer tail, so the private copies of live
      * handles stay plausible (indices only move forwards). */
     const uint32_t base = atomic_load_explicit(&shared->cons.tail, memory_order_acquire);
-    uint32_t n = 0, reclaimed = 0;
+    uint32_t n = 0, taken = 0;
     for (uint32_t i = 0; i < mp->count; i++) {
         uint8_t s = atomic_load_explicit(&mp->state[i], memory_order_relaxed);
         bool held = IVSHM_OBJ_IS_ALLOCATED(s) || IVSHM_OBJ_IS_CACHED(s);
-        bool dead = held && (dead_parties >> IVSHM_OBJ_PARTY(s)) & 1;
-        if (s != IVSHM_OBJ_FREE && !dead)
-            continue; /* a live party's, or a state byte of no known form */
-        reclaimed += dead;
+        bool back = held ? (take >> IVSHM_OBJ_PARTY(s)) & 1 : invalid_too;
+        if (s != IVSHM_OBJ_FREE && !back)
+            continue; /* a live party's, or (rebuild) a state byte of no known form */
+        taken += s != IVSHM_OBJ_FREE;
         ivshm__mempool_mark(mp, i, IVSHM_OBJ_FREE);
         slots[(base + n) & mask] = ivshm_mempool_handle(mp, i);
         n++;
@@ -542,5 +560,15 @@ uint32_t ivshm_mempool_rebuild(struct ivshm_mempool *mp, uint64_t dead_parties)
     atomic_store_explicit(&mp->ring.cons_seen_prod_tail, base + n, memory_order_relaxed);
     /* The ring works again: a wait this handle gave up on is over. */
     atomic_store_explicit(&mp->ring.error, IVSHM_OK, memory_order_relaxed);
-    return reclaimed;
+    return taken;
+}
+
+uint32_t ivshm_mempool_rebuild(struct ivshm_mempool *mp, uint64_t dead_parties)
+{
+    return rebuild(mp, dead_parties, false);
+}
+
+uint32_t ivshm_mempool_rebuild_all(struct ivshm_mempool *mp)
+{
+    return rebuild(mp, ~0ull, true);
 }

@@ -5,32 +5,70 @@
 #include "common/internal.h"
 #include "ivshm/party.h"
 
+/* Claiming a slot takes three steps: CAS FREE/GONE -> CLAIMING, fill in the
+ * fields, CAS CLAIMING -> ALIVE. attach_count is bumped first: it is the
+ * claim's ticket. A host that finds a slot CLAIMING with the same ticket for
+ * a long time frees it as stale (a claimer killed in the middle, or a peer's
+ * garbage: host/party.c); the claimer then loses its last CAS, or finds
+ * another ticket in the slot, and tries again, so it never takes a slot it
+ * does not hold alone. Rounds over the whole table are bounded: a peer that
+ * keeps freeing our claims only makes us give up. */
+#define CLAIM_ROUNDS 8
+
+static bool claim_slot(struct ivshm_party *p, uint32_t kind, uint64_t pid, uint64_t start_time,
+                       const char *label)
+{
+    static const uint32_t reusable[2] = {IVSHM_PARTY_FREE, IVSHM_PARTY_GONE};
+    bool claimed = false;
+    for (unsigned k = 0; k < 2 && !claimed; k++) {
+        uint32_t expected = reusable[k];
+        claimed = atomic_compare_exchange_strong_explicit(
+            &p->state, &expected, IVSHM_PARTY_CLAIMING, memory_order_acquire, memory_order_relaxed);
+    }
+    if (!claimed)
+        return false;
+    volatile uint64_t *attach = &p->attach_count;
+    const uint64_t ticket = *attach + 1;
+    *attach = ticket;
+    p->kind = kind;
+    p->pid = pid;
+    p->start_time = start_time;
+    atomic_store_explicit(&p->heartbeat, 0, memory_order_relaxed);
+    size_t n = 0;
+    for (; label && label[n] && n < sizeof(p->label) - 1; n++)
+        p->label[n] = label[n];
+    for (; n < sizeof(p->label); n++)
+        p->label[n] = 0;
+    /* Release: whoever sees ALIVE sees the fields above. Fails when a host
+     * took the claim for stale and freed the slot meanwhile. */
+    uint32_t expected = IVSHM_PARTY_CLAIMING;
+    if (!atomic_compare_exchange_strong_explicit(&p->state, &expected, IVSHM_PARTY_ALIVE,
+                                                 memory_order_acq_rel, memory_order_relaxed))
+        return false;
+    if (*attach == ticket)
+        return true;
+    /* Freed and claimed by another meanwhile: the slot is not ours alone.
+     * Give it up; that claimer then loses its last CAS and tries again. */
+    atomic_store_explicit(&p->state, IVSHM_PARTY_GONE, memory_order_release);
+    return false;
+}
+
 int ivshm_party_claim(const struct ivshm_segment_view *view, uint32_t kind, uint64_t pid,
                       uint64_t start_time, const char *label)
 {
-    for (uint32_t i = 0; i < view->party_capacity; i++) {
-        struct ivshm_party *p = &view->parties[i];
-        static const uint32_t reusable[2] = {IVSHM_PARTY_FREE, IVSHM_PARTY_GONE};
-        for (unsigned k = 0; k < 2; k++) {
-            uint32_t expected = reusable[k];
-            if (!atomic_compare_exchange_strong_explicit(&p->state, &expected, IVSHM_PARTY_CLAIMING,
-                                                         memory_order_acquire,
-                                                         memory_order_relaxed))
+    for (unsigned round = 0; round < CLAIM_ROUNDS; round++) {
+        bool lost = false; /* a claim that a host took for stale */
+        for (uint32_t i = 0; i < view->party_capacity; i++) {
+            struct ivshm_party *p = &view->parties[i];
+            uint32_t st = atomic_load_explicit(&p->state, memory_order_relaxed);
+            if (st != IVSHM_PARTY_FREE && st != IVSHM_PARTY_GONE)
                 continue;
-            p->kind = kind;
-            p->pid = pid;
-            p->start_time = start_time;
-            p->attach_count++;
-            atomic_store_explicit(&p->heartbeat, 0, memory_order_relaxed);
-            size_t n = 0;
-            for (; label && label[n] && n < sizeof(p->label) - 1; n++)
-                p->label[n] = label[n];
-            for (; n < sizeof(p->label); n++)
-                p->label[n] = 0;
-            /* Release: whoever sees ALIVE sees the fields above. */
-            atomic_store_explicit(&p->state, IVSHM_PARTY_ALIVE, memory_order_release);
-            return (int)i;
+            if (claim_slot(p, kind, pid, start_time, label))
+                return (int)i;
+            lost = true;
         }
+        if (!lost)
+            break;
     }
     return IVSHM_E_PARTIES;
 }
@@ -39,7 +77,10 @@ void ivshm_party_release(const struct ivshm_segment_view *view, int index)
 {
     if (index < 0 || (uint32_t)index >= view->party_capacity)
         return;
-    atomic_store_explicit(&view->parties[index].state, IVSHM_PARTY_GONE, memory_order_release);
+    /* Only an ALIVE slot: one freed meanwhile (by a repair) stays free. */
+    uint32_t alive = IVSHM_PARTY_ALIVE;
+    atomic_compare_exchange_strong_explicit(&view->parties[index].state, &alive, IVSHM_PARTY_GONE,
+                                            memory_order_release, memory_order_relaxed);
 }
 
 int ivshm_party_get(const struct ivshm_segment_view *view, uint32_t index, struct ivshm_party *out,

@@ -29,13 +29,41 @@ int ivshm_ring_init_raw(struct ivshm_ring *r, void *mem, uint32_t slots, uint32_
     r->wait_abort = NULL;
     /* Start the private copies from the shared state, so a party attaching
      * to a ring in use does not begin with a wrong idea of it. */
+    ivshm_ring_resync(r);
+    return IVSHM_OK;
+}
+
+void ivshm_ring_resync(struct ivshm_ring *r)
+{
+    const struct ivshm_ring_shared *s = r->shared;
     atomic_store_explicit(&r->prod_seen_cons_tail,
                           atomic_load_explicit(&s->cons.tail, memory_order_acquire),
                           memory_order_relaxed);
     atomic_store_explicit(&r->cons_seen_prod_tail,
                           atomic_load_explicit(&s->prod.tail, memory_order_acquire),
                           memory_order_relaxed);
-    return IVSHM_OK;
+}
+
+uint32_t ivshm_ring_reset(struct ivshm_ring *r)
+{
+    struct ivshm_ring_shared *s = r->shared;
+    /* The producer's head: past every entry a producer reserved (an MP one
+     * may have died between head and tail), so that a consumer that missed
+     * the reset sees its cached prod.tail at or behind the new cons.tail
+     * (nothing to read) and a producer sees less room than there is, never
+     * more. */
+    const uint32_t v = atomic_load_explicit(
+        (r->mode & IVSHM_RING_MP) ? &s->prod.head : &s->prod.tail, memory_order_relaxed);
+    uint32_t dropped = ivshm_ring_count(r);
+    for (uint32_t i = 0; i < r->capacity; i++)
+        r->slots[i] = 0;
+    atomic_store_explicit(&s->cons.head, v, memory_order_relaxed);
+    atomic_store_explicit(&s->cons.tail, v, memory_order_relaxed);
+    atomic_store_explicit(&s->prod.head, v, memory_order_relaxed);
+    /* Release: the zeroed slots and the indices above come with it. */
+    atomic_store_explicit(&s->prod.tail, v, memory_order_release);
+    ivshm_ring_resync(r);
+    return dropped;
 }
 
 void ivshm_ring_set_wait(struct ivshm_ring *r, uint64_t max_cycles, const _Atomic bool *abort)

@@ -64,7 +64,8 @@ bool ivshm_fwd_active(const struct ivshm_fwd_ctrl *ctrl)
     if (!ctrl)
         return false;
     uint32_t st = state_of(ctrl);
-    return st == IVSHM_FWD_READY || st == IVSHM_FWD_FWD || st == IVSHM_FWD_EXIT;
+    return st == IVSHM_FWD_READY || st == IVSHM_FWD_FWD || st == IVSHM_FWD_EXIT ||
+           st == IVSHM_FWD_PAUSE || st == IVSHM_FWD_PAUSED;
 }
 
 int ivshm_fwd_host_wait_ready(const struct ivshm_fwd_host *host, double timeout,
@@ -76,10 +77,12 @@ int ivshm_fwd_host_wait_ready(const struct ivshm_fwd_host *host, double timeout,
         first_beat[i] = heartbeat_of(host->fwd[i].ctrl);
     for (;;) {
         sleep_ms(5);
-        const char *stale = NULL, *down = NULL;
+        const char *stale = NULL, *down = NULL, *paused = NULL;
         for (unsigned i = 0; i < host->count; i++) {
             const struct ivshm_fwd_ctrl *c = host->fwd[i].ctrl;
             uint32_t st = state_of(c);
+            if (st == IVSHM_FWD_PAUSE || st == IVSHM_FWD_PAUSED)
+                paused = host->fwd[i].segment;
             if (st == IVSHM_FWD_FAIL) {
                 char reason[sizeof(c->reason) + 1]; /* a peer may leave it unterminated */
                 memcpy(reason, c->reason, sizeof(c->reason));
@@ -97,6 +100,12 @@ int ivshm_fwd_host_wait_ready(const struct ivshm_fwd_host *host, double timeout,
         if (stopped(host))
             return ivshm_fail(err, IVSHM_E_TIMEOUT, "interrupted while waiting for the forwarder");
         if (now_s() > deadline) {
+            if (paused)
+                return ivshm_fail(err, IVSHM_E_TIMEOUT,
+                                  "%s: the forwarder is paused for a repair and did not resume "
+                                  "within %.0f s (an interrupted repair leaves it so: repair "
+                                  "again)",
+                                  paused, timeout);
             if (stale)
                 return ivshm_fail(err, IVSHM_E_TIMEOUT,
                                   "%s: ctrl says a forwarder is there, but its heartbeat has not "
@@ -147,6 +156,82 @@ bool ivshm_fwd_host_wait_done(const struct ivshm_fwd_host *host, double seconds)
             return false;
         sleep_ms(2);
     }
+}
+
+/* ---- pausing a forwarder for a repair ---- */
+
+/* Whether ctrl's heartbeat moves within `seconds` (checked every 2 ms). */
+static bool beating(const struct ivshm_fwd_ctrl *ctrl, double seconds, const _Atomic bool *stop)
+{
+    uint64_t first = heartbeat_of(ctrl);
+    double deadline = now_s() + seconds;
+    while (now_s() < deadline && !(stop && atomic_load(stop))) {
+        sleep_ms(2);
+        if (heartbeat_of(ctrl) != first)
+            return true;
+    }
+    return false;
+}
+
+int ivshm_fwd_host_pause(const char *segment, struct ivshm_fwd_ctrl *ctrl, double timeout,
+                         const _Atomic bool *stop, bool *paused, struct ivshm_error *err)
+{
+    *paused = false;
+    if (!beating(ctrl, IVSHM_FWD_HOST_ALIVE_S, stop))
+        return stop && atomic_load(stop)
+                   ? ivshm_fail(err, IVSHM_E_TIMEOUT, "%s: interrupted", segment)
+                   : IVSHM_OK; /* nobody polls: no forwarder to pause */
+    double deadline = now_s() + timeout;
+    uint32_t before = state_of(ctrl);
+    if (before == IVSHM_FWD_EXIT) {
+        /* A forwarder finishing sets DONE and stops beating: wait for it. */
+        while (state_of(ctrl) == IVSHM_FWD_EXIT && now_s() < deadline)
+            sleep_ms(2);
+        if (!beating(ctrl, IVSHM_FWD_HOST_ALIVE_S, stop))
+            return IVSHM_OK;
+        before = state_of(ctrl);
+    }
+    /* PAUSE over whatever is there (a peer's garbage too: a forwarder that
+     * polls is what counts), unless it is PAUSED already (a repair that was
+     * interrupted left it so). */
+    if (before != IVSHM_FWD_PAUSED && before != IVSHM_FWD_PAUSE &&
+        !atomic_compare_exchange_strong_explicit(&ctrl->state, &before, IVSHM_FWD_PAUSE,
+                                                 memory_order_acq_rel, memory_order_acquire))
+        return ivshm_fail(err, IVSHM_E_CORRUPT, "%s: the forwarder's state keeps changing",
+                          segment);
+    while (state_of(ctrl) != IVSHM_FWD_PAUSED) {
+        if (now_s() > deadline || (stop && atomic_load(stop))) {
+            /* Put back what was there; PAUSED came just now if that fails. */
+            uint32_t pause = IVSHM_FWD_PAUSE;
+            if (atomic_compare_exchange_strong_explicit(
+                    &ctrl->state, &pause, before == IVSHM_FWD_PAUSE ? IVSHM_FWD_READY : before,
+                    memory_order_acq_rel, memory_order_acquire))
+                return stop && atomic_load(stop)
+                           ? ivshm_fail(err, IVSHM_E_TIMEOUT,
+                                        "%s: interrupted while waiting for the forwarder to "
+                                        "pause; nothing was changed",
+                                        segment)
+                           : ivshm_fail(err, IVSHM_E_TIMEOUT,
+                                        "%s: the forwarder polls (its heartbeat moves) but did "
+                                        "not acknowledge PAUSE within %.0f s; nothing was changed",
+                                        segment, timeout);
+            if (pause != IVSHM_FWD_PAUSED)
+                return ivshm_fail(err, IVSHM_E_CORRUPT, "%s: the forwarder's state keeps changing",
+                                  segment);
+            break;
+        }
+        sleep_ms(1);
+    }
+    /* Acquire (in state_of): the counters it published come with PAUSED. */
+    *paused = true;
+    return IVSHM_OK;
+}
+
+void ivshm_fwd_host_resume(struct ivshm_fwd_ctrl *ctrl)
+{
+    uint32_t paused = IVSHM_FWD_PAUSED;
+    atomic_compare_exchange_strong_explicit(&ctrl->state, &paused, IVSHM_FWD_READY,
+                                            memory_order_acq_rel, memory_order_acquire);
 }
 
 void ivshm_fwd_host_counters(const struct ivshm_fwd_host *host, uint64_t *received, uint64_t *sent,
@@ -212,7 +297,10 @@ uint32_t ivshm_fwd_host_held(const struct ivshm_mempool *pool, uint64_t parties)
 
 /* Host parties of `view` other than ours whose process is gone (bit p for
  * slot p); *users_alive: whether a live one other than us, and other than a
- * forwarder, is attached (it may use the free ring). */
+ * forwarder, is attached (it may use the free ring). A slot in CLAIMING is
+ * never dead here: its claimer has no index yet, so it holds nothing, and
+ * it may be a live process that uses the pool a moment later (a stale claim
+ * is freed when a slot is needed: ivshm_party_claim_self). */
 static uint64_t dead_parties(const struct ivshm_segment_view *view, bool *users_alive)
 {
     uint64_t dead = 0;
@@ -220,8 +308,11 @@ static uint64_t dead_parties(const struct ivshm_segment_view *view, bool *users_
     for (uint32_t i = 0; i < view->party_capacity && i < IVSHM_MAX_PARTIES; i++) {
         const struct ivshm_party *p = &view->parties[i];
         uint32_t st = atomic_load_explicit(&p->state, memory_order_acquire);
-        if ((int)i == view->party || p->kind != IVSHM_PARTY_HOST ||
-            (st != IVSHM_PARTY_ALIVE && st != IVSHM_PARTY_CLAIMING))
+        if ((int)i == view->party)
+            continue;
+        if (st == IVSHM_PARTY_CLAIMING)
+            *users_alive = true;
+        if (st != IVSHM_PARTY_ALIVE || p->kind != IVSHM_PARTY_HOST)
             continue;
         if (!ivshm_party_alive(p))
             dead |= 1ull << i;
@@ -335,7 +426,7 @@ int ivshm_fwd_host_reclaim(const struct ivshm_fwd_host *host, struct ivshm_mempo
     }
     for (uint32_t p = 0; p < IVSHM_MAX_PARTIES; p++)
         if (dead >> p & 1)
-            ivshm_party_release(view, (int)p);
+            ivshm_party_free_if(view, p, IVSHM_PARTY_ALIVE);
     return IVSHM_OK;
 }
 
@@ -433,4 +524,21 @@ int ivshm_fwd_host_check_source(const struct ivshm_segment_view *view,
     if (live_owner(view, seen, &owner, &index))
         return refuse(view, queue, &owner, index, err);
     return IVSHM_OK;
+}
+
+uint32_t ivshm_fwd_host_clear_sources(const struct ivshm_segment_view *view,
+                                      struct ivshm_fwd_ctrl *ctrl)
+{
+    uint32_t cleared = 0;
+    for (uint32_t q = 0; q < IVSHM_FWD_MAX_QUEUES; q++) {
+        uint64_t seen = atomic_load_explicit(&ctrl->q[q].source, memory_order_acquire);
+        struct ivshm_party owner;
+        uint32_t index;
+        uint64_t mine;
+        if (seen == 0 || live_owner(view, seen, &owner, &index) ||
+            (own_word(view, &mine) && seen == mine))
+            continue;
+        cleared += atomic_compare_exchange_strong(&ctrl->q[q].source, &seen, 0);
+    }
+    return cleared;
 }

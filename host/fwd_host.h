@@ -73,9 +73,34 @@ void ivshm_fwd_host_exit(const struct ivshm_fwd_host *host);
  * when some forwarder did not finish in time. */
 bool ivshm_fwd_host_wait_done(const struct ivshm_fwd_host *host, double seconds);
 
-/* Whether a forwarder works on `ctrl` (NULL: no): READY, FWD, or EXIT (until
- * DONE it still empties its rx rings, which nobody else may touch). */
+/* Whether a forwarder works on `ctrl` (NULL: no): READY, FWD, EXIT (until
+ * DONE it still empties its rx rings, which nobody else may touch), or
+ * paused for a repair (PAUSE, PAUSED: it resumes on those rings). */
 bool ivshm_fwd_active(const struct ivshm_fwd_ctrl *ctrl);
+
+/* ---- pausing a forwarder for a repair (PAUSE, PAUSED: fwd.h) ---- */
+
+/* A forwarder is taken for live when its heartbeat moves within this many
+ * seconds (it beats every IVSHM_FWD_HEARTBEAT_POLLS polls, paused too). */
+#define IVSHM_FWD_HOST_ALIVE_S 1.0
+
+/*
+ * Pauses the forwarder of `ctrl` (in segment `segment`, for messages), if
+ * one is live: its heartbeat moves within IVSHM_FWD_HOST_ALIVE_S (a
+ * forwarder that is finishing, EXIT, is waited for). Sets PAUSE by CAS over
+ * whatever state is there and waits up to `timeout` seconds for PAUSED: the
+ * forwarder then holds nothing and touches no ring or buffer until
+ * ivshm_fwd_host_resume. *paused says whether it did; false with IVSHM_OK:
+ * nothing polls ctrl, nothing was changed. Errors: IVSHM_E_TIMEOUT (the
+ * forwarder polls but did not answer PAUSED in time: the state is put back,
+ * nothing was changed; or `stop` was set), IVSHM_E_CORRUPT (the state keeps
+ * changing under us).
+ */
+int ivshm_fwd_host_pause(const char *segment, struct ivshm_fwd_ctrl *ctrl, double timeout,
+                         const _Atomic bool *stop, bool *paused, struct ivshm_error *err);
+
+/* PAUSED -> READY: the forwarder re-reads its rings and forwards again. */
+void ivshm_fwd_host_resume(struct ivshm_fwd_ctrl *ctrl);
 
 /* The forwarders' counters, summed over every control block and queue. */
 void ivshm_fwd_host_counters(const struct ivshm_fwd_host *host, uint64_t *received, uint64_t *sent,
@@ -146,5 +171,11 @@ void ivshm_fwd_host_release_source(const struct ivshm_segment_view *view,
 int ivshm_fwd_host_check_source(const struct ivshm_segment_view *view,
                                 const struct ivshm_fwd_ctrl *ctrl, uint32_t queue,
                                 struct ivshm_error *err);
+
+/* Clears (CAS to 0) every source word of ctrl that names no live party of
+ * view (a dead source's, or a peer's garbage), ours excepted. Returns how
+ * many. */
+uint32_t ivshm_fwd_host_clear_sources(const struct ivshm_segment_view *view,
+                                      struct ivshm_fwd_ctrl *ctrl);
 
 #endif

@@ -21,6 +21,35 @@
  * parse). */
 int ivshm_process_start_time(pid_t pid, uint64_t *start_time, struct ivshm_error *err);
 
+/* ---- the party table, host side (host/party.c) ---- */
+
+/* Claims a party slot for this process (pid, start time, label) in view
+ * and sets view->party. When the table is full it first frees the slots
+ * nobody can be using: dead host processes that hold no object in any
+ * mempool of the segment, and stale claims (ivshm_party_stale_claims).
+ * `what` names the segment in messages. Errors: IVSHM_E_PARTIES ("WHAT: all
+ * N party slots are taken", saying how many dead processes still hold
+ * buffers), IVSHM_E_SYSTEM (/proc/self/stat). */
+int ivshm_party_claim_self(struct ivshm_segment_view *view, const char *what, const char *label,
+                           struct ivshm_error *err);
+
+/* Parties named by the state byte of some object of some mempool of the
+ * segment (allocated or cached): bit p for party p. */
+uint64_t ivshm_party_holders(const struct ivshm_segment_view *view);
+
+/* Whether entry p is an ALIVE host party whose process is gone. */
+bool ivshm_party_dead_host(const struct ivshm_party *p);
+
+/* Slots that stay CLAIMING with the same attach_count (the claim's ticket,
+ * common/party.c) for `grace` seconds, and do not name a live host process:
+ * a claimer killed half-way, or a peer's garbage (bit i for slot i). Sleeps
+ * `grace` seconds when some slot is CLAIMING. */
+uint64_t ivshm_party_stale_claims(const struct ivshm_segment_view *view, double grace);
+
+/* Frees slot `index` (GONE) if it is still in `state`, by CAS; whether it
+ * did. */
+bool ivshm_party_free_if(const struct ivshm_segment_view *view, uint32_t index, uint32_t state);
+
 /* ivshm_dir_resolve, reading the mount table from `mounts` instead of
  * /proc/mounts: the test hook. */
 int ivshm_dir_resolve_from(const char *dir, const char *mounts, char *out, size_t size,

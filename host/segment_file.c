@@ -161,20 +161,11 @@ int ivshm_segment_attach_path(const char *path, unsigned flags, const char *labe
         return rc;
     }
     if (flags & IVSHM_ATTACH_CLAIM) {
-        uint64_t start = 0;
-        rc = ivshm_process_start_time(0, &start, err);
+        rc = ivshm_party_claim_self(&seg->view, path, label, err);
         if (rc) {
             ivshm_segment_detach(seg);
             return rc;
         }
-        int idx = ivshm_party_claim(&seg->view, IVSHM_PARTY_HOST, (uint64_t)getpid(), start, label);
-        if (idx < 0) {
-            ivshm_fail(err, idx, "%s: all %u party slots are taken", path,
-                       seg->view.party_capacity);
-            ivshm_segment_detach(seg);
-            return idx;
-        }
-        seg->view.party = idx;
     }
     return IVSHM_OK;
 }

@@ -216,7 +216,8 @@ static int pktgen_run(void *opts, char **args, unsigned nargs)
     int status;
     if (pg_open_all(pg, &err) || frames_fit(pg, &err) ||
         ivshm_fwd_host_wait_ready(&pg->fwds, pg->opt.timeout, &err) || pg_open_queues(pg, &err) ||
-        pg_claim_queues(pg, true, &err) || pg_reclaim_dead(pg, pg->opt.timeout, &err)) {
+        pg_claim_queues(pg, true, &err) || pg_reclaim_dead(pg, pg->opt.timeout, &err) ||
+        pg_claim_party(pg, &err)) {
         status = cli_fail(cli_exit_status(err.code), "%s", err.msg);
     } else {
         double seconds = 0;

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "common/internal.h"
+#include "host/internal.h"
 #include "host/cli/cli.h"
 #include "host/cli/traffic.h"
 
@@ -345,6 +346,11 @@ int pg_open_all(struct pg_state *pg, struct ivshm_error *err)
 {
     const struct pg_options *o = &pg->opt;
     pg->pool_seg = segment_get(pg, o->name, IVSHM_ATTACH_CLAIM, err);
+    /* Every slot taken, by dead processes that still hold buffers: go on
+     * without one; taking those buffers back frees their slots
+     * (pg_reclaim_dead, then pg_claim_party). */
+    if (!pg->pool_seg && err->code == IVSHM_E_PARTIES)
+        pg->pool_seg = segment_get(pg, o->name, 0, err);
     if (!pg->pool_seg)
         return err->code;
     pg->tx_seg = segment_get(pg, o->tx_to ? o->tx_to : o->name, 0, err);
@@ -353,7 +359,7 @@ int pg_open_all(struct pg_state *pg, struct ivshm_error *err)
     pg->rx_seg = segment_get(pg, o->rx_from ? o->rx_from : o->name, 0, err);
     if (!pg->rx_seg)
         return err->code;
-    int rc = ivshm_mempool_lookup(&pg->pool_seg->seg.view, o->pool, &pg->pool, err);
+    int rc = ivshm_mempool_lookup_any(&pg->pool_seg->seg.view, o->pool, &pg->pool, err);
     if (rc)
         return rc;
     ivshm_mempool_cache_init(&pg->cache, 256);
@@ -396,4 +402,15 @@ int pg_open_queues(struct pg_state *pg, struct ivshm_error *err)
     pg->nqueues = queues;
     bound_waits(pg);
     return IVSHM_OK;
+}
+
+int pg_claim_party(struct pg_state *pg, struct ivshm_error *err)
+{
+    struct ivshm_segment_view *view = &pg->pool_seg->seg.view;
+    if (view->party >= 0)
+        return IVSHM_OK;
+    int rc = ivshm_party_claim_self(view, pg->opt.name, "pktgen", err);
+    if (rc == IVSHM_OK)
+        rc = ivshm_mempool_lookup(view, pg->opt.pool, &pg->pool, err);
+    return rc ? rc : pg_claim_queues(pg, true, err);
 }

@@ -134,9 +134,14 @@ void pg_frame_fill(struct pg_state *pg, uint64_t handle, uint32_t qi, uint64_t s
  * not one of the pool's objects (it cannot be freed). */
 bool pg_frame_check(struct pg_state *pg, uint32_t qi, uint64_t handle, uint64_t *seq);
 
-/* Attaches NAME (claiming a party), --tx-to and --rx-from, finds the pool
- * and the ctrl memzones. */
+/* Attaches NAME (claiming a party; when every slot is taken, without one:
+ * then the pool handle can only give back, see pg_claim_party), --tx-to and
+ * --rx-from, finds the pool and the ctrl memzones. */
 int pg_open_all(struct pg_state *pg, struct ivshm_error *err);
+/* When pg_open_all found no free party slot: claims one now (after
+ * pg_reclaim_dead has freed the slots of the dead), a pool handle acting as
+ * it, and the queues (pg_claim_queues). Does nothing when we hold one. */
+int pg_claim_party(struct pg_state *pg, struct ivshm_error *err);
 /* Finds the rxN rings of --tx-to and the txN rings of --rx-from: --queues,
  * else as many as the forwarders announce. Bounds the waits of every ring we
  * use (those and the pool's free ring): --timeout, or pg_stop_requested. */

@@ -22,9 +22,15 @@
  *   NONE  --forwarder: rings found-->  READY  --host-->  FWD  --host-->  EXIT
  *   EXIT  --forwarder: drained, counters final-->  DONE
  *   any   --forwarder: cannot go on-->  FAIL (ctrl->reason says why)
+ *   READY/FWD  --host: repair-->  PAUSE  --forwarder: holds nothing-->  PAUSED
+ *   PAUSED  --host: repaired-->  READY (or FWD, or EXIT)
  * The forwarder forwards in READY and FWD alike; the host sets FWD to say a
  * traffic source is attached. A host that restarts finds READY or FWD and
- * carries on; the forwarder never stops for it.
+ * carries on; the forwarder never stops for it. PAUSE is `ivshm repair`'s
+ * (docs/abi.md 4.1): the forwarder abandons what it holds (counted as
+ * dropped), publishes its counters, answers PAUSED and touches no ring or
+ * buffer until the host moves the state on; then it re-reads the rings'
+ * indices, which the repair rewrote.
  *
  * Return convention: status.h. Freestanding C.
  */
@@ -101,6 +107,8 @@ enum ivshm_fwd_state {
     IVSHM_FWD_EXIT = 3,
     IVSHM_FWD_DONE = 4,
     IVSHM_FWD_FAIL = 5,
+    IVSHM_FWD_PAUSE = 6,  /* host: stop touching rings and buffers (a repair) */
+    IVSHM_FWD_PAUSED = 7, /* forwarder: stopped, holding nothing */
 };
 
 /* One queue pair: counters written by the forwarder only, and the traffic
@@ -286,7 +294,8 @@ void ivshm_fwd_fail(struct ivshm_fwd *fwd, const char *reason);
 
 /*
  * The forwarder's main loop: publishes the queue count and READY (unless a
- * host already set FWD), polls every port until the host sets EXIT, then
+ * host already set FWD), polls every port until the host sets EXIT (pausing
+ * while a host repairs the segment: PAUSE, above), then
  * forwards what it still holds under the drain policy (IVSHM_FWD_DRAIN_NS),
  * publishes the final counters and sets DONE. Returns the number of entries
  * it had to abandon (0 on a clean exit).

@@ -42,7 +42,8 @@
 
 #include "ring.h"
 
-#define IVSHM_MEMPOOL_CACHE_MAX 512u /* largest cache size */
+#define IVSHM_MEMPOOL_CACHE_MAX 512u  /* largest cache size */
+#define IVSHM_MEMPOOL_NO_PARTY  0xffu /* mp->party of a handle that acts as no party */
 
 struct ivshm_mempool {
     struct ivshm_ring ring; /* free ring */
@@ -55,7 +56,8 @@ struct ivshm_mempool {
     uint32_t stride;
     uint32_t stride_shift; /* stride = odd << stride_shift */
     uint64_t odd_inverse;  /* (stride >> stride_shift)^-1 mod 2^64 */
-    uint8_t party;         /* our party index (view->party), recorded in state bytes */
+    uint8_t party;         /* our party index (view->party), recorded in state bytes;
+                              IVSHM_MEMPOOL_NO_PARTY in a host tool's handle of no party */
     bool debug;            /* check everything on every call (ivshm_mempool_set_debug) */
     uint64_t dropped;      /* garbage handles found in the free ring, and cached
                               objects another party took (found when flushing) */
@@ -174,10 +176,11 @@ static IVSHM_INLINE int ivshm_mempool_put_bulk(struct ivshm_mempool *mp,
      * cache has flush_at 0; flush_at <= 768 leaves room in the 1024 slots;
      * n is tested alone first so that len + n cannot wrap), objects already
      * marked cached-by-me: a read of each state byte, no write. Anything
-     * else (another party's object, a bad handle, a flush due, debug mode)
-     * takes the slow path, which starts over. */
+     * else (another party's object, a bad handle, a flush due, debug mode,
+     * a handle of no party: its puts go to the free ring) takes the slow
+     * path, which starts over. */
     if (IVSHM_LIKELY(cache != NULL && n < cache->flush_at && cache->len + n < cache->flush_at &&
-                     !mp->debug)) {
+                     !mp->debug && mp->party != IVSHM_MEMPOOL_NO_PARTY)) {
         uint64_t *const dst = &cache->objs[cache->len];
         bool mine;
         if (n == 1) {

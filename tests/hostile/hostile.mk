@@ -3,19 +3,22 @@
 # reproduction test per finding F1..F11.
 #
 #   make test-hostile        every tests/hostile/test_f*.py; NOT in make test
-#                            (F2, F4, F6, F11 still fail)
+#                            (every F test passes: F1..F11 are fixed)
 #   make test-hostile-fixed  (in make test) the F tests whose fix has landed:
 #                            HOSTILE_FIXED below; a fix moves its test there
+#   make test-hostile-scribble (in make test) the scribbler runner with
+#                            --repair over every region, host forwarder,
+#                            SCRIBBLE_SHORT_SECONDS (2) per region
 #   make scribble            the scribbler runner over every region with
 #                            traffic (ivshm-fwd + pktgen), SCRIBBLE_SECONDS
 #                            per region (default 5); SCRIBBLE_ARGS adds
 #                            runner options (--guest, --asan, --repair, ...)
 #   make hostile-asan        ivshm and ivshm-fwd built with ASan/UBSan in
 #                            $(B)/asan/bin, for the runner's --asan
-#   make soak                the runner, SOAK_SECONDS (60) per region: host
-#                            plain, host ASan/UBSan, guest fwd.elf (about 35
-#                            minutes); issue 13 phase 2 adds --repair to
-#                            SOAK_ARGS once `ivshm repair` exists
+#   make soak                the runner with --repair (SOAK_ARGS), SOAK_SECONDS
+#                            (60) per region: host plain, host ASan/UBSan,
+#                            guest fwd.elf; then a table per region of runs,
+#                            pktgen exits, repairs and frames lost after them
 #
 # Tools in $(B)/tests/hostile/: scribble (writes into one region of a live
 # segment), party_tool (hold: attach and keep buffers; churn: attach, get,
@@ -23,14 +26,15 @@
 
 HOSTILE_B := $(B)/tests/hostile
 HOSTILE_TOOLS := $(addprefix $(HOSTILE_B)/,scribble party_tool evil_fwd)
-HOSTILE_FIXED := f1 f3 f5 f7 f8 f9 f10
+HOSTILE_FIXED := f1 f2 f3 f4 f5 f6 f7 f8 f9 f10 f11
 HOSTILE_TESTS = $(sort $(wildcard tests/hostile/test_f*.py))
 HOSTILE_FIXED_TESTS = $(foreach f,$(HOSTILE_FIXED),$(wildcard tests/hostile/test_$(f)_*.py))
 HOSTILE_DEPS := $(B)/bin/ivshm $(B)/bin/ivshm-fwd $(HOSTILE_TOOLS)
 SCRIBBLE_SECONDS ?= 5
 SCRIBBLE_ARGS ?=
 SOAK_SECONDS ?= 60
-SOAK_ARGS ?=
+SOAK_ARGS ?= --repair
+SCRIBBLE_SHORT_SECONDS ?= 2
 
 # The scribbler reads the layout itself and links nothing of libivshm.
 $(HOSTILE_B)/scribble: tests/hostile/scribble.c
@@ -46,7 +50,8 @@ $(HOSTILE_B)/%: tests/hostile/%.c $(HOSTILE_B)/adapter.o $(LIBIVSHM_A)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(HOST_CFLAGS) -DTA_HOST -o $@ $(filter %.c %.o %.a,$^) $(HOST_LIBS)
 
-.PHONY: hostile-tools test-hostile test-hostile-fixed scribble hostile-asan soak
+.PHONY: hostile-tools test-hostile test-hostile-fixed test-hostile-scribble scribble hostile-asan \
+	soak
 hostile-tools: $(HOSTILE_DEPS)
 
 test-hostile:
@@ -61,6 +66,13 @@ test-hostile-fixed:
 		{ $(TEST_HARNESS) fail test-hostile-fixed "the hostile tools did not build"; exit 1; }
 	$(Q)$(TEST_HARNESS) shell test-hostile-fixed 120 $(HOSTILE_FIXED_TESTS)
 
+test-hostile-scribble:
+	$(Q)$(TEST_HARNESS) reset test-hostile-scribble
+	$(Q)$(MAKE) --no-print-directory hostile-tools || \
+		{ $(TEST_HARNESS) fail test-hostile-scribble "the hostile tools did not build"; exit 1; }
+	$(Q)HOSTILE_SHORT_ARGS="--seconds $(SCRIBBLE_SHORT_SECONDS) --repair" \
+		$(TEST_HARNESS) shell test-hostile-scribble 600 tests/hostile/scribble_short.sh
+
 scribble: hostile-tools
 	$(Q)tests/hostile/run_scribble.py --seconds $(SCRIBBLE_SECONDS) $(SCRIBBLE_ARGS)
 
@@ -72,6 +84,8 @@ soak: hostile-tools hostile-asan $(B)/guest/fwd.elf
 		--json $(B)/soak-asan.json || rc=1; \
 	tests/hostile/run_scribble.py --seconds $(SOAK_SECONDS) $(SOAK_ARGS) --guest \
 		--json $(B)/soak-guest.json || rc=1; \
+	tests/hostile/soak_summary.py $(B)/soak-host.json $(B)/soak-asan.json \
+		$(B)/soak-guest.json || rc=1; \
 	exit $$rc
 
 # ASan/UBSan builds of the CLI and the host forwarder, in their own tree.
@@ -81,4 +95,4 @@ hostile-asan:
 		HOST_CFLAGS="$(HOST_CFLAGS) $(HOSTILE_ASAN_FLAGS)" HOST_LDFLAGS="$(HOSTILE_ASAN_FLAGS)" \
 		$(B)/asan/bin/ivshm $(B)/asan/bin/ivshm-fwd
 
-TEST_TARGETS += test-hostile-fixed
+TEST_TARGETS += test-hostile-fixed test-hostile-scribble

@@ -9,9 +9,13 @@ everything is stopped and checked.
 
 Per region it checks: no crash (every process ends with an exit status, none
 by a signal, no sanitizer report), no hang (each ends within its timeout),
-and every failing pktgen says why in one line. With --repair (issue 13 phase
-2, when `ivshm repair` exists) it then runs `ivshm repair`, restarts the
-forwarder and requires one clean pktgen to lose nothing.
+and every failing pktgen says why in one line. With --repair it then runs
+`ivshm repair` with the forwarder still running (the same ivshm-fwd, the
+same VM: repair pauses and resumes it through ctrl; a forwarder that ended
+because the scribbler wrote EXIT into ctrl is started again), and requires
+one clean pktgen through it to lose nothing. In the header and dir regions
+the damage is not repairable in place (docs/abi.md 5): there `ivshm repair`
+must refuse in one line, exit 1, and no pktgen is run.
 
 --guest forwards with fwd.elf in QEMU (build/guest/fwd.elf) instead of
 build/bin/ivshm-fwd; --asan uses ivshm and ivshm-fwd from build/asan/bin
@@ -126,6 +130,47 @@ def seg_ctrl_offset(name, seg=None):
     return _ctrl_offsets.get(name)
 
 
+UNREPAIRABLE = ("header", "dir")  # docs/abi.md 5
+
+
+def repair(name, region, fwd, vm_log, problems):
+    """`ivshm repair` with the forwarder as the scribbler left it, then one
+    clean pktgen (--keep: the forwarder is stopped by the caller). Returns
+    the record, and the forwarder (restarted only if it had ended)."""
+    status, out, err = h.ivshm("repair", name, "--json", timeout=60)
+    record = {"repair": status, "forwarder": None, "restarted": False, "pktgen": None,
+              "lost": None}
+    try:
+        record["forwarder"] = json.loads(out)["forwarder"]
+    except ValueError:
+        pass
+    if region in UNREPAIRABLE:
+        why = h.one_line_error(err)
+        if status != 1 or why or "cannot repair" not in err:
+            problems.append(f"repair of {region} damage: {h.describe(status)}, "
+                            f"{why or err.strip()[:160]!r} (want exit 1, 'cannot repair')")
+        record["refused"] = err.strip()
+        return record, fwd, vm_log
+    if status != 0:
+        problems.append(f"repair: {h.describe(status)}: {(out + err).strip()[:160]}")
+    if fwd.poll() is not None:
+        # The scribbler wrote EXIT (ctrl region): the forwarder finished, as it
+        # should. Start another (for the guest: boot the VM again).
+        record["restarted"] = True
+        fwd, vm_log = start_forwarder(name)
+    if not h.wait_ready(name, 60 if opts.guest else 10):
+        problems.append("after repair: no forwarder READY")
+    pstatus, summary, perr = h.pktgen(name, "--count", "10000", "--timeout", "5", "--keep",
+                                      timeout=PKTGEN_LIMIT)
+    record["pktgen"] = pstatus
+    record["lost"] = summary["lost"] if summary else None
+    if pstatus != 0 or not summary or summary["lost"] != 0:
+        problems.append(f"after repair ({(out + err).strip()[:100]}) pktgen "
+                        f"{h.describe(pstatus)}, lost {summary['lost'] if summary else '?'}: "
+                        f"{perr.strip()[:120]}")
+    return record, fwd, vm_log
+
+
 def region_run(region, index):
     name = f"scr-{region}"
     h.create(name)
@@ -144,6 +189,9 @@ def region_run(region, index):
     scr_line = (h.output(scr)[0] + h.output(scr)[1]).strip()
     traffic.halt()
     hung = traffic.is_alive()
+    repaired = None
+    if opts.repair:
+        repaired, fwd, vm_log = repair(name, region, fwd, vm_log, problems)
     fwd_status = stop_forwarder(name, fwd)
     fwd_err = h.output(fwd)[1] if not opts.guest else open(vm_log, errors="replace").read()
 
@@ -182,20 +230,6 @@ def region_run(region, index):
     if opts.guest and ("exception" in fwd_err.lower() or "fault" in fwd_err.lower()):
         problems.append("guest fault: " + fwd_err.strip().splitlines()[-1][:160])
 
-    repaired = None
-    if opts.repair:
-        status, out, err = h.ivshm("repair", name, timeout=30)
-        fwd, vm_log = start_forwarder(name)
-        h.wait_ready(name, 60 if opts.guest else 10)
-        pstatus, summary, perr = h.pktgen(name, "--count", "10000", "--timeout", "5",
-                                          timeout=60)
-        repaired = {"repair": status, "pktgen": pstatus,
-                    "lost": summary["lost"] if summary else None}
-        if status != 0 or pstatus != 0 or not summary or summary["lost"] != 0:
-            problems.append(f"after repair ({h.describe(status)}: {(out + err).strip()[:120]}) "
-                            f"pktgen {h.describe(pstatus)}, lost "
-                            f"{summary['lost'] if summary else '?'}")
-        h.wait(fwd, 20)
     h.ivshm("destroy", name, "--force")
     return {
         "region": region,
@@ -217,6 +251,13 @@ for i, region in enumerate(opts.regions.split(",")):
     exits = ", ".join(f"{k}: {v}" for k, v in r["pktgen_exits"].items())
     what = (f"{region}: {r['pktgen_runs']} pktgen runs (exits {exits or 'none'}), "
             f"forwarder {r['forwarder']}")
+    rep = r["repair"]
+    if rep and "refused" in rep:
+        what += f"; repair refused as documented ({h.describe(rep['repair'])})"
+    elif rep:
+        what += (f"; repair {h.describe(rep['repair'])} (forwarder {rep['forwarder']}"
+                 f"{', restarted after' if rep['restarted'] else ''}), then pktgen "
+                 f"{h.describe(rep['pktgen'])}, lost {rep['lost']}")
     h.note(r["scribbler"])
     h.note(f"{region}: frames " + " ".join(f"{k} {v}" for k, v in r["frames"].items()) +
            "; errors: " +

@@ -9,7 +9,9 @@ before it can free the dead ones.
 
 The fix must make true: reclaim (and repair) need no free party slot; after
 it, ivshm-fwd starts, a clean pktgen loses nothing and the 160 buffers are
-back in the pool.
+back in the pool. Dead parties that hold no buffer give their slots to the
+next claim (ivshm-fwd starts at once); and pktgen alone, beside a running
+forwarder, takes back what 15 dead parties hold before it claims a slot.
 """
 import os
 import signal
@@ -19,17 +21,24 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hostile import *  # noqa: E402,F401,F403
 
+
+
+def dead_holders(name, n, take):
+    """n processes attach, take `take` buffers each and die by SIGKILL."""
+    holders = [start([os.path.join(TOOLS, "party_tool"), "hold", name, "--take", str(take)])
+               for _ in range(n)]
+    end = time.time() + 10
+    while time.time() < end and not all(output(h)[0].startswith("held") for h in holders):
+        time.sleep(0.05)
+    held = sum(output(h)[0].startswith("held") for h in holders)
+    check(held == n, f"{n} processes attached and took {take} buffers each ({held} did)")
+    for h in holders:
+        h.send_signal(signal.SIGKILL)
+        wait(h, 5)
+
+
 create("f6")
-holders = [start([os.path.join(TOOLS, "party_tool"), "hold", "f6", "--take", "10"])
-           for _ in range(16)]
-end = time.time() + 10
-while time.time() < end and not all(output(h)[0].startswith("held") for h in holders):
-    time.sleep(0.05)
-held = sum(output(h)[0].startswith("held") for h in holders)
-check(held == 16, f"16 processes attached and took 10 buffers each ({held} did)")
-for h in holders:
-    h.send_signal(signal.SIGKILL)
-    wait(h, 5)
+dead_holders("f6", 16, 10)
 pool = objects("f6")["pkts"]
 note(f"after the kills: {pool['free_objects']} of {pool['count']} free, "
      f"{len(inspect('f6')['parties'])} party slots used")
@@ -46,6 +55,25 @@ check(status == 0 and summary and summary["lost"] == 0,
 if wait(fwd, 10) == "timeout":
     note("ivshm-fwd did not stop (pktgen could not set EXIT)")
 pool = objects("f6")["pkts"]
+check(pool["free_objects"] == pool["count"],
+      f"the pool is full again: {pool['free_objects']} of {pool['count']} free")
+
+# Dead parties that hold nothing: the next claim frees their slots.
+create("f6b")
+dead_holders("f6b", 16, 0)
+fwd = start_fwd("f6b")
+check(wait_ready("f6b", 5), "ivshm-fwd starts on a table full of dead parties that hold nothing",
+      output(fwd)[1].strip())
+
+# pktgen alone: the forwarder holds a slot, 15 dead ones hold buffers.
+dead_holders("f6b", 15, 10)
+status, summary, err = pktgen("f6b", "--count", "20000", "--timeout", "3", timeout=30)
+check(status == 0 and summary and summary["lost"] == 0 and summary["reclaimed"] == 150,
+      f"pktgen on the full table: {describe(status)}, reclaimed "
+      f"{summary['reclaimed'] if summary else '?'}, lost {summary['lost'] if summary else '?'}",
+      err.strip())
+wait(fwd, 10)
+pool = objects("f6b")["pkts"]
 check(pool["free_objects"] == pool["count"],
       f"the pool is full again: {pool['free_objects']} of {pool['count']} free")
 finish()

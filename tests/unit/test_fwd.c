@@ -10,7 +10,9 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "common/internal.h"
 #include "ivshm/fwd.h"
 #include "test_calls.h"
 #include "test_run.h"
@@ -430,12 +432,132 @@ START_TEST(test_run_drain_gives_up)
 }
 END_TEST
 
+/* F4 of issue 13: a forwarder starts holding nothing. Counters a dead one
+ * left with frames held (received > sent + dropped) count them as dropped;
+ * counters a peer left with sent above received restart at received = sent. */
+START_TEST(test_open_makes_counters_consistent)
+{
+    static struct ivshm_fwd fwd;
+    struct ivshm_segment_view v;
+    void *mem = make_fwd_segment(2, &v);
+    struct ivshm_fwd_ctrl *ctrl;
+    uint64_t len;
+    ck_assert_int_eq(ivshm_memzone_lookup(&v, "ctrl", (void **)&ctrl, &len, NULL), IVSHM_OK);
+    atomic_store(&ctrl->q[0].received, 1000);
+    atomic_store(&ctrl->q[0].sent, 960);
+    atomic_store(&ctrl->q[0].dropped, 8); /* 32 held when it died */
+    atomic_store(&ctrl->q[1].received, 5);
+    atomic_store(&ctrl->q[1].sent, 70);
+    atomic_store(&ctrl->q[1].dropped, 3);
+    struct ivshm_error err = {0};
+    struct ivshm_fwd_config cfg = {0};
+    ck_assert_int_eq(open_fwd(&fwd, &v, &cfg, &err), IVSHM_OK);
+    ck_assert_uint_eq(atomic_load(&ctrl->q[0].received), 1000);
+    ck_assert_uint_eq(atomic_load(&ctrl->q[0].sent), 960);
+    ck_assert_uint_eq(atomic_load(&ctrl->q[0].dropped), 40);
+    ck_assert_uint_eq(fwd.port[0].dropped, 40);
+    ck_assert_uint_eq(atomic_load(&ctrl->q[1].received), 70);
+    ck_assert_uint_eq(atomic_load(&ctrl->q[1].dropped), 0);
+    ck_assert_uint_eq(fwd.port[1].received, 70);
+    free(mem);
+}
+END_TEST
+
+static void wait_state(struct ivshm_fwd_ctrl *ctrl, uint32_t state)
+{
+    while (atomic_load(&ctrl->state) != state)
+        sched_yield();
+}
+
+/* n test frames into `rx` (the host's handle of rx0). */
+static void send_frames(struct ivshm_fwd *fwd, struct ivshm_ring *rx, unsigned n, uint64_t first)
+{
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t h;
+        ck_assert_int_eq(ivshm_mempool_get(&fwd->pool, NULL, &h), IVSHM_OK);
+        struct ivshm_pkt *pkt = ivshm_mempool_ptr(&fwd->pool, h);
+        pkt->data_off = IVSHM_PKT_HEADROOM;
+        pkt->data_len = 64;
+        ivshm_frame_fill((uint8_t *)pkt + IVSHM_PKT_HEADROOM, 64, first + i, mac);
+        ck_assert_int_eq(ivshm_ring_enqueue(rx, h), IVSHM_OK);
+    }
+}
+
+/* PAUSE (issue 13 F11, `ivshm repair`): the forwarder gives up what tx
+ * refused (counted as dropped), answers PAUSED with consistent counters,
+ * stays paused on any state but READY, FWD and EXIT (a peer's garbage too;
+ * a PAUSE after it is answered again) while a host rewrites the rings, and
+ * on READY forwards again from the new indices; PAUSE again, then EXIT
+ * while paused: DONE, nothing abandoned. */
+START_TEST(test_run_pause)
+{
+    static struct ivshm_fwd fwd;
+    struct ivshm_segment_view v;
+    void *mem = make_fwd_segment(1, &v);
+    struct ivshm_error err = {0};
+    struct ivshm_fwd_config cfg = {0};
+    ck_assert_int_eq(open_fwd(&fwd, &v, &cfg, &err), IVSHM_OK);
+    static struct ivshm_ring rx, tx; /* the host's handles */
+    ck_assert_int_eq(ivshm_ring_lookup(&v, "rx0", &rx, &err), IVSHM_OK);
+    ck_assert_int_eq(ivshm_ring_lookup(&v, "tx0", &tx, &err), IVSHM_OK);
+    /* tx0 has room for 4: of 10 frames the forwarder holds 6 */
+    for (uint64_t i = 0; i < IVSHM_FWD_RING_SLOTS - 4; i++)
+        ck_assert_int_eq(ivshm_ring_enqueue(&tx, i), IVSHM_OK);
+    send_frames(&fwd, &rx, 10, 0); /* before it starts: its first poll takes all 10 */
+    struct run_arg a = {&fwd, 0};
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, run_thread, &a), 0);
+    while (atomic_load(&fwd.ctrl->q[0].received) < 10)
+        sched_yield();
+    atomic_store(&fwd.ctrl->state, IVSHM_FWD_PAUSE);
+    wait_state(fwd.ctrl, IVSHM_FWD_PAUSED);
+    ck_assert_uint_eq(atomic_load(&fwd.ctrl->q[0].received), 10);
+    ck_assert_uint_eq(atomic_load(&fwd.ctrl->q[0].sent), 4);
+    ck_assert_uint_eq(atomic_load(&fwd.ctrl->q[0].dropped), 6);
+    /* garbage keeps it paused; its heart beats on */
+    atomic_store(&fwd.ctrl->state, 0x77);
+    uint64_t beat = atomic_load(&fwd.ctrl->heartbeat);
+    while (atomic_load(&fwd.ctrl->heartbeat) == beat)
+        sched_yield();
+    send_frames(&fwd, &rx, 3, 100); /* not taken while paused */
+    usleep(20000);
+    ck_assert_uint_eq(atomic_load(&fwd.ctrl->q[0].received), 10);
+    /* a host that asks after the garbage gets its answer too */
+    atomic_store(&fwd.ctrl->state, IVSHM_FWD_PAUSE);
+    wait_state(fwd.ctrl, IVSHM_FWD_PAUSED);
+    /* the repair: both rings emptied, at indices the forwarder never saw */
+    atomic_store(&rx.shared->prod.tail, 0x12345678);
+    ivshm_ring_reset(&rx);
+    ivshm_ring_reset(&tx);
+    atomic_store(&fwd.ctrl->state, IVSHM_FWD_READY);
+    send_frames(&fwd, &rx, 5, 200);
+    uint64_t h, seq;
+    for (uint64_t i = 0; i < 5; i++) {
+        while (ivshm_ring_dequeue(&tx, &h) != IVSHM_OK)
+            sched_yield();
+        ck_assert(ivshm_frame_check((uint8_t *)ivshm_mempool_ptr(&fwd.pool, h) + IVSHM_PKT_HEADROOM,
+                                    64, 0, &seq));
+        ck_assert_uint_eq(seq, 200 + i);
+    }
+    ck_assert_uint_eq(atomic_load(&fwd.ctrl->q[0].sent), 9);
+    atomic_store(&fwd.ctrl->state, IVSHM_FWD_PAUSE);
+    wait_state(fwd.ctrl, IVSHM_FWD_PAUSED);
+    atomic_store(&fwd.ctrl->state, IVSHM_FWD_EXIT);
+    ck_assert_int_eq(pthread_join(t, NULL), 0);
+    ck_assert_uint_eq(a.abandoned, 0);
+    ck_assert_uint_eq(atomic_load(&fwd.ctrl->state), IVSHM_FWD_DONE);
+    ck_assert_uint_eq(ivshm_ring_count(&tx), 0);
+    free(mem);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("fwd");
     test_case(s, "module",
               (const TTest *[]){test_preset, test_frames, test_open_defaults,
-                                test_open_paths_and_errors, NULL});
+                                test_open_paths_and_errors, test_open_makes_counters_consistent,
+                                NULL});
     test_case(s, "mac",
               (const TTest *[]){test_mac_mode_names, test_mac_keep_leaves_every_byte,
                                 test_mac_rewrite_changes_the_addresses_only,
@@ -443,8 +565,9 @@ int main(void)
     TCase *layout = tcase_create("layout");
     tcase_add_loop_test(layout, test_frame_layout, 0, 11);
     suite_add_tcase(s, layout);
-    TCase *run =
-        test_case(s, "run", (const TTest *[]){test_run_clean_exit, test_run_drain_gives_up, NULL});
+    TCase *run = test_case(
+        s, "run",
+        (const TTest *[]){test_run_clean_exit, test_run_drain_gives_up, test_run_pause, NULL});
     tcase_set_tags(run, "threads");
     tcase_set_timeout(run, 60);
     return test_run(s);

@@ -21,28 +21,14 @@
 #include "host/internal.h"
 #include "ivshm/builder.h"
 #include "ivshm/party.h"
+#include "test_host_util.h"
 #include "test_run.h"
 
 static char dir[PATH_MAX];
 
-/* A fresh directory holding segment "hf" of preset fwd, one queue pair. */
 static void setup(void)
 {
-    const char *base = getenv("TEST_TMP");
-    snprintf(dir, sizeof(dir), "%s/host_fwd.XXXXXX", base && *base ? base : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    struct ivshm_object_spec spec[4];
-    uint32_t n;
-    struct ivshm_error err = {0};
-    ck_assert_int_eq(ivshm_fwd_preset(1, spec, 4, &n, &err), IVSHM_OK);
-    struct ivshm_create_opts o = {.name = "hf",
-                                  .dir = dir,
-                                  .size = 16u << 20,
-                                  .numa_node = -1,
-                                  .objects = spec,
-                                  .object_count = n};
-    struct ivshm_create_result res;
-    ck_assert_msg(ivshm_segment_create(&o, &res, &err) == IVSHM_OK, "create: %s", err.msg);
+    test_fwd_segment(dir, "host_fwd", "hf");
 }
 
 static void teardown(void)
@@ -131,17 +117,6 @@ START_TEST(test_wait_ready_errors)
 }
 END_TEST
 
-static void *beat(void *arg)
-{
-    struct ivshm_fwd_ctrl *ctrl = arg;
-    while (atomic_load(&ctrl->state) != IVSHM_FWD_EXIT) {
-        atomic_fetch_add(&ctrl->heartbeat, 1);
-        usleep(1000);
-    }
-    atomic_store(&ctrl->state, IVSHM_FWD_DONE);
-    return NULL;
-}
-
 START_TEST(test_states)
 {
     static struct party p;
@@ -149,7 +124,7 @@ START_TEST(test_states)
     struct ivshm_error err = {0};
     atomic_store(&p.ctrl->state, IVSHM_FWD_READY);
     pthread_t t;
-    ck_assert_int_eq(pthread_create(&t, NULL, beat, p.ctrl), 0);
+    ck_assert_int_eq(pthread_create(&t, NULL, test_beat, p.ctrl), 0);
     ck_assert_int_eq(ivshm_fwd_host_wait_ready(&p.host, 10, &err), IVSHM_OK);
     ivshm_fwd_host_start(&p.host);
     ck_assert_uint_eq(atomic_load(&p.ctrl->state), IVSHM_FWD_FWD);
@@ -177,35 +152,10 @@ END_TEST
 
 /* ---- a dead party's buffers ---- */
 
-/* A child process attaches as a host party (slot 0: it comes first), takes
- * `take` buffers, sends `send` of them into rx0 and `back` into tx0 (as if a
- * forwarder had passed them on), keeps the rest, then dies (SIGKILL): its
- * slot stays claimed. With wedge, the free ring's head is left one ahead of
- * its tail, as by a kill in the middle of a put. */
+/* A dead party: test_dead_party on "hf" (slot 0 when it comes first). */
 static void dead_party(unsigned take, unsigned send, unsigned back, bool wedge)
 {
-    pid_t pid = fork();
-    ck_assert_int_ne(pid, -1);
-    if (pid == 0) {
-        static struct party c;
-        struct ivshm_error err;
-        if (ivshm_segment_attach(dir, "hf", IVSHM_ATTACH_CLAIM, "child", &c.seg, &err) ||
-            ivshm_mempool_lookup(&c.seg.view, "pkts", &c.pool, &err) ||
-            ivshm_ring_lookup(&c.seg.view, "rx0", &c.rx, &err) ||
-            ivshm_ring_lookup(&c.seg.view, "tx0", &c.tx, &err))
-            _exit(1);
-        uint64_t h[256];
-        if (take > 256 || ivshm_mempool_get_bulk(&c.pool, NULL, h, take) ||
-            ivshm_ring_enqueue_burst(&c.rx, h, send, NULL) != send ||
-            ivshm_ring_enqueue_burst(&c.tx, h + send, back, NULL) != back)
-            _exit(1);
-        if (wedge)
-            atomic_fetch_add(&c.pool.ring.shared->prod.head, 1);
-        raise(SIGKILL);
-    }
-    int status;
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    test_dead_party(dir, "hf", take, send, back, wedge);
 }
 
 /* A dead party (dead_party's arguments), then `other` attached with label
@@ -335,21 +285,172 @@ START_TEST(test_put_steps_over_refused)
 }
 END_TEST
 
+/* Issue 13 F2: a slot in CLAIMING is not a dead party. Its claimer has no
+ * index yet (it holds nothing) and may use the pool a moment later: reclaim
+ * leaves the slot alone and, with a dead party to take back from, counts the
+ * claimer as a live user (no rebuild of the free ring under it). */
+START_TEST(test_reclaim_leaves_a_claiming_slot)
+{
+    static struct party p;
+    after_a_death(20, 0, 0, false, NULL, NULL, &p); /* slot 0 dead, we are slot 1 */
+    struct ivshm_party *claiming = &p.seg.view.parties[2];
+    claiming->kind = IVSHM_PARTY_HOST;
+    claiming->pid = 0x7ffffffe; /* no such process: a claim in its first steps */
+    atomic_store(&claiming->state, IVSHM_PARTY_CLAIMING);
+    /* the free ring half-updated: rebuilt only when nobody else may use it */
+    atomic_fetch_add(&p.pool.ring.shared->prod.head, 1);
+    uint32_t n = 0;
+    struct ivshm_error err = {0};
+    ck_assert_int_eq(reclaim(&p, &n, &err), IVSHM_E_CORRUPT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "half-updated"));
+    ck_assert_uint_eq(atomic_load(&claiming->state), IVSHM_PARTY_CLAIMING);
+    atomic_fetch_sub(&p.pool.ring.shared->prod.head, 1);
+    ck_assert_msg(reclaim(&p, &n, &err) == IVSHM_OK, "%s", err.msg);
+    ck_assert_uint_eq(n, 20);
+    ck_assert_uint_eq(atomic_load(&claiming->state), IVSHM_PARTY_CLAIMING);
+    ivshm_segment_detach(&p.seg);
+}
+END_TEST
+
+/* `n` children attach, take `take` buffers each and die by SIGKILL. */
+static void dead_parties(unsigned n, unsigned take)
+{
+    for (unsigned i = 0; i < n; i++)
+        dead_party(take, 0, 0, false);
+}
+
+/* Issue 13 F6: dead parties fill the table. A dead process that holds no
+ * buffer gives its slot to the next claim; one that holds buffers does not
+ * (the buffers would be lent to the slot's next owner), and the claim says
+ * why; reclaim then runs without a slot (a pool handle of no party) and
+ * frees them all. */
+START_TEST(test_full_table_of_the_dead)
+{
+    static struct party p;
+    struct ivshm_error err = {0};
+    dead_parties(16, 0);
+    ck_assert_msg(ivshm_segment_attach(dir, "hf", IVSHM_ATTACH_CLAIM, "unit", &p.seg, &err) ==
+                      IVSHM_OK,
+                  "%s", err.msg);
+    ck_assert_int_eq(p.seg.view.party, 0);
+    ivshm_segment_detach(&p.seg);
+
+    dead_parties(16, 5);
+    ck_assert_int_eq(ivshm_segment_attach(dir, "hf", IVSHM_ATTACH_CLAIM, "unit", &p.seg, &err),
+                     IVSHM_E_PARTIES);
+    ck_assert_ptr_nonnull(strstr(err.msg,
+                                 "all 16 party slots are taken, 16 of them by dead "
+                                 "processes that still hold buffers (reclaim them first)"));
+    ck_assert_int_eq(ivshm_segment_attach(dir, "hf", 0, NULL, &p.seg, &err), IVSHM_OK);
+    ivshm_fwd_host_init(&p.host, NULL);
+    ck_assert_int_eq(ivshm_fwd_host_add(&p.host, &p.seg.view, &p.ctrl, &err), IVSHM_OK);
+    ck_assert_int_eq(ivshm_mempool_lookup_any(&p.seg.view, "pkts", &p.pool, &err), IVSHM_OK);
+    ck_assert_int_eq(ivshm_ring_lookup(&p.seg.view, "rx0", &p.rx, &err), IVSHM_OK);
+    ck_assert_int_eq(ivshm_ring_lookup(&p.seg.view, "tx0", &p.tx, &err), IVSHM_OK);
+    uint32_t n = 0;
+    ck_assert_msg(reclaim(&p, &n, &err) == IVSHM_OK, "%s", err.msg);
+    ck_assert_uint_eq(n, 80);
+    ck_assert_uint_eq(ivshm_mempool_free_count(&p.pool), p.pool.count);
+    ck_assert_int_eq(ivshm_party_claim_self(&p.seg.view, "hf", "unit", &err), IVSHM_OK);
+    ivshm_segment_detach(&p.seg);
+}
+END_TEST
+
+/* A claim stuck in CLAIMING (its claimer killed half-way) is freed when a
+ * slot is needed, after the grace period; one that names a live process is
+ * not (it may be that process, stopped in the middle). */
+START_TEST(test_stale_claims)
+{
+    static struct party p;
+    struct ivshm_error err = {0};
+    dead_parties(15, 0);
+    attach(&p, "unit", NULL); /* slot 15, the last free one: nothing freed */
+    struct ivshm_party *stuck = &p.seg.view.parties[1];
+    atomic_store(&stuck->state, IVSHM_PARTY_CLAIMING);
+    stuck->kind = IVSHM_PARTY_HOST;
+    stuck->pid = (uint64_t)getpid();
+    ck_assert_int_eq(ivshm_process_start_time(0, &stuck->start_time, &err), IVSHM_OK);
+    ck_assert_uint_eq(ivshm_party_stale_claims(&p.seg.view, 0.01), 0);
+    stuck->pid = 0x7ffffffe;
+    ck_assert_uint_eq(ivshm_party_stale_claims(&p.seg.view, 0.01), 1u << 1);
+    /* freed by CAS from the state it was judged in, only */
+    ck_assert(!ivshm_party_free_if(&p.seg.view, 1, IVSHM_PARTY_ALIVE));
+    ck_assert(ivshm_party_free_if(&p.seg.view, 1, IVSHM_PARTY_CLAIMING));
+    ck_assert_uint_eq(atomic_load(&stuck->state), IVSHM_PARTY_GONE);
+    ivshm_segment_detach(&p.seg);
+}
+END_TEST
+
+/* ---- pausing a forwarder for a repair ---- */
+
+START_TEST(test_pause_nobody)
+{
+    /* Nothing polls ctrl: nothing to pause, nothing changed. */
+    static struct party p;
+    attach(&p, "unit", NULL);
+    atomic_store(&p.ctrl->state, IVSHM_FWD_FWD); /* a dead VM's */
+    bool paused = true;
+    struct ivshm_error err = {0};
+    ck_assert_int_eq(ivshm_fwd_host_pause("hf", p.ctrl, 5, NULL, &paused, &err), IVSHM_OK);
+    ck_assert(!paused);
+    ck_assert_uint_eq(atomic_load(&p.ctrl->state), IVSHM_FWD_FWD);
+    ivshm_segment_detach(&p.seg);
+}
+END_TEST
+
+START_TEST(test_pause_unanswered)
+{
+    /* A forwarder that polls (its heartbeat moves) but knows no PAUSE: after
+     * the timeout the state is put back and nothing else was touched. */
+    static struct party p;
+    attach(&p, "unit", NULL);
+    atomic_store(&p.ctrl->state, IVSHM_FWD_READY);
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, test_beat, p.ctrl), 0);
+    bool paused = true;
+    struct ivshm_error err = {0};
+    ck_assert_int_eq(ivshm_fwd_host_pause("hf", p.ctrl, 0.2, NULL, &paused, &err), IVSHM_E_TIMEOUT);
+    ck_assert(!paused);
+    ck_assert_str_eq(err.msg, "hf: the forwarder polls (its heartbeat moves) but did not "
+                              "acknowledge PAUSE within 0 s; nothing was changed");
+    ck_assert_uint_eq(atomic_load(&p.ctrl->state), IVSHM_FWD_READY);
+    /* one that answers late (PAUSED just as we give up) is taken as paused */
+    atomic_store(&p.ctrl->state, IVSHM_FWD_PAUSED);
+    ck_assert_int_eq(ivshm_fwd_host_pause("hf", p.ctrl, 0.2, NULL, &paused, &err), IVSHM_OK);
+    ck_assert(paused);
+    ivshm_fwd_host_resume(p.ctrl);
+    ck_assert_uint_eq(atomic_load(&p.ctrl->state), IVSHM_FWD_READY);
+    /* pktgen and ivshm-port wait for a paused forwarder, and say so */
+    atomic_store(&p.ctrl->state, IVSHM_FWD_PAUSED);
+    ck_assert(ivshm_fwd_active(p.ctrl));
+    ck_assert_int_eq(ivshm_fwd_host_wait_ready(&p.host, 0.05, &err), IVSHM_E_TIMEOUT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "hf: the forwarder is paused for a repair"));
+    atomic_store(&p.ctrl->state, IVSHM_FWD_EXIT);
+    ck_assert_int_eq(pthread_join(t, NULL), 0);
+    ivshm_segment_detach(&p.seg);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("host_fwd");
     TCase *ctrl = test_case(
         s, "ctrl",
         (const TTest *[]){test_add_without_ctrl, test_wait_ready_errors, test_states, NULL});
-    TCase *dead =
-        test_case(s, "dead",
-                  (const TTest *[]){test_reclaim_alone, test_reclaim_repairs_a_wedged_free_ring,
-                                    test_reclaim_refuses_beside_a_user,
-                                    test_reclaim_beside_a_user_gives_back_one_by_one,
-                                    test_reclaim_times_out_while_in_flight,
-                                    test_put_steps_over_refused, NULL});
+    TCase *dead = test_case(
+        s, "dead",
+        (const TTest *[]){test_reclaim_alone, test_reclaim_repairs_a_wedged_free_ring,
+                          test_reclaim_refuses_beside_a_user,
+                          test_reclaim_beside_a_user_gives_back_one_by_one,
+                          test_reclaim_times_out_while_in_flight, test_put_steps_over_refused,
+                          test_reclaim_leaves_a_claiming_slot, test_full_table_of_the_dead,
+                          test_stale_claims, NULL});
+    TCase *pause =
+        test_case(s, "pause", (const TTest *[]){test_pause_nobody, test_pause_unanswered, NULL});
     tcase_add_checked_fixture(ctrl, setup, teardown);
     tcase_add_checked_fixture(dead, setup, teardown);
+    tcase_add_checked_fixture(pause, setup, teardown);
+    tcase_set_timeout(pause, 30);
     tcase_set_timeout(dead, 30);
     return test_run(s);
 }

@@ -130,7 +130,7 @@ START_TEST(test_attach)
     test_find(&v, "pool", IVSHM_OBJ_MEMPOOL, &e);
     ck_assert_int_eq(ivshm_mempool_attach(&mp, &v, &e, 64, &err), IVSHM_E_INVAL);
     ck_assert_ptr_nonnull(strstr(err.msg, "party index 64 out of range"));
-    ck_assert_int_eq(ivshm_mempool_attach(&mp, &v, &e, -1, &err), IVSHM_E_INVAL);
+    ck_assert_int_eq(ivshm_mempool_attach(&mp, &v, &e, -2, &err), IVSHM_E_INVAL);
     test_find(&v, "chan", IVSHM_OBJ_RING, &e);
     ck_assert_int_eq(ivshm_mempool_attach(&mp, &v, &e, 0, &err), IVSHM_E_INVAL);
     ck_assert_str_eq(err.msg, "unit/chan is a ring, not a mempool");
@@ -733,6 +733,72 @@ START_TEST(test_rebuild_after_death_mid_operation)
 }
 END_TEST
 
+/* A handle of no party (party -1: a repair tool without a slot in the party
+ * table) audits, reclaims and rebuilds; its get is refused (nobody to mark
+ * the objects as taken by), its put goes straight to the free ring, with a
+ * cache or without. */
+START_TEST(test_no_party)
+{
+    void *mem = test_seg_alloc(SEG_SIZE);
+    struct ivshm_segment_view v;
+    make_segment(mem, &v);
+    struct ivshm_mempool none, p2;
+    attach(&none, &v, "pool", -1);
+    attach(&p2, &v, "pool", 2);
+    ck_assert_uint_eq(none.party, IVSHM_MEMPOOL_NO_PARTY);
+    struct ivshm_mempool_cache *c = cache_new(8);
+    uint64_t h[4];
+    ck_assert_int_eq(ivshm_mempool_get_bulk(&none, NULL, h, 1), IVSHM_E_INVAL);
+    ck_assert_int_eq(ivshm_mempool_get_bulk(&none, c, h, 1), IVSHM_E_INVAL);
+    ck_assert_uint_eq(c->len, 0);
+    assert_pool_full(&none);
+    ck_assert_int_eq(ivshm_mempool_get_bulk(&p2, NULL, h, 4), IVSHM_OK);
+    ck_assert_int_eq(ivshm_mempool_put_bulk(&none, c, h, 2, NULL), IVSHM_OK);
+    ck_assert_uint_eq(c->len, 0); /* not cached: a cache belongs to a party */
+    ck_assert_int_eq(ivshm_mempool_put(&none, NULL, h[2]), IVSHM_OK);
+    ck_assert_int_eq(ivshm_mempool_put(&none, NULL, h[2]), IVSHM_E_DOUBLE_FREE);
+    struct ivshm_mempool_audit au;
+    ivshm_mempool_audit(&none, &au);
+    ck_assert_uint_eq(au.by_party[2], 1);
+    ck_assert_uint_eq(ivshm_mempool_reclaim(&none, 2), 1);
+    assert_pool_full(&none);
+    free(c);
+    free(mem);
+}
+END_TEST
+
+/* A repair's rebuild: every object free, whatever its state byte said (a
+ * live party's, a dead one's, garbage), the free ring holding each once. */
+START_TEST(test_rebuild_all)
+{
+    void *mem = test_seg_alloc(SEG_SIZE);
+    struct ivshm_segment_view v;
+    make_segment(mem, &v);
+    struct ivshm_mempool mp;
+    attach(&mp, &v, "pool", 1);
+    uint64_t h[10];
+    ck_assert_int_eq(ivshm_mempool_get_bulk(&mp, NULL, h, 10), IVSHM_OK);
+    atomic_store(&mp.state[ivshm_mempool_index(&mp, h[0])], 0xc1); /* garbage */
+    atomic_store(&mp.state[ivshm_mempool_index(&mp, h[1])], 0x3f); /* garbage */
+    atomic_store(&mp.state[ivshm_mempool_index(&mp, h[2])], IVSHM_OBJ_CACHED(9));
+    struct ivshm_ring_shared *ring = mp.ring.shared;
+    atomic_store(&ring->cons.head, 0xdeadbeef); /* and the free ring's indices too */
+    atomic_store(&ring->prod.tail, 12345);
+    ck_assert_uint_eq(ivshm_mempool_rebuild_all(&mp), 10);
+    assert_pool_full(&mp);
+    struct ivshm_error err = {0};
+    ck_assert_int_eq(ivshm_ring_check(&mp.ring, &err), IVSHM_OK);
+    uint64_t all[POOL_COUNT];
+    ck_assert_int_eq(ivshm_mempool_get_bulk(&mp, NULL, all, POOL_COUNT), IVSHM_OK);
+    for (uint32_t i = 0; i < POOL_COUNT; i++)
+        for (uint32_t j = 0; j < i; j++)
+            ck_assert_uint_ne(all[i], all[j]);
+    ck_assert_int_eq(ivshm_mempool_put_bulk(&mp, NULL, all, POOL_COUNT, NULL), IVSHM_OK);
+    assert_pool_full(&mp);
+    free(mem);
+}
+END_TEST
+
 /* ---- threads ---- */
 
 struct pool_thread {
@@ -1047,6 +1113,8 @@ static Suite *mempool_suite(void)
     tcase_add_loop_test(tc, test_garbage_in_free_ring, 0, NVARIANTS);
     tcase_add_test(tc, test_audit_reclaim);
     tcase_add_test(tc, test_rebuild_after_death_mid_operation);
+    tcase_add_test(tc, test_no_party);
+    tcase_add_test(tc, test_rebuild_all);
     tcase_add_test(tc, test_two_processes);
     suite_add_tcase(s, tc);
 
