@@ -151,6 +151,8 @@ const char *ivshm_strerror(int code)
         return "system call failed";
     case IVSHM_E_PARTIES:
         return "party table full";
+    case IVSHM_E_TIMEOUT:
+        return "timed out";
     }
     return "unknown error";
 }

@@ -52,12 +52,16 @@ struct ivshm_fwd_ctrl {
     uint32_t queues;            /* queue pairs the forwarder serves (set before READY) */
     _Atomic uint64_t heartbeat; /* bumped by the forwarder while it polls */
     uint8_t mac[6];             /* the forwarder's port address (source MAC it writes) */
-    uint8_t pad0[2];
+    /* The forwarder's doorbell peer ID + 1 (0: it has none and polls), set
+     * before READY; a host that changes state while the forwarder may sleep
+     * rings this ID, vector 0. Was pad (zero) before. docs/abi.md 4.1. */
+    _Atomic uint16_t doorbell;
     char reason[40]; /* NUL-terminated, when state is FAIL */
     struct ivshm_fwd_counters q[IVSHM_FWD_MAX_QUEUES];
 };
 
 _Static_assert(sizeof(struct ivshm_fwd_counters) == IVSHM_CACHE_LINE, "one line per queue");
+_Static_assert(offsetof(struct ivshm_fwd_ctrl, doorbell) == 22, "doorbell at 22 (was pad)");
 _Static_assert(offsetof(struct ivshm_fwd_ctrl, q) == IVSHM_CACHE_LINE, "counters at 64");
 _Static_assert(sizeof(struct ivshm_fwd_ctrl) == 17 * IVSHM_CACHE_LINE, "ctrl is 1088 bytes");
 

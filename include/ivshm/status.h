@@ -23,6 +23,7 @@ enum ivshm_status {
     IVSHM_E_FOREIGN = -11,     /* mempool put of a handle that is not one of the pool's */
     IVSHM_E_SYSTEM = -12,      /* an operating-system call failed (host only; see errno) */
     IVSHM_E_PARTIES = -13,     /* the party table is full */
+    IVSHM_E_TIMEOUT = -14,     /* a wait on a peer exceeded its bound */
 };
 
 /* A one-line explanation: "<thing>: <reason>". */
