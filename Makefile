@@ -5,6 +5,7 @@
 #   make test       every test (installs missing packages first)
 #   make test-unit  Check unit tests (plus ASan/UBSan and TSan builds)
 #   make test-boot  QEMU boot tests of the guest runtime
+#   make test-doorbell  doorbell server, host clients, ivshmem-doorbell guests
 #   make bench      benchmarks against DPDK
 #
 # Sub-makefiles (one per directory) add to the variables and targets below.
@@ -38,6 +39,7 @@ CLEAN_DIRS := $(B)
 -include tests/tests.mk
 -include tests/fwd/fwd.mk
 -include tests/bench/bench.mk
+-include tests/doorbell/doorbell.mk
 
 .PHONY: all deps demo test test-all clean format check-format
 all: $(ALL_TARGETS)

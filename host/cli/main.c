@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ivshm/doorbell.h"
 #include "ivshm/host/party.h"
 #include "ivshm/host/qemu.h"
 #include "ivshm/host/segment_file.h"
@@ -47,6 +48,7 @@ struct cli {
     uint32_t object_count, object_cap;
     /* qemu-args */
     struct ivshm_qemu_opts qemu;
+    const char *socket; /* --socket: one segment's doorbell socket */
     /* positional arguments */
     char **pos;
     unsigned npos;
@@ -317,6 +319,31 @@ static int opt_first_slot(struct cli *c, const char *opt, const char *v)
     return EXIT_OK;
 }
 
+static int opt_doorbell(struct cli *c, const char *opt, const char *v)
+{
+    (void)opt;
+    (void)v;
+    c->qemu.doorbell = true;
+    return EXIT_OK;
+}
+
+static int opt_socket(struct cli *c, const char *opt, const char *v)
+{
+    (void)opt;
+    c->socket = v;
+    return EXIT_OK;
+}
+
+static int opt_vectors(struct cli *c, const char *opt, const char *v)
+{
+    struct ivshm_error err;
+    uint64_t n;
+    if (ivshm_parse_u64(v, opt, 1, IVSHM_DOORBELL_MAX_VECTORS, &n, &err))
+        return fail(EXIT_USAGE, "%s", err.msg);
+    c->qemu.vectors = (unsigned)n;
+    return EXIT_OK;
+}
+
 struct option_def {
     const char *name; /* "--size" */
     const char *arg;  /* NULL: a flag */
@@ -351,6 +378,11 @@ static const struct option_def qemu_opts[] = {
     {"--machine", "q35|pc", opt_machine,
      "q35 (default): one pcie-root-port per device; pc: devices on the root bus"},
     {"--first-slot", "S", opt_first_slot, "q35: first pcie.0 slot of the root ports (0x10)"},
+    {"--doorbell", NULL, opt_doorbell,
+     "ivshmem-doorbell devices served by the doorbell server (which must run first)"},
+    {"--socket", "PATH", opt_socket,
+     "--doorbell, one segment: the server's socket (default DIR/.ivshm-NAME.sock)"},
+    {"--vectors", "N", opt_vectors, "--doorbell: MSI-X vectors a device, 1..64 (4)"},
     {NULL, NULL, NULL, NULL},
 };
 static const struct option_def list_opts[] = {
@@ -603,9 +635,12 @@ static int cmd_qemu_args(struct cli *c)
 {
     struct ivshm_qemu_segment *segs = calloc(c->npos, sizeof(*segs));
     char(*paths)[PATH_MAX] = calloc(c->npos, PATH_MAX);
-    if (!segs || !paths)
+    char(*sockets)[PATH_MAX] = calloc(c->npos, PATH_MAX);
+    if (!segs || !paths || !sockets)
         return fail(EXIT_RUNTIME, "out of memory");
     int status = EXIT_OK;
+    if (c->socket && (!c->qemu.doorbell || c->npos != 1))
+        status = fail(EXIT_USAGE, "qemu-args: --socket goes with --doorbell and one segment");
     for (unsigned i = 0; i < c->npos && status == EXIT_OK; i++) {
         for (unsigned j = 0; j < i; j++)
             if (strcmp(c->pos[i], c->pos[j]) == 0)
@@ -627,6 +662,14 @@ static int cmd_qemu_args(struct cli *c)
         segs[i].size = seg.view.size;
         segs[i].numa_node = seg.view.hdr->numa_node;
         ivshm_segment_detach(&seg);
+        if (c->qemu.doorbell && c->socket)
+            snprintf(sockets[i], PATH_MAX, "%s", c->socket);
+        else if (c->qemu.doorbell &&
+                 (rc = ivshm_doorbell_socket_path(c->dir, c->pos[i], sockets[i], PATH_MAX, &err))) {
+            status = fail(err_status(rc), "%s", err.msg);
+            break;
+        }
+        segs[i].socket = sockets[i];
     }
     if (status == EXIT_OK) {
         size_t size = 1024 + (size_t)c->npos * (PATH_MAX + 512);
@@ -642,6 +685,7 @@ static int cmd_qemu_args(struct cli *c)
     }
     free(segs);
     free(paths);
+    free(sockets);
     return status;
 }
 

@@ -1,0 +1,26 @@
+# Doorbell tests (make test-doorbell): the doorbell server through its test
+# driver, host clients, and QEMU's ivshmem-doorbell device with the guest app
+# guest_rt/apps/doorbell.c, booted directly and through UEFI.
+#
+#   build/tests/doorbell/serve   the server (ivshm_serve_run) until `ivshm serve` exists
+#   build/tests/doorbell/bell    a doorbell client: hold, ring, pong, feed (round trips)
+
+DOORBELL_TOOLS := $(B)/tests/doorbell/serve $(B)/tests/doorbell/bell
+
+$(B)/tests/doorbell/%: tests/doorbell/%.c $(LIBIVSHM_A)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(HOST_CFLAGS) -o $@ $< $(LIBIVSHM_A) $(HOST_LIBS)
+
+DOORBELL_TEST_DEPS := $(B)/bin/ivshm $(DOORBELL_TOOLS) $(B)/guest/doorbell.elf \
+	$(B)/guest/doorbell.efi $(B)/guest/probe.elf
+
+.PHONY: test-doorbell doorbell-tools
+doorbell-tools: $(DOORBELL_TOOLS)
+
+test-doorbell:
+	$(Q)$(TEST_HARNESS) reset test-doorbell
+	$(Q)$(MAKE) --no-print-directory $(DOORBELL_TEST_DEPS) || \
+		{ $(TEST_HARNESS) fail test-doorbell "$(DOORBELL_TEST_DEPS) did not build"; exit 1; }
+	$(Q)$(TEST_HARNESS) shell test-doorbell 900 tests/doorbell/test_doorbell.py
+
+TEST_TARGETS += test-doorbell
