@@ -280,6 +280,11 @@ void boot_info_add_range(struct boot_info *info, uint64_t base, uint64_t length,
     r->type = type;
 }
 
+const void *rt_acpi_table(const char signature[4])
+{
+    return acpi_find_table(boot->rsdp_address, signature);
+}
+
 uint64_t guest_boot_tsc(void)
 {
     return boot_tsc;

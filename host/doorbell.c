@@ -445,6 +445,14 @@ int ivshm_doorbell_ring(struct ivshm_doorbell *db, uint16_t peer, uint16_t vecto
 {
     const struct peer *p = peer == db->id ? NULL : find_peer(db, peer);
     unsigned vectors = peer == db->id ? db->vectors : p ? p->vectors : 0;
+    if (vector >= vectors && db->sock >= 0) {
+        /* The server may have told us of it in a message not read yet. */
+        int rc = receive(db, err);
+        if (rc)
+            return rc;
+        p = peer == db->id ? NULL : find_peer(db, peer);
+        vectors = peer == db->id ? db->vectors : p ? p->vectors : 0;
+    }
     if (vectors == 0)
         return ivshm_fail(err, IVSHM_E_NOENT, "doorbell peer %u: not connected", peer);
     if (vector >= vectors)

@@ -10,13 +10,14 @@
  *   bell SOCKET cycles N              connect and disconnect N times
  *   bell SOCKET pong --count N        N times: wait for a ring on vector 0,
  *                                     ring every peer's vector 1
- *   bell SOCKET feed --seg NAME [--dir DIR] [--count N] [--sleepy] [--stop]
+ *   bell SOCKET feed --seg NAME [--dir DIR] [--count N] [--sleepy] [--stop] [--after FILE]
  *                                     N round trips through a guest echoing
  *                                     ring rx0 to tx0: enqueue i on rx0 (and
  *                                     ring the guest if it asked), sleep on
  *                                     tx0 until i comes back; --sleepy first
  *                                     waits until the guest sleeps (each trip
- *                                     is a wake-up); --stop ends the guest.
+ *                                     is a wake-up); --stop ends the guest;
+ *                                     --after: connect, then wait for FILE.
  *                                     Prints p50/p99/max of the trip in us.
  *
  * Exit status 0 when everything asked for happened, 1 otherwise.
@@ -97,7 +98,7 @@ static int pong(struct ivshm_doorbell *db, unsigned long count)
     for (unsigned long i = 0; i < count; i++) {
         uint64_t fired = 0;
         while (!(fired & 1))
-            if (ivshm_doorbell_wait(db, 10000, &fired, &err))
+            if (ivshm_doorbell_wait(db, 120000, &fired, &err)) /* a UEFI boot takes a while */
                 return fail("pong: waiting for ping", &err);
         uint16_t peers[256];
         size_t n = ivshm_doorbell_peers(db, peers, 256);
@@ -173,6 +174,9 @@ static int feed(struct ivshm_doorbell *db, int argc, char **argv)
     if (ivshm_segment_attach(option(argc, argv, "--dir", NULL), seg_name, 0, NULL, &seg, &err) ||
         ivshm_segment_ring(&seg, "rx0", &rx, &err) || ivshm_segment_ring(&seg, "tx0", &tx, &err))
         return fail("feed", &err);
+    const char *after = option(argc, argv, "--after", NULL);
+    while (after && access(after, F_OK) != 0) /* a test's go-ahead */
+        usleep(10000);
     uint64_t *trip = calloc(count ? count : 1, sizeof(*trip));
     uint64_t rings = 0, ring_errors = 0, sleeps = 0;
     int status = 0;
@@ -239,6 +243,12 @@ int main(int argc, char **argv)
         return fail("connect", &err);
     int status = 0;
     if (strcmp(cmd, "info") == 0) {
+        /* Our own vectors may still be arriving: take what comes within 50 ms. */
+        for (uint64_t end = now_ns() + 50000000; now_ns() < end;) {
+            if (ivshm_doorbell_process(db, NULL, &err))
+                return fail("info", &err);
+            usleep(1000);
+        }
         printf("id=%u vectors=%u peers=%zu\n", ivshm_doorbell_id(db), ivshm_doorbell_vectors(db),
                ivshm_doorbell_peers(db, NULL, 0));
     } else if (strcmp(cmd, "hold") == 0) {

@@ -12,7 +12,7 @@ $(B)/tests/doorbell/%: tests/doorbell/%.c $(LIBIVSHM_A)
 	$(Q)$(CC) $(HOST_CFLAGS) -o $@ $< $(LIBIVSHM_A) $(HOST_LIBS)
 
 DOORBELL_TEST_DEPS := $(B)/bin/ivshm $(DOORBELL_TOOLS) $(B)/guest/doorbell.elf \
-	$(B)/guest/doorbell.efi $(B)/guest/probe.elf
+	$(B)/guest/doorbell.efi
 
 .PHONY: test-doorbell doorbell-tools
 doorbell-tools: $(DOORBELL_TOOLS)

@@ -1,0 +1,728 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""Doorbell tests: the doorbell server (build/tests/doorbell/serve, the library's
+ivshm_serve_run), host clients (build/tests/doorbell/bell) and QEMU's own
+ivshmem-doorbell device with guest_rt/apps/doorbell.c.
+
+  protocol          a raw client reads what QEMU would: version 0, its ID, the
+                    segment file (ID -1), peers' and its own eventfds; joins
+                    and leaves reach the other clients
+  qemu-args         --doorbell lines, --socket, 32 devices
+  host-ring         host client rings host client; unknown peer, garbage vector
+  peer-events       a client learns peers coming and going
+  fd-leak           100 connect/disconnect cycles (and vanishing, garbage and
+                    half-read clients): the server holds as many fds as before
+  garbage-client    a client that writes is dropped, the others are told
+  slow-reader       a client that never reads does not stall the server
+  stale-socket      a dead server's socket is replaced, a live one's is not
+  sigterm, daemon   clean stop: exit 0, socket and pidfile removed
+  multi-segment     one process, two segments, two sockets, own ID spaces
+  guest-*           QEMU ivshmem-doorbell, direct and UEFI: IVPosition, a
+                    timed-out wait, ping-pong woken from hlt (with rings of
+                    peers and vectors that do not exist), the ring wake
+                    request end to end (echo), 32 devices, a server restart
+                    while the guest sleeps
+
+Each case prints "ok - NAME" or "not ok - NAME: why", plus "# NAME: figures".
+Run from the repo root (env: BUILD, IVSHM, TEST_TMP), e.g. by `make test-doorbell`.
+
+    tests/doorbell/test_doorbell.py [NAME_SUBSTRING...]
+"""
+import fcntl
+import os
+import re
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import guest_qemu  # noqa: E402
+from guest_qemu import report  # noqa: E402
+
+BUILD = os.environ.get("BUILD", "build")
+IVSHM = os.environ.get("IVSHM", os.path.join(BUILD, "bin", "ivshm"))
+SERVE = os.path.join(BUILD, "tests", "doorbell", "serve")
+BELL = os.path.join(BUILD, "tests", "doorbell", "bell")
+GUEST = os.path.join(BUILD, "guest")
+TMP = os.path.abspath(os.environ.get("TEST_TMP") or tempfile.mkdtemp(prefix="ivshm-db-"))
+SEG_DIR = os.path.join(TMP, "segs")
+VECTORS = 4
+
+os.makedirs(SEG_DIR, exist_ok=True)
+ENV = dict(os.environ, IVSHM_DIR=SEG_DIR)
+cleanups = []
+
+
+def ivshm(*args, check=True):
+    proc = subprocess.run([IVSHM, *args], env=ENV, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"ivshm {' '.join(args)}: {proc.stderr.strip()}")
+    return proc
+
+
+def create(name, size="2M"):
+    ivshm("destroy", name, "--force", check=False)
+    ivshm("create", name, "--size", size, "--ring", "name=rx0,slots=1024",
+          "--ring", "name=tx0,slots=1024")
+    cleanups.append(lambda: ivshm("destroy", name, "--force", check=False))
+
+
+def sock_path(name):
+    return os.path.join(SEG_DIR, f".ivshm-{name}.sock")
+
+
+def wait_for(cond, seconds=5.0):
+    end = time.time() + seconds
+    while time.time() < end:
+        if cond():
+            return True
+        time.sleep(0.02)
+    return cond()
+
+
+class Server:
+    started = 0
+
+    def __init__(self, *names, extra=()):
+        Server.started += 1
+        self.log = os.path.join(TMP, f"serve-{Server.started}-{'-'.join(names)[:40]}.log")
+        self.proc = subprocess.Popen([SERVE, "--dir", SEG_DIR, *extra, *names],
+                                     stdout=subprocess.DEVNULL, stderr=open(self.log, "w"))
+        cleanups.append(self.kill)
+        self.names = names
+        # Listening once it says so (a stale socket file may exist before).
+        if not wait_for(lambda: self.text().count("serving on") == len(names)
+                        or self.proc.poll() is not None):
+            raise RuntimeError(f"server for {names} did not start")
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"server exited: {self.text()}")
+
+    def text(self):
+        with open(self.log) as f:
+            return f.read()
+
+    def fds(self):
+        return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
+
+    def stop(self, sig=signal.SIGTERM):
+        self.proc.send_signal(sig)
+        return self.proc.wait(timeout=10)
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def bell(*args, timeout=60):
+    return subprocess.run([BELL, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, timeout=timeout, env=ENV)
+
+
+def bell_bg(*args, tag="bell"):
+    Server.started += 1
+    log = os.path.join(TMP, f"{tag}-{Server.started}.log")
+    proc = subprocess.Popen([BELL, *args], stdout=open(log, "w"), stderr=subprocess.STDOUT,
+                            env=ENV)
+    cleanups.append(lambda: proc.poll() is None and proc.kill())
+    return proc, log
+
+
+def bell_peer(*args, tag="peer"):
+    """A background client that prints its ID first (hold, pong): waits for
+    it. Returns (Popen, log path, ID as a string)."""
+    proc, log = bell_bg(*args, tag=tag)
+    if not wait_for(lambda: "id=" in read_file(log)):
+        raise RuntimeError(f"bell {' '.join(args[1:])}: no ID: {read_file(log)!r}")
+    return proc, log, re.search(r"id=(\d+)", read_file(log)).group(1)
+
+
+def finish(proc, seconds):
+    """Waits for proc; kills it after `seconds`. True when it ended by itself."""
+    try:
+        proc.wait(timeout=seconds)
+        return True
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return False
+
+
+def read_file(path):
+    with open(path) as f:
+        return f.read()
+
+
+# ---- a raw protocol client, as QEMU reads the server ----
+
+class RawClient:
+    def __init__(self, name):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.connect(sock_path(name))
+        self.s.settimeout(5)
+
+    def message(self):
+        """(value, fd or None); None on EOF."""
+        data, fds = b"", []
+        while len(data) < 8:
+            chunk, got, _, _ = socket.recv_fds(self.s, 8 - len(data), 4)
+            if not chunk:
+                return None
+            data += chunk
+            fds += got
+        for extra in fds[1:]:
+            os.close(extra)
+        return struct.unpack("<q", data)[0], (fds[0] if fds else None)
+
+    def handshake(self, peers=0):
+        """Reads version, ID, memory, peers x VECTORS and own x VECTORS."""
+        msgs = [self.message() for _ in range(3 + VECTORS * (peers + 1))]
+        return msgs
+
+    def close(self):
+        self.s.close()
+
+
+def is_eventfd(fd):
+    return os.readlink(f"/proc/self/fd/{fd}") == "anon_inode:[eventfd]"
+
+
+def check_protocol():
+    create("p1")
+    srv = Server("p1")
+    a = RawClient("p1")
+    msgs = a.handshake()
+    problems = []
+    (ver, ver_fd), (aid, aid_fd), (mem, mem_fd) = msgs[:3]
+    if ver != 0 or ver_fd is not None:
+        problems.append(f"version message {ver}, fd {ver_fd}")
+    if aid != 0 or aid_fd is not None:
+        problems.append(f"first client got ID {aid} (fd {aid_fd}), expected 0")
+    seg = os.stat(os.path.join(SEG_DIR, "ivshm-p1"))
+    if mem != -1 or mem_fd is None:
+        problems.append(f"memory message {mem}, fd {mem_fd}")
+    else:
+        st = os.fstat(mem_fd)
+        if (st.st_ino, st.st_dev, st.st_size) != (seg.st_ino, seg.st_dev, seg.st_size):
+            problems.append("the memory fd is not the segment file")
+        if fcntl.fcntl(mem_fd, fcntl.F_GETFL) & os.O_ACCMODE != os.O_RDWR:
+            problems.append("the memory fd is not open read-write (QEMU maps it so)")
+        os.close(mem_fd)
+    own = msgs[3:]
+    if any(v != aid or fd is None or not is_eventfd(fd) for v, fd in own):
+        problems.append(f"own vectors: {own}")
+    own_fds = [fd for _, fd in own if fd is not None]
+    # A second client: gets ID 1, the first's vectors, then its own.
+    b = RawClient("p1")
+    bm = b.handshake(peers=1)
+    if [v for v, _ in bm[:3]] != [0, 1, -1]:
+        problems.append(f"second client's first messages {[v for v, _ in bm[:3]]}")
+    if [v for v, fd in bm[3:3 + VECTORS] if fd is not None] != [0] * VECTORS:
+        problems.append("second client did not get the first's vectors")
+    if [v for v, fd in bm[3 + VECTORS:] if fd is not None] != [1] * VECTORS:
+        problems.append("second client did not get its own vectors")
+    # Ringing: B writes A's vector 2; A's own eventfd for vector 2 counts it.
+    os.write(bm[3 + 2][1], struct.pack("<Q", 1))
+    if struct.unpack("<Q", os.read(own_fds[2], 8))[0] != 1:
+        problems.append("ring through the eventfds did not arrive")
+    # A learns of B: ID 1 with an fd, VECTORS times; then of B leaving: 1 alone.
+    joins = [a.message() for _ in range(VECTORS)]
+    if [v for v, fd in joins if fd is not None] != [1] * VECTORS:
+        problems.append(f"join notices {joins}")
+    for _, fd in bm[1:]:
+        if fd is not None:
+            os.close(fd)
+    b.close()
+    leave = a.message()
+    if leave != (1, None):
+        problems.append(f"leave notice {leave}, expected (1, None)")
+    for _, fd in joins + own:
+        if fd is not None:
+            os.close(fd)
+    a.close()
+    srv.stop()
+    report("protocol", "; ".join(problems))
+
+
+def check_qemu_args():
+    names = [f"q{i}" for i in range(32)]
+    for n in names:
+        create(n, "2M")
+    problems = []
+    one = ivshm("qemu-args", "--doorbell", "q0").stdout.split()
+    want = [f"socket,id=ivshm-sock-q0,path={sock_path('q0')}",
+            f"ivshmem-doorbell,id=ivshm-q0,chardev=ivshm-sock-q0,vectors={VECTORS},"
+            "bus=ivshm-port-q0"]
+    if want[0] not in one or want[1] not in one or "memory-backend-file" in " ".join(one):
+        problems.append(f"one segment: {' '.join(one)}")
+    plain = ivshm("qemu-args", *names).stdout
+    bells = ivshm("qemu-args", "--doorbell", *names).stdout
+    ports = re.findall(r"-device pcie-root-port,\S+", plain)
+    if ports != re.findall(r"-device pcie-root-port,\S+", bells) or len(ports) != 32:
+        problems.append("32 doorbell devices are not placed like 32 plain ones")
+    if bells.count("ivshmem-doorbell") != 32:
+        problems.append("not 32 ivshmem-doorbell devices")
+    other = ivshm("qemu-args", "--doorbell", "--socket", "/tmp/x.sock", "--vectors", "2",
+                  "q1").stdout
+    if "path=/tmp/x.sock" not in other or "vectors=2" not in other:
+        problems.append(f"--socket/--vectors ignored: {other}")
+    for bad in (["--socket", "/tmp/x.sock", "q1"], ["--doorbell", "--socket", "/tmp/x", "q1", "q2"],
+                ["--doorbell", "--vectors", "65", "q1"]):
+        r = ivshm("qemu-args", *bad, check=False)
+        if r.returncode != 2 or not r.stderr.strip():
+            problems.append(f"qemu-args {' '.join(bad)}: status {r.returncode} {r.stderr!r}")
+    report("qemu-args", "; ".join(problems))
+
+
+def check_host_ring():
+    create("h1")
+    srv = Server("h1")
+    holder, log, hid = bell_peer(sock_path("h1"), "hold", "--count", "2", tag="hold")
+    problems = []
+    for vector in ("0", "3"):
+        r = bell(sock_path("h1"), "ring", hid, vector)
+        if r.stdout.strip() != "ok":
+            problems.append(f"ring {hid} {vector}: {r.stdout.strip()}")
+    if not finish(holder, 5):
+        problems.append("the holder was not rung twice")
+    out = read_file(log)
+    if "rung vector=0" not in out or "rung vector=3" not in out:
+        problems.append(f"holder saw: {out!r}")
+    r = bell(sock_path("h1"), "ring", "4321", "0")
+    if r.returncode != 1 or "peer 4321: not connected" not in r.stdout:
+        problems.append(f"ring of a nonexistent peer: {r.stdout.strip()!r}")
+    holder2, _, hid2 = bell_peer(sock_path("h1"), "hold", tag="hold2")
+    r = bell(sock_path("h1"), "ring", hid2, "9")
+    if r.returncode != 1 or f"no vector 9 (it has {VECTORS})" not in r.stdout:
+        problems.append(f"ring of a garbage vector: {r.stdout.strip()!r}")
+    r = bell(sock_path("h1"), "ring", hid2, "65535")
+    if r.returncode != 1:
+        problems.append("ring of vector 65535 accepted")
+    holder2.kill()
+    holder2.wait()
+    if srv.proc.poll() is not None:
+        problems.append("server died")
+    srv.stop()
+    report("host-ring", "; ".join(problems))
+
+
+def check_peer_events():
+    create("e1")
+    srv = Server("e1")
+    holder, log, _ = bell_peer(sock_path("e1"), "hold", tag="events")
+    info = bell(sock_path("e1"), "info").stdout
+    other = re.search(r"id=(\d+)", info)
+    ok = other and wait_for(lambda: f"peer {other.group(1)} left" in read_file(log))
+    out = read_file(log)
+    holder.kill()
+    holder.wait()
+    srv.stop()
+    problems = []
+    if not other or f"peer {other.group(1)} joined" not in out or not ok:
+        problems.append(f"holder saw {out!r} for {info!r}")
+    if "peers=1" not in info:
+        problems.append(f"the second client did not see the first: {info!r}")
+    report("peer-events", "; ".join(problems))
+
+
+def vanish(name, read_messages):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(sock_path(name))
+    for _ in range(read_messages):
+        _, fds, _, _ = socket.recv_fds(s, 8, 4)
+        for fd in fds:
+            os.close(fd)
+    s.close()
+
+
+def check_fd_leak():
+    create("f1")
+    srv = Server("f1")
+    holder, log, _ = bell_peer(sock_path("f1"), "hold", tag="leakhold")  # one peer stays
+    time.sleep(0.2)
+    before = srv.fds()
+    r = bell(sock_path("f1"), "cycles", "100")
+    for i in range(100):
+        vanish("f1", i % 4)  # mid-handshake: after 0, 1, 2 or 3 messages
+    for _ in range(20):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(sock_path("f1"))
+        s.send(b"garbage!")
+        s.close()
+    settled = wait_for(lambda: srv.fds() == before, 5)
+    after = srv.fds()
+    alive = bell(sock_path("f1"), "info").returncode == 0
+    holder.kill()
+    holder.wait()
+    srv.stop()
+    problems = []
+    if r.stdout.strip() != "cycles: 100":
+        problems.append(r.stdout.strip())
+    if not settled:
+        problems.append(f"server holds {after} fds after the cycles, {before} before")
+    if not alive:
+        problems.append("server does not answer after the cycles")
+    report("fd-leak", "; ".join(problems), f"server fds {before} before, {after} after 220 "
+           "clients (100 cycles, 100 vanishing mid-handshake, 20 garbage)")
+
+
+def check_garbage_client():
+    create("g1")
+    srv = Server("g1")
+    holder, log, _ = bell_peer(sock_path("g1"), "hold", tag="garbagehold")
+    c = RawClient("g1")
+    msgs = c.handshake(peers=1)
+    gid = msgs[1][0]
+    c.s.send(b"\xff" * 64)
+    eof = False
+    end = time.time() + 5
+    while time.time() < end:
+        m = c.message()
+        if m is None:
+            eof = True
+            break
+        if m[1] is not None:
+            os.close(m[1])
+    for _, fd in msgs:
+        if fd is not None:
+            os.close(fd)
+    told = wait_for(lambda: f"peer {gid} left" in read_file(log))
+    alive = bell(sock_path("g1"), "info").returncode == 0
+    holder.kill()
+    holder.wait()
+    srv.stop()
+    problems = []
+    if not eof:
+        problems.append("the server kept a client that writes")
+    if "the protocol is one-way" not in srv.text():
+        problems.append("no log line naming the problem")
+    if not told:
+        problems.append("the other client was not told")
+    if not alive:
+        problems.append("server stopped serving")
+    report("garbage-client", "; ".join(problems))
+
+
+def check_slow_reader():
+    create("s1")
+    srv = Server("s1")
+    lazy = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    lazy.connect(sock_path("s1"))  # never reads
+    t0 = time.time()
+    r = bell(sock_path("s1"), "cycles", "300", timeout=60)
+    took = time.time() - t0
+    lazy.close()
+    problems = []
+    if r.returncode != 0:
+        problems.append(r.stdout.strip())
+    if srv.proc.poll() is not None:
+        problems.append("server died")
+    srv.stop()
+    report("slow-reader", "; ".join(problems), f"300 cycles beside a client that never reads: "
+           f"{took:.2f} s")
+
+
+def check_stale_socket():
+    create("st1")
+    srv = Server("st1")
+    second = subprocess.run([SERVE, "--dir", SEG_DIR, "st1"], stderr=subprocess.PIPE, text=True,
+                            timeout=10)
+    problems = []
+    if second.returncode != 1 or "already listens" not in second.stderr:
+        problems.append(f"second server: status {second.returncode}, {second.stderr.strip()!r}")
+    srv.stop(signal.SIGKILL)
+    if not os.path.exists(sock_path("st1")):
+        problems.append("SIGKILL should leave the socket behind (test premise)")
+    r = bell(sock_path("st1"), "info")
+    if r.returncode != 1 or "not running" not in r.stdout:
+        problems.append(f"client of a dead server: {r.stdout.strip()!r}")
+    try:
+        srv2 = Server("st1")
+        if bell(sock_path("st1"), "info").returncode != 0:
+            problems.append("new server does not serve")
+        srv2.stop()
+    except RuntimeError as e:
+        problems.append(f"new server over a stale socket: {e}")
+    with open(sock_path("st1"), "w") as f:
+        f.write("not a socket")
+    third = subprocess.run([SERVE, "--dir", SEG_DIR, "st1"], stderr=subprocess.PIPE, text=True,
+                           timeout=10)
+    if third.returncode != 1 or "not a socket" not in third.stderr:
+        problems.append(f"server over a regular file: {third.stderr.strip()!r}")
+    os.unlink(sock_path("st1"))
+    missing = subprocess.run([SERVE, "--dir", SEG_DIR, "nosuchseg"], stderr=subprocess.PIPE,
+                             text=True, timeout=10)
+    if missing.returncode != 1 or "no such segment" not in missing.stderr:
+        problems.append(f"server of a missing segment: {missing.stderr.strip()!r}")
+    report("stale-socket", "; ".join(problems))
+
+
+def check_sigterm():
+    create("t1")
+    pidfile = os.path.join(TMP, "t1.pid")
+    srv = Server("t1", extra=("--pidfile", pidfile))
+    holder, log, _ = bell_peer(sock_path("t1"), "hold", tag="termhold")
+    problems = []
+    if read_file(pidfile).strip() != str(srv.proc.pid):
+        problems.append("pidfile does not hold the server's pid")
+    t0 = time.time()
+    rc = srv.stop(signal.SIGTERM)
+    took = time.time() - t0
+    if rc != 0:
+        problems.append(f"exit status {rc} after SIGTERM")
+    if os.path.exists(sock_path("t1")) or os.path.exists(pidfile):
+        problems.append("socket or pidfile left behind")
+    if "stopping on" not in srv.text():
+        problems.append("no log line for the stop")
+    # The client keeps its eventfds: it can still ring itself.
+    holder.kill()
+    holder.wait()
+    report("sigterm", "; ".join(problems), f"stopped in {took * 1000:.0f} ms")
+
+
+def check_daemon():
+    create("d1")
+    pidfile = os.path.join(TMP, "d1.pid")
+    t0 = time.time()
+    r = subprocess.run([SERVE, "--dir", SEG_DIR, "--daemon", "--pidfile", pidfile, "--quiet",
+                        "d1"], stderr=subprocess.PIPE, text=True, timeout=10)
+    took = time.time() - t0
+    problems = []
+    if r.returncode != 0:
+        problems.append(f"daemon start: {r.stderr.strip()}")
+        report("daemon", "; ".join(problems))
+        return
+    pid = int(read_file(pidfile))
+    cleanups.append(lambda: os.kill(pid, signal.SIGKILL) if os.path.exists(f"/proc/{pid}")
+                    else None)
+    if not os.path.exists(sock_path("d1")):
+        problems.append("socket not there when the parent returned")
+    if bell(sock_path("d1"), "info").returncode != 0:
+        problems.append("daemon does not serve")
+    os.kill(pid, signal.SIGTERM)
+    if not wait_for(lambda: not os.path.exists(f"/proc/{pid}") or
+                    read_file(f"/proc/{pid}/stat").split()[2] == "Z"):
+        problems.append("daemon did not stop on SIGTERM")
+    if not wait_for(lambda: not os.path.exists(sock_path("d1")) and not os.path.exists(pidfile)):
+        problems.append("socket or pidfile left behind")
+    report("daemon", "; ".join(problems), f"parent returned in {took * 1000:.0f} ms")
+
+
+def check_multi_segment():
+    create("m1")
+    create("m2")
+    srv = Server("m1", "m2", extra=("--vectors", "2"))
+    a = bell(sock_path("m1"), "info").stdout.strip()
+    b = bell(sock_path("m2"), "info").stdout.strip()
+    srv.stop()
+    problems = []
+    if a != "id=0 vectors=2 peers=0" or b != "id=0 vectors=2 peers=0":
+        problems.append(f"m1: {a!r}, m2: {b!r}")
+    if os.path.exists(sock_path("m1")) or os.path.exists(sock_path("m2")):
+        problems.append("sockets left behind")
+    report("multi-segment", "; ".join(problems))
+
+
+# ---- guests ----
+
+def run_guest(name, segments, cmdline, uefi, timeout=120, wait=True):
+    image = os.path.join(GUEST, "doorbell.efi" if uefi else "doorbell.elf")
+    args = guest_qemu.guest_args(image, uefi, TMP, cmdline)
+    args += ivshm("qemu-args", "--doorbell", *segments).stdout.split()
+    log = os.path.join(TMP, f"{name}.log")
+    proc = subprocess.Popen(args, stdout=open(log, "w"), stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL)
+    cleanups.append(lambda: proc.poll() is None and proc.kill())
+    if wait:
+        finish(proc, timeout)
+    return proc, log
+
+
+def guest_status(proc, log):
+    """None when the guest exited with code 0 (QEMU status 1), else why not."""
+    if proc.returncode == 1:
+        return None
+    tail = read_file(log).strip().splitlines()[-3:]
+    return f"QEMU status {proc.returncode}: {' | '.join(tail)}"
+
+
+def check_guest_probe(uefi):
+    name = f"guest-probe-{'uefi' if uefi else 'direct'}"
+    create("gp")
+    srv = Server("gp")
+    holder, hlog, _ = bell_peer(sock_path("gp"), "hold", tag="probehold")
+    t0 = time.time()
+    proc, log = run_guest(name, ["gp"], "mode=probe", uefi)
+    took = time.time() - t0
+    out = read_file(log)
+    problems = [p for p in [guest_status(proc, log)] if p]
+    m = re.search(r"doorbell: segment=gp id=(\d+) vectors=(\d+)", out)
+    joined = re.findall(r"peer (\d+) joined", read_file(hlog))
+    if not m or m.group(2) != str(VECTORS):
+        problems.append("no IVPosition / vector line")
+    elif joined != [m.group(1)]:
+        problems.append(f"guest read IVPosition {m.group(1)}, the server gave {joined}")
+    waited = re.search(r"timeout=yes waited=(\d+) us", out)
+    if not waited:
+        problems.append("the 100 ms wait did not time out")
+    holder.kill()
+    holder.wait()
+    srv.stop()
+    report(name, "; ".join(problems),
+           f"boot to exit {took:.2f} s; 100 ms wait took {waited.group(1) if waited else '?'} us")
+
+
+def check_guest_pingpong(uefi, count):
+    name = f"guest-pingpong-{'uefi' if uefi else 'direct'}"
+    create("pp")
+    srv = Server("pp")
+    pong, _, host = bell_peer(sock_path("pp"), "pong", "--count", str(count), tag="pong")
+    t0 = time.time()
+    proc, log = run_guest(name, ["pp"], f"mode=pingpong host={host} count={count} garbage", uefi)
+    took = time.time() - t0
+    problems = [p for p in [guest_status(proc, log)] if p]
+    out = read_file(log)
+    m = re.search(r"pingpong done count=(\d+) worst=(\d+) us irqs=(\d+) stray=(\d+)", out)
+    if not m or m.group(1) != str(count) or m.group(3) != str(count) or m.group(4) != "0":
+        problems.append(f"guest: {out.strip().splitlines()[-1:]}")
+    if "rang garbage" not in out:
+        problems.append("garbage rings not made")
+    if not finish(pong, 10):
+        problems.append("pong did not finish")
+    srv.stop()
+    report(name, "; ".join(problems),
+           f"{count} ping-pongs, boot to exit {took:.2f} s, worst {m.group(2) if m else '?'} us")
+
+
+def check_guest_echo(uefi, count):
+    name = f"guest-echo-{'uefi' if uefi else 'direct'}"
+    create("ec")
+    srv = Server("ec")
+    proc, log = run_guest(name, ["ec"], "mode=echo", uefi, wait=False)
+    problems = []
+    if not wait_for(lambda: "doorbell: echo id=" in read_file(log), 60):
+        problems.append("guest did not start echoing")
+    r = bell(sock_path("ec"), "feed", "--seg", "ec", "--count", str(count), "--sleepy", "--stop",
+             timeout=120)
+    finish(proc, 30)
+    problems += [p for p in [guest_status(proc, log)] if p]
+    out = read_file(log)
+    m = re.search(r"echo done entries=(\d+) sleeps=(\d+) wakeups=(\d+) timeouts=(\d+)", out)
+    if r.returncode != 0:
+        problems.append(r.stdout.strip())
+    if not m or int(m.group(1)) != count:
+        problems.append(f"guest: {out.strip().splitlines()[-1:]}")
+    elif int(m.group(3)) < count:  # every trip began with the guest asleep
+        problems.append(f"{m.group(3)} doorbell wake-ups for {count} sleepy trips")
+    srv.stop()
+    figures = r.stdout.strip().splitlines()[-1:] if r.stdout else ["?"]
+    report(name, "; ".join(problems), f"{figures[0]}; guest {m.group(0) if m else '?'}")
+
+
+def check_guest_32():
+    names = [f"q{i}" for i in range(32)]
+    for n in names:
+        if not os.path.exists(os.path.join(SEG_DIR, f"ivshm-{n}")):
+            create(n)
+    srv = Server(*names)
+    t0 = time.time()
+    proc, log = run_guest("guest-32", names, "mode=probe", False, timeout=180)
+    took = time.time() - t0
+    out = read_file(log)
+    problems = [p for p in [guest_status(proc, log)] if p]
+    found = re.findall(r"doorbell: segment=q(\d+) id=0 vectors=4", out)
+    if sorted(int(x) for x in found) != list(range(32)):
+        problems.append(f"{len(found)} of 32 doorbells set up")
+    clients = srv.text().count("joined")
+    srv.stop()
+    if clients != 32:
+        problems.append(f"{clients} QEMU connections, expected 32")
+    report("guest-32", "; ".join(problems), f"32 doorbell devices, boot to exit {took:.2f} s")
+
+
+def check_guest_restart():
+    """The server stops and comes back while the guest sleeps: the guest and
+    the host client that knew it go on ringing each other; a client of the new
+    server cannot ring the guest (documented), its entries still get through
+    by the guest's bounded sleep; nothing crashes."""
+    create("rs")
+    srv = Server("rs")
+    go = os.path.join(TMP, "rs.go")
+    old_feed, old_log = bell_bg(sock_path("rs"), "feed", "--seg", "rs", "--count", "50",
+                                "--sleepy", "--after", go, tag="oldfeed")
+    time.sleep(0.3)
+    proc, log = run_guest("guest-restart", ["rs"], "mode=echo timeout_us=200000", False,
+                          wait=False)
+    problems = []
+    if not wait_for(lambda: "doorbell: echo id=" in read_file(log), 60):
+        problems.append("guest did not start")
+    time.sleep(0.3)  # the guest is asleep now
+    if srv.stop(signal.SIGTERM) != 0:
+        problems.append("server did not stop cleanly")
+    srv2 = Server("rs")
+    open(go, "w").close()
+    finish(old_feed, 60)
+    old = read_file(old_log)
+    if old_feed.returncode != 0 or "(0 refused)" not in old:
+        problems.append(f"pre-restart client: {old.strip()!r}")
+    r = bell(sock_path("rs"), "feed", "--seg", "rs", "--count", "10", "--stop", timeout=60)
+    if r.returncode != 0:
+        problems.append(f"post-restart client: {r.stdout.strip()!r}")
+    elif "refused" not in r.stdout or "(0 refused)" in r.stdout:
+        problems.append(f"post-restart client could ring the guest?: {r.stdout.strip()!r}")
+    finish(proc, 30)
+    problems += [p for p in [guest_status(proc, log)] if p]
+    srv2.stop()
+    report("guest-restart", "; ".join(problems),
+           f"old client: {old.strip().splitlines()[-1:] if old.strip() else '?'}; new client: "
+           f"{r.stdout.strip().splitlines()[-1:]}")
+
+
+CASES = [
+    ("protocol", check_protocol),
+    ("qemu-args", check_qemu_args),
+    ("host-ring", check_host_ring),
+    ("peer-events", check_peer_events),
+    ("fd-leak", check_fd_leak),
+    ("garbage-client", check_garbage_client),
+    ("slow-reader", check_slow_reader),
+    ("stale-socket", check_stale_socket),
+    ("sigterm", check_sigterm),
+    ("daemon", check_daemon),
+    ("multi-segment", check_multi_segment),
+    ("guest-probe-direct", lambda: check_guest_probe(False)),
+    ("guest-probe-uefi", lambda: check_guest_probe(True)),
+    ("guest-pingpong-direct", lambda: check_guest_pingpong(False, 1000)),
+    ("guest-pingpong-uefi", lambda: check_guest_pingpong(True, 200)),
+    ("guest-echo-direct", lambda: check_guest_echo(False, 1000)),
+    ("guest-echo-uefi", lambda: check_guest_echo(True, 200)),
+    ("guest-32", check_guest_32),
+    ("guest-restart", check_guest_restart),
+]
+
+
+def main():
+    wanted = sys.argv[1:]
+    for name, fn in CASES:
+        if wanted and not any(w in name for w in wanted):
+            continue
+        try:
+            fn()
+        except Exception as e:  # a broken case is a failure, the others still run
+            report(name, f"{type(e).__name__}: {e}")
+        finally:
+            while cleanups:
+                try:
+                    cleanups.pop()()
+                except Exception:
+                    pass
+    sys.exit(1 if guest_qemu.failures else 0)
+
+
+if __name__ == "__main__":
+    main()
