@@ -32,16 +32,20 @@
  *     if (w)
  *         ring_doorbell(ivshm_wake_peer(w), ivshm_wake_vector(w));
  *
- * No lost wake-up: the sleeper stores its request, issues a full fence, then
- * re-reads the ring; the waker publishes (release store of its tail), issues
- * a full fence, then reads the request. The two fences are ordered one way or
- * the other, so either the sleeper sees the new entries (and does not sleep)
- * or the waker sees the request (and rings). A store-load pair without the
- * fences could be reordered by the CPU (x86 store buffer) and both would miss.
+ * No lost wake-up: the sleeper stores its request by an exchange (acquire
+ * and release), then re-reads the ring; the waker publishes (release store
+ * of its tail), then takes the request by an exchange with 0 (acquire and
+ * release). Both exchanges write the same word, so one comes first: if the
+ * sleeper's, the waker's exchange returns the request and it rings; if the
+ * waker's, the sleeper's exchange reads what the waker's wrote (release after
+ * its tail store), so the sleeper's re-read sees the new entries and it does
+ * not sleep. A plain store then a load of the other location would not do:
+ * the CPU may reorder them (x86 store buffer) and both would miss. On x86
+ * each exchange is one locked instruction, itself a full barrier.
  *
- * A busy ring rings nothing: the waker's check is a fence and a load of a
- * word on its own cache line, which stays 0 while the sleeper has work. A
- * request is taken by exchange, so it rings at most once however many
+ * A busy ring rings nothing: the waker's check is that one exchange on a
+ * word of its own cache line, which stays 0 while the sleeper has work. A
+ * request is taken by the exchange, so it rings at most once however many
  * entries follow.
  *
  * One sleeper per side: the word holds one request. SP/SC sides (the fwd
@@ -99,7 +103,7 @@ static inline _Atomic uint32_t *ivshm__wake_word_of(const struct ivshm_ring *r,
 
 /*
  * Sleeper, before it sleeps: stores the request (ring doorbell `peer`,
- * `vector`), a full fence, then re-reads the shared tails. Returns true when
+ * `vector`) by exchange, then re-reads the shared tails. Returns true when
  * the ring still has fewer than `want` entries (consumer) or free slots
  * (producer): sleep now, the other side will ring. Returns false when they
  * arrived meanwhile: the request is withdrawn, go back to work (a doorbell
@@ -110,10 +114,11 @@ static inline bool ivshm_ring_arm_wake(struct ivshm_ring *r, enum ivshm_wake_sle
 {
     _Atomic uint32_t *word = ivshm__wake_word_of(r, who);
     uint32_t request = ivshm_wake_word(peer, vector);
-    atomic_store_explicit(word, request, memory_order_relaxed);
-    /* Orders the request before the re-read below (store-load: only a full
-     * fence does); pairs with the fence in ivshm_ring_wake_needed. */
-    atomic_thread_fence(memory_order_seq_cst);
+    /* A read-modify-write, not a store: if the waker's exchange came first,
+     * this one reads its value (acquire), so the re-read below sees the tail
+     * the waker published before it (release). A plain store could pass the
+     * re-read's loads. */
+    (void)atomic_exchange_explicit(word, request, memory_order_acq_rel);
     uint32_t have = who == IVSHM_WAKE_CONSUMER ? ivshm_ring_count(r) : ivshm_ring_free_count(r);
     if (have < want)
         return true;
@@ -138,21 +143,19 @@ static inline bool ivshm_ring_disarm_wake(struct ivshm_ring *r, enum ivshm_wake_
 
 /*
  * Waker, after an enqueue (who = IVSHM_WAKE_CONSUMER) or a dequeue
- * (IVSHM_WAKE_PRODUCER) that moved entries: a full fence, then the request.
- * Returns 0 when nobody sleeps (the common case under load: a fence and a
- * load of a word on the caller's own cache line), else the request, which it
- * has taken (exchange with 0: only one waker rings). Ring
- * ivshm_wake_peer(w), ivshm_wake_vector(w).
+ * (IVSHM_WAKE_PRODUCER) that moved entries: takes the request (exchange with
+ * 0). Returns 0 when nobody sleeps (the common case under load: one locked
+ * exchange on a word of the caller's own cache line), else the request,
+ * which only this waker got. Ring ivshm_wake_peer(w), ivshm_wake_vector(w).
  */
 static inline uint32_t ivshm_ring_wake_needed(struct ivshm_ring *r, enum ivshm_wake_sleeper who)
 {
     _Atomic uint32_t *word = ivshm__wake_word_of(r, who);
-    /* Orders our publish (the tail store just made) before the read of the
-     * request; pairs with the fence in ivshm_ring_arm_wake. */
-    atomic_thread_fence(memory_order_seq_cst);
-    if (IVSHM_LIKELY(!(atomic_load_explicit(word, memory_order_relaxed) & IVSHM_WAKE_ARMED)))
-        return 0;
-    uint32_t request = atomic_exchange_explicit(word, 0, memory_order_relaxed);
+    /* Always the exchange, never a load first: a load could be satisfied
+     * before our tail store is visible (store-load reordering) and miss a
+     * request stored meanwhile. Release: if the sleeper's exchange comes
+     * after this one, it sees our tail. */
+    uint32_t request = atomic_exchange_explicit(word, 0, memory_order_acq_rel);
     return request & IVSHM_WAKE_ARMED ? request : 0;
 }
 
