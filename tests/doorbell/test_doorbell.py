@@ -15,6 +15,8 @@ ivshmem-doorbell device with guest_rt/apps/doorbell.c.
   garbage-client    a client that writes is dropped, the others are told
   slow-reader       a client that never reads does not stall the server
   stale-socket      a dead server's socket is replaced, a live one's is not
+  segment-gone      a destroyed segment: clients refused, served again once
+                    re-created
   sigterm, daemon   clean stop: exit 0, socket and pidfile removed
   multi-segment     one process, two segments, two sockets, own ID spaces
   guest-*           QEMU ivshmem-doorbell, direct and UEFI: IVPosition, a
@@ -462,6 +464,28 @@ def check_stale_socket():
     report("stale-socket", "; ".join(problems))
 
 
+def check_segment_gone():
+    """The segment is destroyed while served: a client is refused with a log
+    line (QEMU would not start), and `ivshm list` never shows the socket."""
+    create("sg")
+    srv = Server("sg")
+    problems = []
+    listed = ivshm("list", "--json").stdout
+    if ".sock" in listed:
+        problems.append(f"ivshm list shows the socket: {listed}")
+    ivshm("destroy", "sg", "--force")
+    r = bell(sock_path("sg"), "info")
+    if r.returncode != 1 or "closed the connection" not in r.stdout:
+        problems.append(f"client of a destroyed segment: {r.stdout.strip()!r}")
+    if not wait_for(lambda: "client refused" in srv.text() and "no such segment" in srv.text()):
+        problems.append(f"no log line: {srv.text()!r}")
+    create("sg")  # back: served again, no restart needed
+    if bell(sock_path("sg"), "info").returncode != 0:
+        problems.append("not served again once re-created")
+    srv.stop()
+    report("segment-gone", "; ".join(problems))
+
+
 def check_sigterm():
     create("t1")
     pidfile = os.path.join(TMP, "t1.pid")
@@ -692,6 +716,7 @@ CASES = [
     ("garbage-client", check_garbage_client),
     ("slow-reader", check_slow_reader),
     ("stale-socket", check_stale_socket),
+    ("segment-gone", check_segment_gone),
     ("sigterm", check_sigterm),
     ("daemon", check_daemon),
     ("multi-segment", check_multi_segment),
