@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # ivshm — top-level build. Everything lands in build/.
 #
 #   make            build host library, CLI and guest images
@@ -6,6 +7,8 @@
 #   make test-unit  Check unit tests (plus ASan/UBSan and TSan builds)
 #   make test-boot  QEMU boot tests of the guest runtime
 #   make test-doorbell  doorbell server, host clients, ivshmem-doorbell guests
+#   make test-api   exports of libivshm.so against the public headers
+#   make test-lint  formatting (what check-format checks) and SPDX lines
 #   make bench      benchmarks against DPDK
 #
 # Sub-makefiles (one per directory) add to the variables and targets below.
@@ -19,7 +22,7 @@ V ?= 0
 Q := $(if $(filter 1,$(V)),,@)
 
 WARN := -Wall -Wextra -Werror
-HOST_CFLAGS := -std=gnu11 -O2 -g $(WARN) -fPIC -D_GNU_SOURCE -Iinclude -MMD -MP
+HOST_CFLAGS := -std=gnu11 -O2 -g $(WARN) -fPIC -D_GNU_SOURCE -I. -Iinclude -MMD -MP
 HOST_LDFLAGS :=
 HOST_LIBS := -lnuma -lpthread
 
@@ -37,6 +40,7 @@ CLEAN_DIRS := $(B)
 -include host/fwd/fwd.mk
 -include guest_rt/guest.mk
 -include tests/tests.mk
+-include tests/api/api.mk
 -include tests/fwd/fwd.mk
 -include tests/bench/bench.mk
 -include tests/doorbell/doorbell.mk

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* UEFI boot: a GNU-EFI application that gathers what the runtime needs while
  * boot services exist (memory map, ACPI RSDP, load options), exits boot
  * services and enters the same runtime as the direct path. The runtime is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Direct boot: a Multiboot (v1) header with the a.out kludge, so QEMU's
  * -kernel loads this x86-64 ELF by the addresses in the header (it refuses
  * 64-bit ELFs otherwise), and the 32-bit entry that switches to long mode.

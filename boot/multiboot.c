@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Direct boot, 64-bit side: turns the Multiboot information QEMU's -kernel
  * loader leaves us into the common boot-info, then enters the runtime. */
 #include <stddef.h>

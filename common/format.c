@@ -6,7 +6,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 
-#include "ivshm/segment.h"
+#include "common/internal.h"
 
 struct out {
     char *buf;
@@ -120,15 +120,15 @@ int ivshm_fail(struct ivshm_error *err, int code, const char *fmt, ...)
     return code;
 }
 
-const char *ivshm_strerror(int code)
+const char *ivshm_strerror(int status)
 {
-    switch (code) {
+    switch (status) {
     case IVSHM_OK:
         return "success";
     case IVSHM_E_INVAL:
         return "invalid argument";
     case IVSHM_E_NOSPC:
-        return "no space left in the segment";
+        return "not enough memory or room";
     case IVSHM_E_EXIST:
         return "already exists";
     case IVSHM_E_NOENT:
@@ -151,8 +151,10 @@ const char *ivshm_strerror(int code)
         return "system call failed";
     case IVSHM_E_PARTIES:
         return "party table full";
+    case IVSHM_E_TOOBIG:
+        return "objects do not fit in the segment";
     case IVSHM_E_TIMEOUT:
-        return "timed out";
+        return "timed out waiting for a peer";
     }
     return "unknown error";
 }

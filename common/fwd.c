@@ -1,13 +1,81 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* The forwarding loop shared by the guest forwarder and the host-only one. */
+/*
+ * The fwd module (include/ivshm/fwd.h): the preset, the test frames, and the
+ * forwarder that the bare-metal guest and the host-only forwarder both run.
+ * Freestanding.
+ */
+#include "common/internal.h"
+#include "ivshm/builder.h"
 #include "ivshm/fwd.h"
 
+/* ---- the preset ---- */
+
+#define NAMES16(p)                                                                                 \
+    {                                                                                              \
+        p "0", p "1", p "2", p "3", p "4", p "5", p "6", p "7", p "8", p "9", p "10", p "11",      \
+            p "12", p "13", p "14", p "15"                                                         \
+    }
+static const char *const ring_names[2][IVSHM_FWD_MAX_QUEUES] = {NAMES16("rx"), NAMES16("tx")};
+_Static_assert(IVSHM_FWD_MAX_QUEUES == 16, "one name per queue above");
+
+const char *ivshm_fwd_ring_name(enum ivshm_fwd_dir dir, uint32_t queue)
+{
+    return queue < IVSHM_FWD_MAX_QUEUES ? ring_names[dir == IVSHM_FWD_TX][queue] : NULL;
+}
+
+int ivshm_fwd_preset(uint32_t queues, struct ivshm_object_spec *out, uint32_t capacity,
+                     uint32_t *count, struct ivshm_error *err)
+{
+    if (queues < 1 || queues > IVSHM_FWD_MAX_QUEUES)
+        return ivshm_fail(err, IVSHM_E_INVAL, "preset fwd: %u queues, not in 1..%u", queues,
+                          IVSHM_FWD_MAX_QUEUES);
+    if (capacity < ivshm_fwd_preset_objects(queues))
+        return ivshm_fail(err, IVSHM_E_NOSPC, "preset fwd: %u objects, room for %u",
+                          ivshm_fwd_preset_objects(queues), capacity);
+    uint32_t n = 0;
+    out[n++] = (struct ivshm_object_spec){.type = IVSHM_OBJ_MEMPOOL,
+                                          .name = IVSHM_FWD_POOL,
+                                          .count = ivshm_fwd_pool_count(queues),
+                                          .obj_size = IVSHM_FWD_PKT_SIZE};
+    for (uint32_t q = 0; q < queues; q++)
+        for (int dir = IVSHM_FWD_RX; dir <= IVSHM_FWD_TX; dir++)
+            out[n++] = (struct ivshm_object_spec){.type = IVSHM_OBJ_RING,
+                                                  .name = ivshm_fwd_ring_name(dir, q),
+                                                  .slots = IVSHM_FWD_RING_SLOTS,
+                                                  .mode = IVSHM_RING_SPSC};
+    out[n++] = (struct ivshm_object_spec){
+        .type = IVSHM_OBJ_MEMZONE, .name = IVSHM_FWD_CTRL, .size = sizeof(struct ivshm_fwd_ctrl)};
+    *count = n;
+    return IVSHM_OK;
+}
+
+/* ---- test frames ---- */
+
+/* Byte by byte with constant counts: GCC turns these into single loads and
+ * stores (a loop over a variable count it does not, and the checksum doubled). */
 static uint64_t load_le64(const uint8_t *p)
 {
     uint64_t v = 0;
     for (int i = 7; i >= 0; i--)
         v = (v << 8) | p[i];
     return v;
+}
+
+static uint32_t load_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void store_le64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void store_le32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
 }
 
 uint32_t ivshm_pkt_checksum(const uint8_t *data, uint32_t len)
@@ -23,29 +91,248 @@ uint32_t ivshm_pkt_checksum(const uint8_t *data, uint32_t len)
     return (uint32_t)(h ^ (h >> 32));
 }
 
-void ivshm_fwd_port_init(struct ivshm_fwd_port *port, struct ivshm_ring *rx, struct ivshm_ring *tx,
-                         const struct ivshm_mempool *pool, struct ivshm_fwd_counters *counters,
-                         const uint8_t src_mac[6], uint8_t dst_last, uint32_t burst)
+/* The destination a forwarder writes on queue `queue`: 02:00:00:00:00:<queue>. */
+static void write_dst_mac(uint8_t *eth, uint8_t queue)
 {
-    port->rx = rx;
-    port->tx = tx;
-    port->pool = pool;
-    port->counters = counters;
-    for (int i = 0; i < 6; i++)
-        port->src_mac[i] = src_mac[i];
-    port->dst_last = dst_last;
-    if (burst == 0)
-        burst = 1;
-    if (burst > 64)
-        burst = 64;
-    port->burst = burst;
-    port->pending_len = port->pending_at = 0;
-    /* Carry on from the shared counters: a forwarder that restarts keeps
-     * counting where the last one stopped. */
-    port->received = atomic_load_explicit(&counters->received, memory_order_relaxed);
-    port->sent = atomic_load_explicit(&counters->sent, memory_order_relaxed);
-    port->dropped = atomic_load_explicit(&counters->dropped, memory_order_relaxed);
+    eth[0] = 0x02;
+    eth[1] = eth[2] = eth[3] = eth[4] = 0;
+    eth[5] = queue;
 }
+
+/* The checksummed part of a frame: from the sequence number to the sum. */
+static uint32_t frame_sum(const uint8_t *frame, uint32_t len)
+{
+    return ivshm_pkt_checksum(frame + IVSHM_FRAME_SEQ_OFF,
+                              len - IVSHM_FRAME_SEQ_OFF - IVSHM_FRAME_SUM_LEN);
+}
+
+void ivshm_frame_fill(uint8_t *frame, uint32_t len, uint64_t seq, const uint8_t src_mac[6])
+{
+    /* Constant sizes: GCC writes these inline, no libc call. */
+    __builtin_memset(frame + IVSHM_FRAME_DST_OFF, 0xff, 6);
+    __builtin_memcpy(frame + IVSHM_FRAME_SRC_OFF, src_mac, 6);
+    frame[IVSHM_FRAME_TYPE_OFF] = IVSHM_PKT_ETHERTYPE >> 8;
+    frame[IVSHM_FRAME_TYPE_OFF + 1] = IVSHM_PKT_ETHERTYPE & 0xff;
+    store_le64(frame + IVSHM_FRAME_SEQ_OFF, seq);
+    uint64_t word = seq * 0x9e3779b97f4a7c15ull;
+    for (uint32_t i = IVSHM_FRAME_PAYLOAD_OFF; i < len - IVSHM_FRAME_SUM_LEN; i++)
+        frame[i] = (uint8_t)(word >> (8 * (i & 7))) ^ (uint8_t)i;
+    store_le32(frame + len - IVSHM_FRAME_SUM_LEN, frame_sum(frame, len));
+}
+
+bool ivshm_frame_check(const uint8_t *frame, uint32_t len, uint8_t dst_last, uint64_t *seq)
+{
+    if (len < IVSHM_PKT_MIN_FRAME)
+        return false;
+    uint8_t want[6];
+    write_dst_mac(want, dst_last);
+    if (__builtin_memcmp(frame + IVSHM_FRAME_DST_OFF, want, 6) != 0)
+        return false;
+    if (load_le32(frame + len - IVSHM_FRAME_SUM_LEN) != frame_sum(frame, len))
+        return false;
+    *seq = load_le64(frame + IVSHM_FRAME_SEQ_OFF);
+    return true;
+}
+
+/* ---- finding the objects ---- */
+
+/* Splits "SEG/NAME" (or "NAME": seg = NULL) into seg and name buffers. */
+static int split_path(const char *path, char seg[IVSHM_NAME_SIZE], const char **name, bool *has_seg,
+                      struct ivshm_error *err)
+{
+    const char *slash = path;
+    while (*slash && *slash != '/')
+        slash++;
+    *has_seg = *slash == '/';
+    if (!*has_seg) {
+        *name = path;
+        return IVSHM_OK;
+    }
+    size_t n = (size_t)(slash - path);
+    if (n == 0 || n >= IVSHM_NAME_SIZE)
+        return ivshm_fail(err, IVSHM_E_INVAL, "%s: not SEG/NAME with a valid SEG", path);
+    for (size_t i = 0; i < n; i++)
+        seg[i] = path[i];
+    seg[n] = '\0';
+    *name = slash + 1;
+    return IVSHM_OK;
+}
+
+/* The view of the segment `path` names and the object's name in it; the
+ * resolved "SEG/NAME" goes to out (for messages). */
+static int resolve(const struct ivshm_fwd_resolver *r, const char *path,
+                   const struct ivshm_segment_view **view, const char **name,
+                   char out[2 * IVSHM_NAME_SIZE], struct ivshm_error *err)
+{
+    char seg[IVSHM_NAME_SIZE];
+    bool has_seg;
+    int rc = split_path(path, seg, name, &has_seg, err);
+    if (rc == IVSHM_OK)
+        rc = r->segment(r->ctx, has_seg ? seg : NULL, view, err);
+    if (rc == IVSHM_OK)
+        ivshm_format(out, 2 * IVSHM_NAME_SIZE, "%s/%s", (*view)->name, *name);
+    return rc;
+}
+
+static int open_ctrl(struct ivshm_fwd *fwd, const struct ivshm_fwd_resolver *r, const char *path,
+                     struct ivshm_error *err)
+{
+    const struct ivshm_segment_view *view;
+    const char *name;
+    void *addr;
+    uint64_t len;
+    int rc = resolve(r, path, &view, &name, fwd->ctrl_path, err);
+    if (rc == IVSHM_OK)
+        rc = ivshm_memzone_lookup(view, name, &addr, &len, err);
+    if (rc)
+        return rc;
+    if (len < sizeof(struct ivshm_fwd_ctrl))
+        return ivshm_fail(err, IVSHM_E_TOOBIG,
+                          "%s: %llu bytes, smaller than the %u-byte control block", fwd->ctrl_path,
+                          (unsigned long long)len, (unsigned)sizeof(struct ivshm_fwd_ctrl));
+    fwd->ctrl = addr;
+    return IVSHM_OK;
+}
+
+static int open_ring(const struct ivshm_fwd_resolver *r, const char *path, struct ivshm_ring *ring,
+                     char out[2 * IVSHM_NAME_SIZE], struct ivshm_error *err)
+{
+    const struct ivshm_segment_view *view;
+    const char *name;
+    int rc = resolve(r, path, &view, &name, out, err);
+    return rc ? rc : ivshm_ring_lookup(view, name, ring, err);
+}
+
+/* The ring pairs: those the config names, else rxN/txN of the default
+ * segment. Opens them, fills their paths and fwd->queues. */
+static int find_pairs(struct ivshm_fwd *fwd, const struct ivshm_fwd_config *cfg,
+                      const struct ivshm_fwd_resolver *r, struct ivshm_error *err)
+{
+    if (cfg->rx[0]) {
+        if (cfg->queues < 1 || cfg->queues > IVSHM_FWD_MAX_QUEUES)
+            return ivshm_fail(err, IVSHM_E_INVAL, "%u queue pairs, not in 1..%u", cfg->queues,
+                              IVSHM_FWD_MAX_QUEUES);
+        for (uint32_t q = 0; q < cfg->queues; q++) {
+            if (!cfg->rx[q] || !cfg->tx[q])
+                return ivshm_fail(err, IVSHM_E_INVAL, "queue pair %u: no %s ring", q,
+                                  cfg->rx[q] ? "tx" : "rx");
+            int rc = open_ring(r, cfg->rx[q], &fwd->rx[q], fwd->rx_path[q], err);
+            if (rc == IVSHM_OK)
+                rc = open_ring(r, cfg->tx[q], &fwd->tx[q], fwd->tx_path[q], err);
+            if (rc)
+                return rc;
+        }
+        fwd->queues = cfg->queues;
+        return IVSHM_OK;
+    }
+    if (cfg->queues > IVSHM_FWD_MAX_QUEUES)
+        return ivshm_fail(err, IVSHM_E_INVAL, "%u queue pairs, at most %u", cfg->queues,
+                          IVSHM_FWD_MAX_QUEUES);
+    uint32_t want = cfg->queues ? cfg->queues : IVSHM_FWD_MAX_QUEUES;
+    uint32_t q = 0;
+    for (; q < want; q++) {
+        int rc =
+            open_ring(r, ivshm_fwd_ring_name(IVSHM_FWD_RX, q), &fwd->rx[q], fwd->rx_path[q], err);
+        if (rc == IVSHM_OK)
+            rc = open_ring(r, ivshm_fwd_ring_name(IVSHM_FWD_TX, q), &fwd->tx[q], fwd->tx_path[q],
+                           err);
+        if (rc == IVSHM_E_NOENT && cfg->queues == 0 && q > 0)
+            break; /* every pair there is */
+        if (rc)
+            return rc;
+    }
+    fwd->queues = q;
+    return IVSHM_OK;
+}
+
+/* The segment ctrl and the pool default to: that of the first rx ring. */
+static int default_segment(const struct ivshm_fwd_config *cfg, const struct ivshm_fwd_resolver *r,
+                           char seg[IVSHM_NAME_SIZE], struct ivshm_error *err)
+{
+    const char *name;
+    bool has_seg = false;
+    if (cfg->rx[0]) {
+        int rc = split_path(cfg->rx[0], seg, &name, &has_seg, err);
+        if (rc)
+            return rc;
+    }
+    if (!has_seg) {
+        const struct ivshm_segment_view *view;
+        int rc = r->segment(r->ctx, NULL, &view, err);
+        if (rc)
+            return rc;
+        for (unsigned i = 0; i < IVSHM_NAME_SIZE; i++)
+            seg[i] = view->name[i];
+    }
+    return IVSHM_OK;
+}
+
+int ivshm_fwd_open(struct ivshm_fwd *fwd, const struct ivshm_fwd_config *cfg,
+                   const struct ivshm_fwd_resolver *resolve_fn, struct ivshm_error *err)
+{
+    fwd->ctrl = NULL;
+    fwd->queues = 0;
+    fwd->burst = cfg->burst ? cfg->burst : IVSHM_FWD_BURST_DEFAULT;
+    fwd->now_ns = cfg->now_ns;
+    fwd->pool_path[0] = fwd->ctrl_path[0] = '\0';
+    if (fwd->burst > IVSHM_BURST_MAX)
+        return ivshm_fail(err, IVSHM_E_INVAL, "burst %u: not in 1..%u", fwd->burst,
+                          IVSHM_BURST_MAX);
+    if (!fwd->now_ns)
+        return ivshm_fail(err, IVSHM_E_INVAL, "forwarder: no clock for the drain policy");
+    /* ctrl first, so that any later failure can be reported there. */
+    char seg[IVSHM_NAME_SIZE], path[2 * IVSHM_NAME_SIZE];
+    int rc = default_segment(cfg, resolve_fn, seg, err);
+    if (rc)
+        return rc;
+    if (!cfg->ctrl)
+        ivshm_format(path, sizeof(path), "%s/%s", seg, IVSHM_FWD_CTRL);
+    rc = open_ctrl(fwd, resolve_fn, cfg->ctrl ? cfg->ctrl : path, err);
+    if (rc)
+        return rc;
+    const struct ivshm_segment_view *view;
+    const char *name;
+    if (!cfg->pool)
+        ivshm_format(path, sizeof(path), "%s/%s", seg, IVSHM_FWD_POOL);
+    rc = resolve(resolve_fn, cfg->pool ? cfg->pool : path, &view, &name, fwd->pool_path, err);
+    if (rc == IVSHM_OK)
+        rc = ivshm_mempool_lookup(view, name, &fwd->pool, err);
+    if (rc == IVSHM_OK)
+        rc = find_pairs(fwd, cfg, resolve_fn, err);
+    if (rc)
+        return rc;
+    for (unsigned i = 0; i < 6; i++)
+        fwd->ctrl->mac[i] = cfg->mac[i];
+    for (uint32_t q = 0; q < fwd->queues; q++) {
+        struct ivshm_fwd_port *port = &fwd->port[q];
+        struct ivshm_fwd_counters *counters = &fwd->ctrl->q[q];
+        port->rx = &fwd->rx[q];
+        port->tx = &fwd->tx[q];
+        port->pool = &fwd->pool;
+        port->counters = counters;
+        for (unsigned i = 0; i < 6; i++)
+            port->src_mac[i] = cfg->mac[i];
+        port->dst_last = (uint8_t)q;
+        port->burst = fwd->burst;
+        port->pending_len = port->pending_at = 0;
+        /* Carry on from the shared counters: a forwarder that restarts keeps
+         * counting where the last one stopped. */
+        port->received = atomic_load_explicit(&counters->received, memory_order_relaxed);
+        port->sent = atomic_load_explicit(&counters->sent, memory_order_relaxed);
+        port->dropped = atomic_load_explicit(&counters->dropped, memory_order_relaxed);
+    }
+    return IVSHM_OK;
+}
+
+void ivshm_fwd_fail(struct ivshm_fwd *fwd, const char *reason)
+{
+    if (!fwd->ctrl)
+        return;
+    ivshm_format(fwd->ctrl->reason, sizeof(fwd->ctrl->reason), "%s", reason);
+    atomic_store_explicit(&fwd->ctrl->state, IVSHM_FWD_FAIL, memory_order_release);
+}
+
+/* ---- forwarding ---- */
 
 /* Rewrites the Ethernet header of the frame behind `handle`, if the handle is
  * one of the pool's objects and the frame lies inside it. The header fields are
@@ -63,11 +350,9 @@ static bool rewrite_frame(const struct ivshm_fwd_port *port, uint64_t handle)
         len > pool->obj_size - off)
         return false;
     uint8_t *eth = obj + off;
-    eth[0] = 0x02;
-    eth[1] = eth[2] = eth[3] = eth[4] = 0;
-    eth[5] = port->dst_last;
+    write_dst_mac(eth + IVSHM_FRAME_DST_OFF, port->dst_last);
     for (int i = 0; i < 6; i++)
-        eth[6 + i] = port->src_mac[i];
+        eth[IVSHM_FRAME_SRC_OFF + i] = port->src_mac[i];
     return true;
 }
 
@@ -97,7 +382,7 @@ uint32_t ivshm_fwd_poll(struct ivshm_fwd_port *port)
         port->pending_at = port->pending_len = 0;
     }
 
-    uint64_t burst[64];
+    uint64_t burst[IVSHM_BURST_MAX];
     uint32_t n = ivshm_ring_dequeue_burst(port->rx, burst, port->burst, NULL);
     if (n == 0) {
         if (moved)
@@ -121,42 +406,57 @@ uint32_t ivshm_fwd_poll(struct ivshm_fwd_port *port)
     return moved;
 }
 
-uint32_t ivshm_fwd_run(struct ivshm_fwd_ctrl *ctrl, struct ivshm_fwd_port *ports, uint32_t nports,
-                       uint64_t drain_polls)
+/* After EXIT: forwards what the ports still hold until it is all in tx, or
+ * nothing has moved for IVSHM_FWD_DRAIN_NS (the clock is read every
+ * IVSHM_FWD_HEARTBEAT_POLLS idle rounds). Returns what is left. */
+static uint32_t drain(struct ivshm_fwd *fwd)
 {
-    ctrl->queues = nports;
+    uint64_t idle_since = 0;
+    uint32_t idle = 0;
+    for (;;) {
+        uint32_t held = 0, moved = 0;
+        for (uint32_t i = 0; i < fwd->queues; i++) {
+            moved += ivshm_fwd_poll(&fwd->port[i]);
+            held += ivshm_fwd_pending(&fwd->port[i]);
+        }
+        if (held == 0 && moved == 0)
+            return 0;
+        if (moved) {
+            idle = 0;
+            continue;
+        }
+        if (idle++ % IVSHM_FWD_HEARTBEAT_POLLS == 0) {
+            uint64_t now = fwd->now_ns();
+            if (idle == 1)
+                idle_since = now;
+            else if (now - idle_since >= IVSHM_FWD_DRAIN_NS)
+                return held;
+        }
+    }
+}
+
+uint32_t ivshm_fwd_run(struct ivshm_fwd *fwd)
+{
+    struct ivshm_fwd_ctrl *ctrl = fwd->ctrl;
+    ctrl->queues = fwd->queues;
     uint32_t state = atomic_load_explicit(&ctrl->state, memory_order_acquire);
     if (state != IVSHM_FWD_FWD) {
-        /* Release: queues (and the caller's mac) are visible with READY. */
+        /* Release: queues and mac are visible with READY. */
         atomic_store_explicit(&ctrl->state, IVSHM_FWD_READY, memory_order_release);
     }
     uint64_t beat = atomic_load_explicit(&ctrl->heartbeat, memory_order_relaxed);
     for (;;) {
-        for (uint32_t i = 0; i < nports; i++)
-            ivshm_fwd_poll(&ports[i]);
-        /* Check the state and beat the heart every 64 rounds only: both touch
+        for (uint32_t i = 0; i < fwd->queues; i++)
+            ivshm_fwd_poll(&fwd->port[i]);
+        /* Check the state and beat the heart every few rounds only: both touch
          * a line the host reads, and the ring lines matter more. */
-        if ((++beat & 63) == 0) {
+        if ((++beat % IVSHM_FWD_HEARTBEAT_POLLS) == 0) {
             atomic_store_explicit(&ctrl->heartbeat, beat, memory_order_relaxed);
             if (atomic_load_explicit(&ctrl->state, memory_order_acquire) == IVSHM_FWD_EXIT)
                 break;
         }
     }
-    uint64_t idle = 0;
-    uint32_t held;
-    for (;;) {
-        held = 0;
-        uint32_t moved = 0;
-        for (uint32_t i = 0; i < nports; i++) {
-            moved += ivshm_fwd_poll(&ports[i]);
-            held += ivshm_fwd_pending(&ports[i]);
-        }
-        if (held == 0 && moved == 0)
-            break;
-        idle = moved ? 0 : idle + 1;
-        if (idle >= drain_polls)
-            break;
-    }
+    uint32_t held = drain(fwd);
     atomic_store_explicit(&ctrl->heartbeat, beat + 1, memory_order_relaxed);
     /* Release: the final counters are visible with DONE. */
     atomic_store_explicit(&ctrl->state, IVSHM_FWD_DONE, memory_order_release);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Mempool attach, refill, flush, audit and reclaim; the hot path is in mempool.h. */
-#include "ivshm/mempool.h"
+/* Mempool lookup, refill, flush, audit and reclaim; the hot path is in mempool.h. */
+#include "common/internal.h"
 
 /* Inverse of an odd number modulo 2^64, by Newton's iteration: each step
  * doubles the number of correct low bits (x = m is right to 3 bits). */
@@ -19,13 +19,14 @@ int ivshm_mempool_attach(struct ivshm_mempool *mp, const struct ivshm_segment_vi
     struct ivshm_mempool_layout lay;
     if (entry->type != IVSHM_OBJ_MEMPOOL)
         return ivshm_fail(err, IVSHM_E_INVAL, "%s/%s is a %s, not a mempool", view->name,
-                          entry->name, ivshm_type_name(entry->type));
+                          entry->name, ivshm_object_type_name(entry->type));
     if (party < 0 || party >= (int)IVSHM_MAX_PARTIES)
         return ivshm_fail(err, IVSHM_E_INVAL, "%s/%s: party index %d out of range", view->name,
                           entry->name, party);
     if (ivshm_entry_check(entry, view->data_offset, view->size, &sub) != IVSHM_OK)
         return ivshm_fail(err, IVSHM_E_BADSEG, "%s/%s: %s", view->name, entry->name, sub.msg);
-    ivshm_mempool_layout(entry->param0, entry->param1, &lay); /* checked by entry_check */
+    if (ivshm_mempool_layout(entry->param0, entry->param1, &lay) != IVSHM_OK)
+        return IVSHM_E_BADSEG; /* entry_check has checked it: this tells the compiler so */
     uint8_t *obj = view->base + entry->offset;
     ivshm_ring_init_raw(&mp->ring, obj, lay.ring_slots, IVSHM_RING_MPMC, false);
     mp->base = view->base;
@@ -40,6 +41,17 @@ int ivshm_mempool_attach(struct ivshm_mempool *mp, const struct ivshm_segment_vi
     mp->party = (uint8_t)party;
     mp->dropped = 0;
     return IVSHM_OK;
+}
+
+int ivshm_mempool_lookup(const struct ivshm_segment_view *view, const char *name,
+                         struct ivshm_mempool *mp, struct ivshm_error *err)
+{
+    if (view->party < 0)
+        return ivshm_fail(err, IVSHM_E_INVAL, "%s/%s: attach claiming a party to use a mempool",
+                          view->name, name);
+    struct ivshm_dir_entry e;
+    int rc = ivshm_object_lookup(view, name, IVSHM_OBJ_MEMPOOL, &e, err);
+    return rc ? rc : ivshm_mempool_attach(mp, view, &e, view->party, err);
 }
 
 int ivshm_mempool_cache_init(struct ivshm_mempool_cache *cache, uint32_t size)

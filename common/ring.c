@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Ring attach, stats and consistency check; the hot path is in ring.h. */
-#include "ivshm/ring.h"
+/* Ring lookup, stats and consistency check; the hot path is in ring.h. */
+#include "common/internal.h"
 
 int ivshm_ring_init_raw(struct ivshm_ring *r, void *mem, uint32_t slots, uint32_t mode, bool format)
 {
@@ -39,10 +39,18 @@ int ivshm_ring_attach(struct ivshm_ring *r, const struct ivshm_segment_view *vie
     struct ivshm_error sub;
     if (entry->type != IVSHM_OBJ_RING)
         return ivshm_fail(err, IVSHM_E_INVAL, "%s/%s is a %s, not a ring", view->name, entry->name,
-                          ivshm_type_name(entry->type));
+                          ivshm_object_type_name(entry->type));
     if (ivshm_entry_check(entry, view->data_offset, view->size, &sub) != IVSHM_OK)
         return ivshm_fail(err, IVSHM_E_BADSEG, "%s/%s: %s", view->name, entry->name, sub.msg);
     return ivshm_ring_init_raw(r, view->base + entry->offset, entry->param0, entry->param1, false);
+}
+
+int ivshm_ring_lookup(const struct ivshm_segment_view *view, const char *name,
+                      struct ivshm_ring *ring, struct ivshm_error *err)
+{
+    struct ivshm_dir_entry e;
+    int rc = ivshm_object_lookup(view, name, IVSHM_OBJ_RING, &e, err);
+    return rc ? rc : ivshm_ring_attach(ring, view, &e, err);
 }
 
 void ivshm_ring_stats(const struct ivshm_ring *r, struct ivshm_ring_stats *out)

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Segment metadata: checksum, validation, lookup, builder, party table.
+ * Segment metadata: checksum, validation, lookup.
  * Freestanding: compiled for the Linux host and for the bare-metal guest.
  */
 #include <stdatomic.h>
 
-#include "ivshm/segment.h"
+#include "common/object.h"
 
 /* CRC-32C, reflected polynomial 0x82F63B78, four bits at a time: a 64-byte
  * table that needs no initialisation and is fast enough for metadata. */
@@ -38,56 +38,29 @@ uint32_t ivshm_segment_checksum(const struct ivshm_segment_header *hdr,
     return ivshm_crc32c(crc, dir, (size_t)object_count * sizeof(*dir));
 }
 
-uint64_t ivshm_next_pow2(uint64_t x)
-{
-    uint64_t p = 1;
-    while (p < x)
-        p <<= 1;
-    return p;
-}
-
-int ivshm_mempool_layout(uint32_t count, uint32_t obj_size, struct ivshm_mempool_layout *out)
-{
-    if (count == 0 || count > IVSHM_MEMPOOL_MAX_OBJ || obj_size == 0 || obj_size > (1u << 30))
-        return IVSHM_E_INVAL;
-    out->ring_slots = (uint32_t)ivshm_next_pow2(count);
-    out->stride = (uint32_t)ivshm_align_up(obj_size, IVSHM_CACHE_LINE);
-    out->state_off = ivshm_ring_bytes(out->ring_slots);
-    out->objs_off = ivshm_align_up(out->state_off + count, IVSHM_CACHE_LINE);
-    out->length = out->objs_off + (uint64_t)count * out->stride;
-    return IVSHM_OK;
-}
-
 static bool name_char_ok(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
            c == '-';
 }
 
-bool ivshm_name_valid(const char *name, size_t max)
+bool ivshm_name_valid(const char *name)
 {
     size_t n = 0;
-    while (n < max && name[n]) {
+    while (n < IVSHM_NAME_SIZE && name[n]) {
         if (!name_char_ok(name[n]))
             return false;
         n++;
     }
-    if (n == max) /* not terminated within max bytes */
-        return false;
     return n >= 1 && n <= IVSHM_NAME_MAX;
 }
 
-const char *ivshm_type_name(uint32_t type)
+int ivshm_name_check(const char *kind, const char *name, int code, struct ivshm_error *err)
 {
-    switch (type) {
-    case IVSHM_OBJ_RING:
-        return "ring";
-    case IVSHM_OBJ_MEMPOOL:
-        return "mempool";
-    case IVSHM_OBJ_MEMZONE:
-        return "memzone";
-    }
-    return "unknown";
+    if (name && ivshm_name_valid(name))
+        return IVSHM_OK;
+    return ivshm_fail(err, code, "%s name '%s': must be 1 to 31 characters of [A-Za-z0-9_-]", kind,
+                      name ? name : "");
 }
 
 static size_t bounded_len(const char *s, size_t max)
@@ -96,17 +69,6 @@ static size_t bounded_len(const char *s, size_t max)
     while (n < max && s[n])
         n++;
     return n;
-}
-
-static bool names_equal(const char *a, const char *b)
-{
-    for (size_t i = 0; i < IVSHM_NAME_SIZE; i++) {
-        if (a[i] != b[i])
-            return false;
-        if (!a[i])
-            return true;
-    }
-    return true;
 }
 
 /* Copies from shared memory once, so every later check sees the same bytes. */
@@ -124,10 +86,9 @@ int ivshm_entry_check(const struct ivshm_dir_entry *e, uint64_t data_offset, uin
     size_t name_len = bounded_len(e->name, IVSHM_NAME_SIZE);
     if (name_len == IVSHM_NAME_SIZE)
         return ivshm_fail(err, IVSHM_E_BADSEG, "object name is not terminated");
-    if (!ivshm_name_valid(e->name, IVSHM_NAME_SIZE))
-        return ivshm_fail(err, IVSHM_E_BADSEG,
-                          "object name '%s' is empty or has a character outside [A-Za-z0-9_-]",
-                          e->name);
+    int rc = ivshm_name_check("object", e->name, IVSHM_E_BADSEG, err);
+    if (rc)
+        return rc;
     const char *n = e->name;
     if (e->flags)
         return ivshm_fail(err, IVSHM_E_BADSEG, "object '%s': unknown flags 0x%x", n, e->flags);
@@ -148,45 +109,10 @@ int ivshm_entry_check(const struct ivshm_dir_entry *e, uint64_t data_offset, uin
     if (e->length == 0)
         return ivshm_fail(err, IVSHM_E_BADSEG, "object '%s': length is 0", n);
 
-    switch (e->type) {
-    case IVSHM_OBJ_RING: {
-        uint32_t slots = e->param0, mode = e->param1;
-        if (!ivshm_is_pow2(slots) || slots > IVSHM_RING_MAX_SLOTS)
-            return ivshm_fail(err, IVSHM_E_BADSEG,
-                              "ring '%s': %u slots is not a power of two <= %u", n, slots,
-                              IVSHM_RING_MAX_SLOTS);
-        if (mode & ~(uint32_t)IVSHM_RING_MPMC)
-            return ivshm_fail(err, IVSHM_E_BADSEG, "ring '%s': unknown mode 0x%x", n, mode);
-        if (e->length != ivshm_ring_bytes(slots))
-            return ivshm_fail(err, IVSHM_E_BADSEG, "ring '%s': length %llu does not match %u slots",
-                              n, (unsigned long long)e->length, slots);
-        break;
-    }
-    case IVSHM_OBJ_MEMPOOL: {
-        struct ivshm_mempool_layout lay;
-        if (ivshm_mempool_layout(e->param0, e->param1, &lay) != IVSHM_OK)
-            return ivshm_fail(err, IVSHM_E_BADSEG,
-                              "mempool '%s': count %u or object size %u out of range", n, e->param0,
-                              e->param1);
-        if (e->length != lay.length)
-            return ivshm_fail(err, IVSHM_E_BADSEG,
-                              "mempool '%s': length %llu does not match count %u x size %u", n,
-                              (unsigned long long)e->length, e->param0, e->param1);
-        break;
-    }
-    case IVSHM_OBJ_MEMZONE:
-        if (!ivshm_is_pow2(e->param0) || e->param0 < IVSHM_CACHE_LINE || e->param1)
-            return ivshm_fail(err, IVSHM_E_BADSEG,
-                              "memzone '%s': alignment %u is not a power of two >= 64", n,
-                              e->param0);
-        if (e->offset % e->param0)
-            return ivshm_fail(err, IVSHM_E_BADSEG, "memzone '%s': offset 0x%llx is not %u-aligned",
-                              n, (unsigned long long)e->offset, e->param0);
-        break;
-    default:
+    const struct ivshm_object_class *t = ivshm_object_class_find(e->type);
+    if (!t)
         return ivshm_fail(err, IVSHM_E_BADSEG, "object '%s': unknown type %u", n, e->type);
-    }
-    return IVSHM_OK;
+    return t->check_entry(e, err);
 }
 
 static uint32_t name_hash(const char *s)
@@ -275,7 +201,7 @@ int ivshm_segment_validate(void *base, uint64_t mapped_size, struct ivshm_segmen
             for (uint32_t j = 0; j < i; j++) {
                 struct ivshm_dir_entry other;
                 copy_in(&other, &dir[j], sizeof(other));
-                if (names_equal(other.name, e.name))
+                if (ivshm_name_equal(other.name, e.name))
                     return ivshm_fail(err, IVSHM_E_BADSEG, "objects %u and %u are both named '%s'",
                                       j, i, e.name);
             }
@@ -294,245 +220,52 @@ int ivshm_segment_validate(void *base, uint64_t mapped_size, struct ivshm_segmen
     view->generation = h.generation;
     for (unsigned i = 0; i < IVSHM_NAME_SIZE; i++)
         view->name[i] = h.name[i];
+    view->party = -1;
     return IVSHM_OK;
 }
 
-int ivshm_segment_find(const struct ivshm_segment_view *view, const char *name, uint32_t type,
-                       struct ivshm_dir_entry *out, struct ivshm_error *err)
+int ivshm_object_lookup(const struct ivshm_segment_view *view, const char *name, uint32_t type,
+                        struct ivshm_dir_entry *entry, struct ivshm_error *err)
 {
     for (uint32_t i = 0; i < view->object_count; i++) {
         struct ivshm_dir_entry e;
         copy_in(&e, &view->dir[i], sizeof(e));
-        if (!names_equal(e.name, name) || (type && e.type != type))
+        if (!ivshm_name_equal(e.name, name) || (type && e.type != type))
             continue;
         struct ivshm_error sub;
         if (ivshm_entry_check(&e, view->data_offset, view->size, &sub) != IVSHM_OK)
             return ivshm_fail(err, IVSHM_E_BADSEG, "%s/%s: %s", view->name, name, sub.msg);
-        *out = e;
+        *entry = e;
         return IVSHM_OK;
     }
     return ivshm_fail(err, IVSHM_E_NOENT, "%s/%s: no %s of that name", view->name, name,
-                      type ? ivshm_type_name(type) : "object");
+                      type ? ivshm_object_type_name(type) : "object");
 }
 
-/* ---- builder ---- */
-
-uint64_t ivshm_metadata_bytes(uint32_t dir_capacity, uint32_t party_capacity)
+int ivshm_object_get(const struct ivshm_segment_view *view, uint32_t index,
+                     struct ivshm_dir_entry *entry, struct ivshm_error *err)
 {
-    uint64_t dir_off = ivshm_align_up(sizeof(struct ivshm_segment_header) +
-                                          (uint64_t)party_capacity * sizeof(struct ivshm_party),
-                                      IVSHM_CACHE_LINE);
-    return dir_off + (uint64_t)dir_capacity * sizeof(struct ivshm_dir_entry);
-}
-
-static void zero_bytes(void *p, uint64_t n)
-{
-    uint8_t *d = p;
-    while (n--)
-        *d++ = 0;
-}
-
-int ivshm_builder_init(struct ivshm_builder *b, void *base, uint64_t size, uint64_t page_size,
-                       int32_t numa_node, const char *name, uint32_t dir_capacity,
-                       uint32_t party_capacity, struct ivshm_error *err)
-{
-    if (!ivshm_name_valid(name, IVSHM_NAME_SIZE + 1))
-        return ivshm_fail(err, IVSHM_E_INVAL,
-                          "segment name '%s': must be 1 to 31 characters of [A-Za-z0-9_-]", name);
-    if (!ivshm_is_pow2(size))
-        return ivshm_fail(err, IVSHM_E_INVAL, "segment size %llu is not a power of two",
-                          (unsigned long long)size);
-    if (dir_capacity > IVSHM_MAX_OBJECTS || party_capacity > IVSHM_MAX_PARTIES)
-        return ivshm_fail(err, IVSHM_E_INVAL, "at most %u objects and %u parties",
-                          IVSHM_MAX_OBJECTS, IVSHM_MAX_PARTIES);
-    uint64_t meta = ivshm_metadata_bytes(dir_capacity, party_capacity);
-    if (meta > size)
-        return ivshm_fail(err, IVSHM_E_NOSPC,
-                          "segment '%s': %llu bytes of metadata do not fit in %llu bytes", name,
-                          (unsigned long long)meta, (unsigned long long)size);
-    zero_bytes(base, meta);
-    struct ivshm_segment_header *h = base;
-    h->abi_version = IVSHM_ABI_VERSION;
-    h->header_size = sizeof(*h);
-    h->segment_size = size;
-    h->page_size = page_size;
-    h->numa_node = numa_node;
-    h->party_capacity = party_capacity;
-    h->party_offset = sizeof(*h);
-    h->dir_capacity = dir_capacity;
-    h->dir_offset = meta - (uint64_t)dir_capacity * sizeof(struct ivshm_dir_entry);
-    h->data_offset = ivshm_align_up(meta, IVSHM_CACHE_LINE);
-    h->data_end = h->data_offset;
-    for (unsigned i = 0; name[i]; i++)
-        h->name[i] = name[i];
-    b->base = base;
-    b->size = size;
-    b->hdr = h;
-    b->dir = (struct ivshm_dir_entry *)((uint8_t *)base + h->dir_offset);
-    b->dir_capacity = dir_capacity;
-    return IVSHM_OK;
-}
-
-uint64_t ivshm_builder_free_bytes(const struct ivshm_builder *b)
-{
-    return b->size - b->hdr->data_end;
-}
-
-/* Reserves a directory entry and `length` bytes aligned to `align`. */
-static int builder_reserve(struct ivshm_builder *b, const char *kind, const char *name,
-                           uint64_t length, uint64_t align, struct ivshm_dir_entry **entry,
-                           struct ivshm_error *err)
-{
-    struct ivshm_segment_header *h = b->hdr;
-    if (!ivshm_name_valid(name, IVSHM_NAME_SIZE + 1))
-        return ivshm_fail(err, IVSHM_E_INVAL,
-                          "%s name '%s': must be 1 to 31 characters of [A-Za-z0-9_-]", kind, name);
-    for (uint32_t i = 0; i < h->object_count; i++)
-        if (names_equal(b->dir[i].name, name))
-            return ivshm_fail(err, IVSHM_E_EXIST, "%s '%s': an object of that name exists already",
-                              kind, name);
-    if (h->object_count >= b->dir_capacity)
-        return ivshm_fail(err, IVSHM_E_NOSPC, "%s '%s': the directory is full (%u entries)", kind,
-                          name, b->dir_capacity);
-    uint64_t offset = ivshm_align_up(h->data_end, align);
-    if (offset > b->size || length > b->size - offset)
-        return ivshm_fail(err, IVSHM_E_NOSPC,
-                          "%s '%s': needs %llu bytes, only %llu left in the %llu-byte segment",
-                          kind, name, (unsigned long long)length,
-                          (unsigned long long)(offset < b->size ? b->size - offset : 0),
-                          (unsigned long long)b->size);
-    struct ivshm_dir_entry *e = &b->dir[h->object_count];
-    zero_bytes(e, sizeof(*e));
-    for (unsigned i = 0; name[i]; i++)
-        e->name[i] = name[i];
-    e->offset = offset;
-    e->length = length;
-    h->data_end = offset + length;
+    if (index >= view->object_count)
+        return ivshm_fail(err, IVSHM_E_INVAL, "%s: object %u of %u", view->name, index,
+                          view->object_count);
+    struct ivshm_dir_entry e;
+    copy_in(&e, &view->dir[index], sizeof(e));
+    struct ivshm_error sub;
+    if (ivshm_entry_check(&e, view->data_offset, view->size, &sub) != IVSHM_OK)
+        return ivshm_fail(err, IVSHM_E_BADSEG, "%s: object %u: %s", view->name, index, sub.msg);
     *entry = e;
     return IVSHM_OK;
 }
 
-int ivshm_builder_add_ring(struct ivshm_builder *b, const char *name, uint32_t slots, uint32_t mode,
-                           struct ivshm_error *err)
+int ivshm_memzone_lookup(const struct ivshm_segment_view *view, const char *name, void **addr,
+                         uint64_t *length, struct ivshm_error *err)
 {
-    if (!ivshm_is_pow2(slots) || slots > IVSHM_RING_MAX_SLOTS)
-        return ivshm_fail(err, IVSHM_E_INVAL, "ring '%s': slots=%u is not a power of two in 1..%u",
-                          name, slots, IVSHM_RING_MAX_SLOTS);
-    if (mode & ~(uint32_t)IVSHM_RING_MPMC)
-        return ivshm_fail(err, IVSHM_E_INVAL, "ring '%s': unknown mode 0x%x", name, mode);
-    struct ivshm_dir_entry *e;
-    int rc = builder_reserve(b, "ring", name, ivshm_ring_bytes(slots), IVSHM_CACHE_LINE, &e, err);
+    struct ivshm_dir_entry e;
+    int rc = ivshm_object_lookup(view, name, IVSHM_OBJ_MEMZONE, &e, err);
     if (rc)
         return rc;
-    e->type = IVSHM_OBJ_RING;
-    e->param0 = slots;
-    e->param1 = mode;
-    zero_bytes(b->base + e->offset, sizeof(struct ivshm_ring_shared));
-    b->hdr->object_count++;
+    *addr = view->base + e.offset;
+    if (length)
+        *length = e.length;
     return IVSHM_OK;
-}
-
-int ivshm_builder_add_mempool(struct ivshm_builder *b, const char *name, uint32_t count,
-                              uint32_t obj_size, struct ivshm_error *err)
-{
-    struct ivshm_mempool_layout lay;
-    if (ivshm_mempool_layout(count, obj_size, &lay) != IVSHM_OK)
-        return ivshm_fail(err, IVSHM_E_INVAL,
-                          "mempool '%s': count=%u and size=%u must be in 1..%u and 1..%u", name,
-                          count, obj_size, IVSHM_MEMPOOL_MAX_OBJ, 1u << 30);
-    struct ivshm_dir_entry *e;
-    int rc = builder_reserve(b, "mempool", name, lay.length, IVSHM_CACHE_LINE, &e, err);
-    if (rc)
-        return rc;
-    e->type = IVSHM_OBJ_MEMPOOL;
-    e->param0 = count;
-    e->param1 = obj_size;
-    /* Every object starts free: its handle sits in the free ring. */
-    uint8_t *obj = b->base + e->offset;
-    struct ivshm_ring_shared *ring = (struct ivshm_ring_shared *)obj;
-    zero_bytes(ring, sizeof(*ring));
-    uint64_t *slots = (uint64_t *)(ring + 1);
-    for (uint32_t i = 0; i < count; i++)
-        slots[i] = e->offset + lay.objs_off + (uint64_t)i * lay.stride;
-    atomic_store_explicit(&ring->prod.head, count, memory_order_relaxed);
-    atomic_store_explicit(&ring->prod.tail, count, memory_order_relaxed);
-    zero_bytes(obj + lay.state_off, count);
-    b->hdr->object_count++;
-    return IVSHM_OK;
-}
-
-int ivshm_builder_add_memzone(struct ivshm_builder *b, const char *name, uint64_t size,
-                              uint32_t align, struct ivshm_error *err)
-{
-    if (align == 0)
-        align = IVSHM_CACHE_LINE;
-    if (!ivshm_is_pow2(align) || align > (1u << 30))
-        return ivshm_fail(err, IVSHM_E_INVAL, "memzone '%s': align=%u is not a power of two", name,
-                          align);
-    if (align < IVSHM_CACHE_LINE)
-        align = IVSHM_CACHE_LINE;
-    if (size == 0)
-        return ivshm_fail(err, IVSHM_E_INVAL, "memzone '%s': size must be at least 1 byte", name);
-    struct ivshm_dir_entry *e;
-    int rc = builder_reserve(b, "memzone", name, size, align, &e, err);
-    if (rc)
-        return rc;
-    e->type = IVSHM_OBJ_MEMZONE;
-    e->param0 = align;
-    zero_bytes(b->base + e->offset, size);
-    b->hdr->object_count++;
-    return IVSHM_OK;
-}
-
-void ivshm_builder_finalize(struct ivshm_builder *b)
-{
-    struct ivshm_segment_header *h = b->hdr;
-    h->generation++;
-    h->flags |= IVSHM_SEG_FINALIZED;
-    for (unsigned i = 0; i < IVSHM_MAGIC_LEN; i++)
-        h->magic[i] = IVSHM_MAGIC[i];
-    h->checksum = 0;
-    h->checksum = ivshm_segment_checksum(h, b->dir, h->object_count);
-    /* Readers in other processes may map the file at any time: make the
-     * metadata visible before anything else the caller publishes. */
-    atomic_thread_fence(memory_order_release);
-}
-
-/* ---- party table ---- */
-
-int ivshm_party_claim(const struct ivshm_segment_view *view, uint32_t kind, uint64_t pid,
-                      uint64_t start_time, const char *label)
-{
-    for (uint32_t i = 0; i < view->party_capacity; i++) {
-        struct ivshm_party *p = &view->parties[i];
-        static const uint32_t reusable[2] = {IVSHM_PARTY_FREE, IVSHM_PARTY_GONE};
-        for (unsigned k = 0; k < 2; k++) {
-            uint32_t expected = reusable[k];
-            if (!atomic_compare_exchange_strong_explicit(&p->state, &expected, IVSHM_PARTY_CLAIMING,
-                                                         memory_order_acquire,
-                                                         memory_order_relaxed))
-                continue;
-            p->kind = kind;
-            p->pid = pid;
-            p->start_time = start_time;
-            p->attach_count++;
-            atomic_store_explicit(&p->heartbeat, 0, memory_order_relaxed);
-            size_t n = 0;
-            for (; label && label[n] && n < sizeof(p->label) - 1; n++)
-                p->label[n] = label[n];
-            for (; n < sizeof(p->label); n++)
-                p->label[n] = 0;
-            /* Release: whoever sees ALIVE sees the fields above. */
-            atomic_store_explicit(&p->state, IVSHM_PARTY_ALIVE, memory_order_release);
-            return (int)i;
-        }
-    }
-    return IVSHM_E_PARTIES;
-}
-
-void ivshm_party_release(const struct ivshm_segment_view *view, int index)
-{
-    if (index < 0 || (uint32_t)index >= view->party_capacity)
-        return;
-    atomic_store_explicit(&view->parties[index].state, IVSHM_PARTY_GONE, memory_order_release);
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Just enough ACPI to find a table by signature (MCFG for ECAM). */
 #include <string.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The one boot-info both boot paths (Multiboot and UEFI) fill in and hand to
  * the runtime (rt_start). Everything is copied into this struct before the
  * firmware's memory is reused, so the runtime never follows a firmware pointer
@@ -34,7 +35,9 @@ struct boot_info {
     char cmdline[BOOT_CMDLINE_MAX]; /* NUL-terminated, may be empty */
 };
 
-/* Appends one range to the map (merging nothing); ignores overflow. */
+/* Appends one range to the map, merging it into the previous one when they
+ * are contiguous and of one type (UEFI maps have many small neighbours);
+ * ignores what does not fit in BOOT_MAX_MEM_RANGES. */
 void boot_info_add_range(struct boot_info *info, uint64_t base, uint64_t length, uint32_t type);
 
 /* Entered once by each boot path, on any stack, with interrupts off, in

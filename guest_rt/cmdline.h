@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* key=value command-line parsing. Freestanding: host unit tests use it too. */
 #ifndef GUEST_CMDLINE_H
 #define GUEST_CMDLINE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Serial console on COM1 (16550 UART at I/O port 0x3F8). */
 #include "rt.h"
 #include "x86.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Exception entry stubs, GDT reload and stack switch. Position-independent:
  * the same object links into the Multiboot ELF and the UEFI image. */
 

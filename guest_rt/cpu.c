@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* CPU setup common to both boot paths: our own GDT (firmware's may live in
  * memory we reuse), an IDT that reports every exception and exits, SSE. */
 #include <stdint.h>

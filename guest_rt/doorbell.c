@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/internal.h"
 #include "guest.h"
 #include "ivshm/doorbell.h"
 #include "pci.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* QEMU fw_cfg over I/O ports (x86: selector 0x510, data 0x511). */
 #include <stdint.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* QEMU fw_cfg: a second way to pass a command line, for boot paths where the
  * usual one is awkward (UEFI without a shell):
  *     -fw_cfg name=opt/ivshm/cmdline,string="key=value ..." */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* guest.h — the API of the ivshm bare-metal guest runtime.
  *
  * A guest application is an ordinary C program: it defines
@@ -23,8 +24,10 @@
 
 #include <ivshm/mempool.h>
 #include <ivshm/notify.h>
+#include <ivshm/party.h>
 #include <ivshm/ring.h>
 #include <ivshm/segment.h>
+#include <ivshm/status.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -82,8 +85,9 @@ void guest_delay_us(uint64_t microseconds);
 
 /* ---- memory ------------------------------------------------------------ */
 
-/* Identity-maps [phys, phys+length) with the given caching; 0 or -1. RAM and
- * the BARs of the devices the runtime manages are already mapped. */
+/* Identity-maps [phys, phys+length) with the given caching: IVSHM_OK, or
+ * IVSHM_E_NOSPC when the page-table pool is exhausted. RAM and the BARs of
+ * the devices the runtime manages are already mapped. */
 enum guest_cache { GUEST_CACHE_WB, GUEST_CACHE_WC, GUEST_CACHE_UC };
 int guest_map(uint64_t phys, uint64_t length, enum guest_cache cache);
 
@@ -137,8 +141,8 @@ struct guest_ivshm_device {
     enum guest_ivshm_state state;
     int status;                     /* IVSHM_OK or the validation's ivshm_status */
     char reason[160];               /* why it was skipped or rejected; "" when valid */
-    int party;                      /* our party index in the segment, < 0 if none */
-    struct ivshm_segment_view view; /* valid only in state GUEST_IVSHM_VALID */
+    struct ivshm_segment_view view; /* valid only in state GUEST_IVSHM_VALID; view.party is
+                                       our slot in its party table, -1 if none was free */
 };
 
 /* Every IVSHMEM device, valid or not, in PCI order. */
@@ -147,22 +151,34 @@ const struct guest_ivshm_device *guest_ivshm_get(size_t index);
 /* The valid device holding segment `name`, or NULL. */
 const struct guest_ivshm_device *guest_ivshm_find_segment(const char *name);
 
-/* Object lookup by path "segment/object", or "object" alone to search every
- * valid segment in PCI order. type is an enum ivshm_object_type or 0 (any).
- * Returns IVSHM_OK or an ivshm_status, with err naming the path and reason. */
-int guest_ivshm_lookup(const char *path, uint32_t type, const struct guest_ivshm_device **device,
-                       struct ivshm_dir_entry *entry, struct ivshm_error *err);
+/*
+ * Object lookup by path: "SEG/NAME", or "NAME" alone to search every valid
+ * segment in PCI order. The same calls as the host's ivshm_*_lookup
+ * (segment.h, ring.h, mempool.h) with a path in place of view and name, and
+ * the same return convention (ivshm/status.h). Errors: IVSHM_E_INVAL (a path
+ * whose SEG is empty or too long), IVSHM_E_NOENT (no such valid segment, or
+ * no such object in it), IVSHM_E_BADSEG, and for mempools IVSHM_E_PARTIES
+ * (the segment's party table was full at boot, so we hold no slot in it).
+ */
 
-/* Attach to a ring / mempool (as this guest's party in that segment). The
- * ring and mempool functions of <ivshm/ring.h> and <ivshm/mempool.h> then work
- * exactly as on the host. */
+/* The entry of object `path` of `type` (an enum ivshm_object_type, 0: any),
+ * and the view of the segment holding it (view may be NULL). */
+int guest_object_lookup(const char *path, uint32_t type, struct ivshm_dir_entry *entry,
+                        const struct ivshm_segment_view **view, struct ivshm_error *err);
+
+/* A handle on ring / mempool `path` (the mempool acting as our party in that
+ * segment). The ring and mempool functions of <ivshm/ring.h> and
+ * <ivshm/mempool.h> then work exactly as on the host. */
 int guest_ring_lookup(const char *path, struct ivshm_ring *ring, struct ivshm_error *err);
-int guest_mempool_lookup(const char *path, struct ivshm_mempool *pool, struct ivshm_error *err);
-/* A memzone's first byte (and its length), or NULL with err set. */
-void *guest_memzone_lookup(const char *path, uint64_t *length, struct ivshm_error *err);
+int guest_mempool_lookup(const char *path, struct ivshm_mempool *mp, struct ivshm_error *err);
 
-/* Bumps our heartbeat in every attached segment: a polling loop calls it now
- * and then so the host can tell a live guest from a dead one. */
+/* Memzone `path`: its first byte and its length (length may be NULL). */
+int guest_memzone_lookup(const char *path, void **addr, uint64_t *length, struct ivshm_error *err);
+
+/* Bumps our party's heartbeat (ivshm_party.heartbeat) in every attached
+ * segment, for `ivshm inspect` to show. Informational: nothing in ivshm
+ * judges a guest by it (the forwarder's liveness is its ctrl heartbeat,
+ * bumped by ivshm_fwd_run). */
 void guest_ivshm_heartbeat(void);
 
 /* ---- doorbells and interrupts -------------------------------------------

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # guest_rt/guest.mk — the bare-metal guest runtime, its two boot paths and the
 # guest applications (hello, probe). Included by the top-level Makefile.
 #
@@ -48,7 +49,7 @@ GCC_INCLUDE := $(shell $(CC) -print-file-name=include)
 LIBGCC := $(shell $(CC) -print-libgcc-file-name)
 # gcc's own headers first: newlib's stdatomic.h does not build with gcc.
 GUEST_CFLAGS := -std=gnu11 -O2 -g $(WARN) $(GUEST_CODEGEN) -nostdinc \
-	-isystem $(GCC_INCLUDE) -isystem $(NEWLIB_INC) -Iguest_rt -Iinclude -MMD -MP
+	-isystem $(GCC_INCLUDE) -isystem $(NEWLIB_INC) -I. -Iguest_rt -Iinclude -MMD -MP
 EFI_CFLAGS := -I/usr/include/efi -I/usr/include/efi/x86_64 -fshort-wchar -DGNU_EFI_USE_MS_ABI
 
 GUEST_RT_SRCS := $(wildcard guest_rt/*.c) $(wildcard guest_rt/*.S)

@@ -1,8 +1,10 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* IVSHMEM devices: map BAR2, validate the segment, attach as a party, look
  * objects up by "segment/name". */
 #include <stdio.h>
 #include <string.h>
 
+#include "common/internal.h"
 #include "guest.h"
 #include "pci.h"
 #include "rt.h"
@@ -34,7 +36,7 @@ static void examine(struct guest_ivshm_device *d, const struct guest_pci_functio
     d->function = f->function;
     d->bar2_address = bar2->address;
     d->bar2_size = bar2->size;
-    d->party = -1;
+    d->view.party = -1;
     if (bar2->is_io || !bar2->size || !bar2->address) {
         d->state = GUEST_IVSHM_REJECTED;
         d->status = IVSHM_E_INVAL;
@@ -62,8 +64,9 @@ static void examine(struct guest_ivshm_device *d, const struct guest_pci_functio
     d->status = ivshm_segment_validate(base, bar2->size, &d->view, &err);
     if (d->status == IVSHM_OK) {
         d->state = GUEST_IVSHM_VALID;
-        d->party = ivshm_party_claim(&d->view, IVSHM_PARTY_GUEST, 0, guest_tsc(), party_label);
-        if (d->party < 0)
+        int party = ivshm_party_claim(&d->view, IVSHM_PARTY_GUEST, 0, guest_tsc(), party_label);
+        d->view.party = party < 0 ? -1 : party;
+        if (party < 0)
             printf("guest: ivshm %02x:%02x.%x: segment %s: party table full, not attached\n",
                    d->bus, d->device, d->function, d->view.name);
         return;
@@ -107,8 +110,8 @@ const struct guest_ivshm_device *guest_ivshm_find_segment(const char *name)
     return NULL;
 }
 
-int guest_ivshm_lookup(const char *path, uint32_t type, const struct guest_ivshm_device **device,
-                       struct ivshm_dir_entry *entry, struct ivshm_error *err)
+int guest_object_lookup(const char *path, uint32_t type, struct ivshm_dir_entry *entry,
+                        const struct ivshm_segment_view **view, struct ivshm_error *err)
 {
     const char *slash = strchr(path, '/');
     if (slash) {
@@ -122,60 +125,64 @@ int guest_ivshm_lookup(const char *path, uint32_t type, const struct guest_ivshm
         if (!d)
             return ivshm_fail(err, IVSHM_E_NOENT, "%s: no valid segment '%s' attached", path,
                               segment);
-        *device = d;
-        return ivshm_segment_find(&d->view, slash + 1, type, entry, err);
+        if (view)
+            *view = &d->view;
+        return ivshm_object_lookup(&d->view, slash + 1, type, entry, err);
     }
     for (size_t i = 0; i < device_count; i++) {
         if (devices[i].state != GUEST_IVSHM_VALID)
             continue;
-        if (ivshm_segment_find(&devices[i].view, path, type, entry, NULL) == IVSHM_OK) {
-            *device = &devices[i];
+        if (ivshm_object_lookup(&devices[i].view, path, type, entry, NULL) == IVSHM_OK) {
+            if (view)
+                *view = &devices[i].view;
             return IVSHM_OK;
         }
     }
     return ivshm_fail(err, IVSHM_E_NOENT, "%s: no %s of that name in any segment", path,
-                      type ? ivshm_type_name(type) : "object");
+                      type ? ivshm_object_type_name(type) : "object");
 }
 
 int guest_ring_lookup(const char *path, struct ivshm_ring *ring, struct ivshm_error *err)
 {
-    const struct guest_ivshm_device *d;
+    const struct ivshm_segment_view *view;
     struct ivshm_dir_entry entry;
-    int rc = guest_ivshm_lookup(path, IVSHM_OBJ_RING, &d, &entry, err);
-    return rc != IVSHM_OK ? rc : ivshm_ring_attach(ring, &d->view, &entry, err);
+    int rc = guest_object_lookup(path, IVSHM_OBJ_RING, &entry, &view, err);
+    return rc != IVSHM_OK ? rc : ivshm_ring_attach(ring, view, &entry, err);
 }
 
-int guest_mempool_lookup(const char *path, struct ivshm_mempool *pool, struct ivshm_error *err)
+int guest_mempool_lookup(const char *path, struct ivshm_mempool *mp, struct ivshm_error *err)
 {
-    const struct guest_ivshm_device *d;
+    const struct ivshm_segment_view *view;
     struct ivshm_dir_entry entry;
-    int rc = guest_ivshm_lookup(path, IVSHM_OBJ_MEMPOOL, &d, &entry, err);
+    int rc = guest_object_lookup(path, IVSHM_OBJ_MEMPOOL, &entry, &view, err);
     if (rc != IVSHM_OK)
         return rc;
-    if (d->party < 0)
+    if (view->party < 0)
         return ivshm_fail(err, IVSHM_E_PARTIES, "%s: not attached to segment %s (party table full)",
-                          path, d->view.name);
-    return ivshm_mempool_attach(pool, &d->view, &entry, d->party, err);
+                          path, view->name);
+    return ivshm_mempool_attach(mp, view, &entry, view->party, err);
 }
 
-void *guest_memzone_lookup(const char *path, uint64_t *length, struct ivshm_error *err)
+int guest_memzone_lookup(const char *path, void **addr, uint64_t *length, struct ivshm_error *err)
 {
-    const struct guest_ivshm_device *d;
+    const struct ivshm_segment_view *view;
     struct ivshm_dir_entry entry;
-    if (guest_ivshm_lookup(path, IVSHM_OBJ_MEMZONE, &d, &entry, err) != IVSHM_OK)
-        return NULL;
+    int rc = guest_object_lookup(path, IVSHM_OBJ_MEMZONE, &entry, &view, err);
+    if (rc != IVSHM_OK)
+        return rc;
+    *addr = view->base + entry.offset;
     if (length)
         *length = entry.length;
-    return d->view.base + entry.offset;
+    return IVSHM_OK;
 }
 
 void ivshm_devices_release(void)
 {
     for (size_t i = 0; i < device_count; i++) {
         struct guest_ivshm_device *d = &devices[i];
-        if (d->state == GUEST_IVSHM_VALID && d->party >= 0) {
-            ivshm_party_release(&d->view, d->party);
-            d->party = -1;
+        if (d->state == GUEST_IVSHM_VALID && d->view.party >= 0) {
+            ivshm_party_release(&d->view, d->view.party);
+            d->view.party = -1;
         }
     }
 }
@@ -184,8 +191,8 @@ void guest_ivshm_heartbeat(void)
 {
     for (size_t i = 0; i < device_count; i++) {
         const struct guest_ivshm_device *d = &devices[i];
-        if (d->state == GUEST_IVSHM_VALID && d->party >= 0)
-            atomic_fetch_add_explicit(&d->view.parties[d->party].heartbeat, 1,
+        if (d->state == GUEST_IVSHM_VALID && d->view.party >= 0)
+            atomic_fetch_add_explicit(&d->view.parties[d->view.party].heartbeat, 1,
                                       memory_order_relaxed);
     }
 }

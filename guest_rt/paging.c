@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* 4-level identity paging with 2 MiB pages (1 GiB where CPUID allows).
  *
  * Caching: the PAT is reprogrammed so that entry 1 (PWT) is write-combining;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* PCI walk: enumeration, BAR sizing, bus numbering and BAR assignment. */
 #include <string.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* PCI enumeration over an abstract config-space accessor, so the same walk
  * runs on hardware (ports 0xCF8/0xCFC or ECAM) and in host unit tests over a
  * fake config space. Freestanding: no runtime dependencies. */

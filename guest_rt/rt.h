@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Internal interfaces between the pieces of the guest runtime. Applications
  * use guest.h instead. */
 #ifndef GUEST_RT_H
@@ -41,6 +42,10 @@ int paging_unmap_page(uint64_t address);
 
 /* syscalls.c */
 void heap_init(const struct boot_info *info);
+
+/* pci_access.c: config-space access (ECAM from the MCFG found through the
+ * RSDP, else ports), then the walk of every bus. */
+void pci_init(uint64_t rsdp_address);
 
 /* ivshm_dev.c: examines every IVSHMEM device found by the PCI walk. */
 void ivshm_devices_init(const char *party_label);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The system-call layer newlib's libc expects (built with
  * --disable-newlib-supplied-syscalls; for x86_64-elf newlib's _write_r & co.
  * call the plain names write, sbrk, ...): console output, a heap over free RAM

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* TSC frequency: CPUID leaf 0x15 (crystal ratio), else 0x16 (base MHz), else
  * measured against PIT channel 2. */
 #include "guest.h"

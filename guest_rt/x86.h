@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Thin wrappers over x86 instructions the runtime needs. */
 #ifndef GUEST_X86_H
 #define GUEST_X86_H

@@ -18,9 +18,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "doorbell_server.h"
+#include "host/doorbell_server.h"
 #include "ivshm/doorbell.h"
-#include "ivshm/host/segment_file.h"
+#include "host/internal.h"
+#include "ivshm/segment.h"
 
 #define SOCKET_EVENT       UINT64_MAX /* epoll data of the server socket; vectors use their index */
 #define DEFAULT_TIMEOUT_MS 5000

@@ -16,9 +16,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "doorbell_server.h"
+#include "host/doorbell_server.h"
 #include "ivshm/doorbell.h"
-#include "ivshm/host/segment_file.h"
+#include "host/internal.h"
+#include "ivshm/segment.h"
 
 enum handle_kind { HANDLE_LISTEN, HANDLE_CLIENT };
 

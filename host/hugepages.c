@@ -6,8 +6,8 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
-#include "ivshm/host/hugepages.h"
-#include "ivshm/segment.h"
+#include "host/hugepages.h"
+#include "common/internal.h"
 
 #ifndef HUGETLBFS_MAGIC
 #define HUGETLBFS_MAGIC 0x958458f6

@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
+/* Liveness of host parties: pid and process start time. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ivshm/host/party.h"
+#include "host/internal.h"
+#include "ivshm/party.h"
 
-int ivshm_process_start_time(pid_t pid, uint64_t *start_time)
+int ivshm_process_start_time(pid_t pid, uint64_t *start_time, struct ivshm_error *err)
 {
     char path[64], buf[1024];
     if (pid == 0)
@@ -16,36 +18,30 @@ int ivshm_process_start_time(pid_t pid, uint64_t *start_time)
         snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
     FILE *f = fopen(path, "r");
     if (!f)
-        return -1;
+        return ivshm_fail(err, IVSHM_E_SYSTEM, "%s: %s", path, strerror(errno));
     size_t n = fread(buf, 1, sizeof(buf) - 1, f);
     fclose(f);
     buf[n] = 0;
     /* The command name (field 2) is in parentheses and may hold spaces or
      * parentheses itself: fields are counted from the last ')'. */
     char *p = strrchr(buf, ')');
-    if (!p) {
-        errno = EINVAL;
-        return -1;
-    }
+    if (!p)
+        return ivshm_fail(err, IVSHM_E_CORRUPT, "%s: no command name", path);
     p++;
     /* After ')' come fields 3.. separated by single spaces; field 22 is
      * starttime, the 20th of them. */
     for (int field = 3; field < 22; field++) {
         p = strchr(p + 1, ' ');
-        if (!p) {
-            errno = EINVAL;
-            return -1;
-        }
+        if (!p)
+            return ivshm_fail(err, IVSHM_E_CORRUPT, "%s: only %d fields", path, field);
     }
     char *end;
     errno = 0;
     unsigned long long v = strtoull(p + 1, &end, 10);
-    if (errno || end == p + 1) {
-        errno = EINVAL;
-        return -1;
-    }
+    if (errno || end == p + 1)
+        return ivshm_fail(err, IVSHM_E_CORRUPT, "%s: field 22 is not a number", path);
     *start_time = v;
-    return 0;
+    return IVSHM_OK;
 }
 
 bool ivshm_party_alive(const struct ivshm_party *party)
@@ -62,33 +58,7 @@ bool ivshm_party_alive(const struct ivshm_party *party)
     if (kill((pid_t)pid, 0) != 0 && errno != EPERM)
         return false;
     uint64_t now_start;
-    if (ivshm_process_start_time((pid_t)pid, &now_start) != 0)
+    if (ivshm_process_start_time((pid_t)pid, &now_start, NULL) != IVSHM_OK)
         return false;
     return now_start == start;
-}
-
-const char *ivshm_party_state_name(uint32_t state)
-{
-    switch (state) {
-    case IVSHM_PARTY_FREE:
-        return "free";
-    case IVSHM_PARTY_ALIVE:
-        return "alive";
-    case IVSHM_PARTY_GONE:
-        return "gone";
-    case IVSHM_PARTY_CLAIMING:
-        return "claiming";
-    }
-    return "unknown";
-}
-
-const char *ivshm_party_kind_name(uint32_t kind)
-{
-    switch (kind) {
-    case IVSHM_PARTY_HOST:
-        return "host";
-    case IVSHM_PARTY_GUEST:
-        return "guest";
-    }
-    return "unknown";
 }

@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/internal.h"
 #include "ivshm/doorbell.h"
-#include "ivshm/host/qemu.h"
-#include "ivshm/segment.h"
+#include "ivshm/qemu.h"
 
 struct buf {
     char *p;

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 """What the QEMU test programs (tests/boot, tests/fwd) share: the command line
 that boots a guest image, and the "ok" / "not ok" lines tests/harness counts.
 

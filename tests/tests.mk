@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # Tests: Check unit programs (plain, ASan/UBSan, TSan), CLI and QEMU shell tests.
 # Included by the top Makefile; uses B, CC, Q, HOST_CFLAGS, COMMON_SRCS.
 #
@@ -5,6 +6,7 @@
 #   tests/unit/*.mk         fragments: TEST_EXTRA_SRCS_test_<x> := a.c b.c
 #   tests/cli/test_*.sh     run with IVSHM, BUILD, TEST_TMP; print ok / not ok
 #   tests/qemu/test_*.sh    same
+#   tests/lint/test_lint.sh formatting (make check-format) and SPDX lines
 #
 # Every target records "passed N failed M" in $(B)/tests/results/<target>.txt
 # through tests/harness; `tests/harness summary TARGET...` adds them up.
@@ -81,7 +83,15 @@ test-unit:
 	exit $$rc
 
 # Shell tests need the CLI; host/host.mk provides the rule for it.
-CLI_TEST_DEPS := $(if $(wildcard host/host.mk),$(B)/bin/ivshm)
+CLI_TEST_DEPS := $(if $(wildcard host/host.mk),$(B)/bin/ivshm $(B)/bin/ivshm-fwd)
+
+# The CLI with the test-only object type "counters" linked in
+# (tests/cli/test_object_type.sh): the same objects plus one file.
+IVSHM_COUNTERS_BIN := $(TESTS_OUT)/cli/ivshm-counters
+$(IVSHM_COUNTERS_BIN): $(HOST_CLI_OBJS) $(HOST_OBJ_DIR)/tests/object_type/counters.o $(LIBIVSHM_A)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(HOST_LDFLAGS) -o $@ $^ $(HOST_LIBS)
+CLI_TEST_DEPS += $(if $(wildcard host/host.mk),$(IVSHM_COUNTERS_BIN))
 CLI_TESTS = $(sort $(wildcard tests/cli/test_*.sh))
 QEMU_TESTS = $(sort $(wildcard tests/qemu/test_*.sh))
 
@@ -93,8 +103,14 @@ test-cli:
 
 test-qemu:
 	$(Q)$(TEST_HARNESS) reset test-qemu
-	$(Q)$(if $(CLI_TEST_DEPS),$(MAKE) --no-print-directory $(CLI_TEST_DEPS) || \
-		{ $(TEST_HARNESS) fail test-qemu "$(CLI_TEST_DEPS) did not build"; exit 1; })
+	$(Q)$(if $(CLI_TEST_DEPS),$(MAKE) --no-print-directory $(B)/bin/ivshm || \
+		{ $(TEST_HARNESS) fail test-qemu "$(B)/bin/ivshm did not build"; exit 1; })
 	$(Q)$(TEST_HARNESS) shell test-qemu 600 $(QEMU_TESTS)
 
-TEST_TARGETS += test-unit test-cli test-qemu
+# Formatting (what make check-format checks) and SPDX lines, as a test.
+.PHONY: test-lint
+test-lint:
+	$(Q)$(TEST_HARNESS) reset test-lint
+	$(Q)$(TEST_HARNESS) shell test-lint 300 tests/lint/test_lint.sh
+
+TEST_TARGETS += test-unit test-cli test-qemu test-lint

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* hello: smallest guest application. Prints what the runtime found, and with
  * fault=pf|gp|ud|de|stack triggers that CPU exception on purpose (boot tests check
  * the exception handler catches and reports it). */

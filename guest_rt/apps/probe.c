@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* probe: lists every ivshm device and object the runtime found.
  *
  *   ivshm-probe: device bdf=00:03.0 bar2=0x... size=16777216 segment=vm1 objects=4
@@ -42,7 +43,7 @@ int main(void)
             memcpy(&e, &v->dir[o], sizeof(e)); /* one consistent copy of shared memory */
             e.name[IVSHM_NAME_SIZE - 1] = '\0';
             printf("ivshm-probe: object segment=%s type=%s name=%s offset=%llu length=%llu\n",
-                   v->name, ivshm_type_name(e.type), e.name, (unsigned long long)e.offset,
+                   v->name, ivshm_object_type_name(e.type), e.name, (unsigned long long)e.offset,
                    (unsigned long long)e.length);
             objects++;
         }

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # gdb script for the ivshm guest runtime. QEMU must run with -s -S (gdb stub
 # on :1234, CPU stopped at reset). See docs/guest.md.
 #

@@ -1,129 +1,111 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * ivshm-fwd: the guest forwarder's loop (common/fwd.c) run as a Linux
+ * ivshm-fwd: the forwarder of the fwd module (common/fwd.c) as a Linux
  * process, so forwarding is tested and measured without QEMU.
  *
- *   ivshm-fwd [--dir DIR] [--queues Q] [--burst B] [--cpu N] NAME
+ *   ivshm-fwd NAME [--queues Q] [--burst B] [--cpu N] [--dir DIR]
  *
  * Forwards rxN -> txN of segment NAME for N < Q (default: every pair there
  * is), buffers from NAME/pkts, state in NAME/ctrl; exits 0 when pktgen sets
  * EXIT, after publishing final counters (DONE).
  */
-#include <errno.h>
 #include <sched.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "common/internal.h"
+#include "host/cli/cli.h"
 #include "ivshm/fwd.h"
-#include "ivshm/host/segment_file.h"
 
-static struct ivshm_ring rx_rings[IVSHM_FWD_MAX_QUEUES], tx_rings[IVSHM_FWD_MAX_QUEUES];
-static struct ivshm_fwd_port ports[IVSHM_FWD_MAX_QUEUES];
-static struct ivshm_mempool pool;
+struct fwd_opts {
+    const char *dir;
+    uint32_t queues;
+    uint32_t burst;
+    int cpu;
+};
 
-static int usage(const char *msg, const char *value)
+static uint64_t now_ns(void)
 {
-    fprintf(stderr,
-            "ivshm-fwd: %s '%s' (usage: ivshm-fwd [--dir DIR] [--queues Q] [--burst B] [--cpu N] "
-            "NAME)\n",
-            msg, value);
-    return 2;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static bool parse_small(const char *s, unsigned min, unsigned max, unsigned *out)
+/* The one segment we attached: every path names it (or no segment). */
+static int resolve_segment(void *ctx, const char *name, const struct ivshm_segment_view **view,
+                           struct ivshm_error *err)
 {
-    char *end;
-    errno = 0;
-    unsigned long v = strtoul(s, &end, 10);
-    if (errno || *end || end == s || v < min || v > max || *s == '-')
-        return false;
-    *out = (unsigned)v;
-    return true;
+    const struct ivshm_segment *seg = ctx;
+    if (name && strcmp(name, seg->view.name) != 0)
+        return ivshm_fail(err, IVSHM_E_NOENT, "segment %s: not attached (only %s is)", name,
+                          seg->view.name);
+    *view = &seg->view;
+    return IVSHM_OK;
 }
+
+static int fwd_run(void *opts, char **args, unsigned nargs)
+{
+    (void)nargs;
+    const struct fwd_opts *o = opts;
+    static struct ivshm_segment seg;
+    static struct ivshm_fwd fwd;
+    struct ivshm_error err;
+    if (cli_pin_cpu(o->cpu) != CLI_EXIT_OK)
+        return CLI_EXIT_RUNTIME;
+    if (ivshm_segment_attach(o->dir, args[0], IVSHM_ATTACH_CLAIM, "ivshm-fwd", &seg, &err))
+        return cli_fail(cli_exit_status(err.code), "%s", err.msg);
+    struct ivshm_fwd_config cfg = {
+        .queues = o->queues,
+        .burst = o->burst,
+        .mac = {0x02, 0x00, 0x00, 0x00, 0x02, 0x00},
+        .now_ns = now_ns,
+    };
+    struct ivshm_fwd_resolver resolver = {resolve_segment, &seg};
+    if (ivshm_fwd_open(&fwd, &cfg, &resolver, &err) != IVSHM_OK) {
+        ivshm_fwd_fail(&fwd, err.msg);
+        ivshm_segment_detach(&seg);
+        return cli_fail(CLI_EXIT_RUNTIME, "%s", err.msg);
+    }
+    uint32_t abandoned = ivshm_fwd_run(&fwd);
+    ivshm_segment_detach(&seg);
+    if (abandoned)
+        return cli_fail(CLI_EXIT_RUNTIME, "%u frames could not be forwarded before exit (tx full)",
+                        abandoned);
+    return CLI_EXIT_OK;
+}
+
+#define FWD(field) CLI_FIELD(struct fwd_opts, field)
+
+static const struct cli_option fwd_options[] = {
+    {"--queues", "Q", "queue pairs rx0/tx0.. to serve, 1..16 (default: every pair there is)",
+     CLI_U32, FWD(queues), 1, IVSHM_FWD_MAX_QUEUES, NULL, NULL},
+    {"--burst", "B", "entries per ring operation, 1..64 (default 32)", CLI_U32, FWD(burst), 1,
+     IVSHM_BURST_MAX, NULL, NULL},
+    {"--cpu", "N", "run on CPU N only (recommended: not pktgen's CPU)", CLI_INDEX, FWD(cpu), 0,
+     CPU_SETSIZE - 1, NULL, NULL},
+    CLI_OPTION_DIR(struct fwd_opts),
+    CLI_OPTION_END,
+};
+
+static const struct cli_command fwd_command = {
+    .args = "NAME",
+    .min_args = 1,
+    .max_args = 1,
+    .segment_args = true,
+    .summary = "forward rxN -> txN of segment NAME until the host sets EXIT (docs/forwarding.md)",
+    .details = "Buffers come from NAME/pkts, the state machine is NAME/ctrl (a run-time error\n"
+               "is also set there, as FAIL).\n"
+               "Exit status: 0 after EXIT and the final counters (DONE); 1 if frames had to\n"
+               "be abandoned, or on a run-time error; 2 usage error.\n",
+    .opts_size = sizeof(struct fwd_opts),
+    .options = fwd_options,
+    .run = fwd_run,
+};
 
 int main(int argc, char **argv)
 {
-    const char *dir = getenv(IVSHM_ENV_DIR), *name = NULL;
-    unsigned queues = 0, burst = 32, cpu = 0;
-    bool pin = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        bool has_value = i + 1 < argc;
-        if (strcmp(a, "--dir") == 0 && has_value) {
-            dir = argv[++i];
-        } else if (strcmp(a, "--queues") == 0 && has_value) {
-            if (!parse_small(argv[++i], 1, IVSHM_FWD_MAX_QUEUES, &queues))
-                return usage("--queues: not a number in 1..16:", argv[i]);
-        } else if (strcmp(a, "--burst") == 0 && has_value) {
-            if (!parse_small(argv[++i], 1, 64, &burst))
-                return usage("--burst: not a number in 1..64:", argv[i]);
-        } else if (strcmp(a, "--cpu") == 0 && has_value) {
-            if (!parse_small(argv[++i], 0, CPU_SETSIZE - 1, &cpu))
-                return usage("--cpu: not a CPU number:", argv[i]);
-            pin = true;
-        } else if (a[0] == '-') {
-            return usage("unknown option or missing value", a);
-        } else if (!name) {
-            name = a;
-        } else {
-            return usage("unexpected argument", a);
-        }
-    }
-    if (!name)
-        return usage("missing segment", "NAME");
-    if (pin) {
-        /* A poller that the scheduler moves about, or puts on its peer's
-         * core, loses an order of magnitude. */
-        cpu_set_t set;
-        CPU_ZERO(&set);
-        CPU_SET(cpu, &set);
-        if (sched_setaffinity(0, sizeof(set), &set) != 0) {
-            fprintf(stderr, "ivshm-fwd: --cpu %u: cannot run there: %s\n", cpu, strerror(errno));
-            return 1;
-        }
-    }
-
-    struct ivshm_segment seg;
-    struct ivshm_error err;
-    struct ivshm_fwd_ctrl *ctrl;
-    void *addr;
-    uint64_t len;
-    if (ivshm_segment_attach(dir, name, IVSHM_ATTACH_CLAIM, "ivshm-fwd", &seg, &err) ||
-        ivshm_segment_mempool(&seg, "pkts", &pool, &err) ||
-        ivshm_segment_memzone(&seg, "ctrl", &addr, &len, &err)) {
-        fprintf(stderr, "ivshm-fwd: %s\n", err.msg);
-        return 1;
-    }
-    if (len < sizeof(*ctrl)) {
-        fprintf(stderr, "ivshm-fwd: %s/ctrl: %llu bytes, smaller than the %zu-byte control block\n",
-                name, (unsigned long long)len, sizeof(*ctrl));
-        return 1;
-    }
-    ctrl = addr;
-    unsigned n = 0;
-    for (; n < (queues ? queues : IVSHM_FWD_MAX_QUEUES); n++) {
-        char rx[IVSHM_NAME_SIZE], tx[IVSHM_NAME_SIZE];
-        snprintf(rx, sizeof(rx), "rx%u", n);
-        snprintf(tx, sizeof(tx), "tx%u", n);
-        if (ivshm_segment_ring(&seg, rx, &rx_rings[n], &err) ||
-            ivshm_segment_ring(&seg, tx, &tx_rings[n], &err)) {
-            if (queues || n == 0) {
-                fprintf(stderr, "ivshm-fwd: %s\n", err.msg);
-                return 1;
-            }
-            break;
-        }
-    }
-    static const uint8_t mac[6] = {0x02, 0x00, 0x00, 0x00, 0x02, 0x00};
-    memcpy(ctrl->mac, mac, sizeof(mac));
-    for (unsigned q = 0; q < n; q++)
-        ivshm_fwd_port_init(&ports[q], &rx_rings[q], &tx_rings[q], &pool, &ctrl->q[q], mac,
-                            (uint8_t)q, burst);
-    uint32_t abandoned = ivshm_fwd_run(ctrl, ports, n, 100000000ull);
-    if (abandoned)
-        fprintf(stderr, "ivshm-fwd: %u frames could not be forwarded before exit (tx full)\n",
-                abandoned);
-    ivshm_segment_detach(&seg);
-    return abandoned ? 1 : 0;
+    static const struct cli_command *const commands[] = {&fwd_command, NULL};
+    static const struct cli_program program = {"ivshm-fwd", NULL, commands};
+    return cli_main(&program, argc, argv);
 }

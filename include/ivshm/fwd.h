@@ -1,34 +1,98 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * l2fwd-style forwarding over ivshm rings: the `fwd` preset's control block,
- * the packet buffer format, and the forwarding loop that the bare-metal guest
- * and the host-only forwarder both compile from common/fwd.c.
+ * The fwd module: l2fwd-style forwarding over ivshm rings, in one place.
  *
- * Preset `fwd` (ivshm create NAME --preset fwd[,queues=Q]):
+ *   - the preset: the objects a forwarding segment holds, and their names;
+ *   - the control block (ctrl) and the packet header: ABI, docs/abi.md 4;
+ *   - the test frames pktgen sends and checks;
+ *   - the forwarder: ivshm_fwd_open() finds rings, pool and ctrl, and
+ *     ivshm_fwd_run() forwards until the host says EXIT. The bare-metal guest
+ *     (guest_rt/apps/fwd.c) and the host-only forwarder (host/fwd/ivshm_fwd.c)
+ *     both run exactly this code (common/fwd.c).
+ *
+ * Preset `fwd` (ivshm create NAME --preset fwd[,queues=Q]), in this order:
  *   mempool "pkts"            packet buffers (struct ivshm_pkt + frame)
- *   ring    "rx0".."rx<Q-1>"  host -> guest, SP/SC
- *   ring    "tx0".."tx<Q-1>"  guest -> host, SP/SC
+ *   ring    "rx0", "tx0", ... host -> forwarder (rxN), forwarder -> host (txN), SP/SC
  *   memzone "ctrl"            struct ivshm_fwd_ctrl
  *
  * Ring entries are mempool handles: offsets from the start of the segment
  * that holds the pool, which need not be the ring's segment.
  *
  * Protocol on ctrl->state:
- *   NONE  --guest: rings found-->  READY  --host-->  FWD  --host-->  EXIT
- *   EXIT  --guest: drained, counters final-->  DONE
- *   any   --guest: cannot go on-->  FAIL (ctrl->reason says why)
- * The guest forwards in READY and FWD alike; the host sets FWD to say a
+ *   NONE  --forwarder: rings found-->  READY  --host-->  FWD  --host-->  EXIT
+ *   EXIT  --forwarder: drained, counters final-->  DONE
+ *   any   --forwarder: cannot go on-->  FAIL (ctrl->reason says why)
+ * The forwarder forwards in READY and FWD alike; the host sets FWD to say a
  * traffic source is attached. A host that restarts finds READY or FWD and
- * carries on; the guest never stops for it.
+ * carries on; the forwarder never stops for it.
  *
- * Freestanding C.
+ * Return convention: status.h. Freestanding C.
  */
 #ifndef IVSHM_FWD_H
 #define IVSHM_FWD_H
 
-#include "mempool.h"
+#include <stdbool.h>
+#include <stdint.h>
 
-#define IVSHM_FWD_MAX_QUEUES 16u
+#include "mempool.h"
+#include "segment.h"
+
+/* ---- the preset ---------------------------------------------------------- */
+
+#define IVSHM_FWD_POOL       "pkts" /* the mempool */
+#define IVSHM_FWD_CTRL       "ctrl" /* the control block */
+#define IVSHM_FWD_MAX_QUEUES 16u    /* queue pairs rx0/tx0 .. rx15/tx15 */
+#define IVSHM_FWD_RING_SLOTS 1024u  /* slots of each ring */
+#define IVSHM_FWD_PKT_SIZE   2048u  /* bytes of each buffer */
+
+/* Buffers: enough to fill every ring, plus a margin. */
+static inline uint32_t ivshm_fwd_pool_count(uint32_t queues)
+{
+    return 2u * IVSHM_FWD_RING_SLOTS * queues + IVSHM_FWD_RING_SLOTS;
+}
+
+/* Directory entries the preset adds: 2 rings a queue, the pool, ctrl. */
+static inline uint32_t ivshm_fwd_preset_objects(uint32_t queues)
+{
+    return 2u * queues + 2u;
+}
+
+enum ivshm_fwd_dir {
+    IVSHM_FWD_RX = 0, /* "rx<q>": host -> forwarder */
+    IVSHM_FWD_TX = 1, /* "tx<q>": forwarder -> host */
+};
+
+/* "rx<queue>" or "tx<queue>" (static text), NULL when queue is not below
+ * IVSHM_FWD_MAX_QUEUES. */
+const char *ivshm_fwd_ring_name(enum ivshm_fwd_dir dir, uint32_t queue);
+
+struct ivshm_object_spec; /* builder.h */
+
+/*
+ * The objects of preset fwd with `queues` queue pairs, in order, into
+ * out[0..capacity); *count gets how many (ivshm_fwd_preset_objects). The
+ * names are static text. Errors: IVSHM_E_INVAL (queues not in
+ * 1..IVSHM_FWD_MAX_QUEUES), IVSHM_E_NOSPC (capacity too small).
+ */
+int ivshm_fwd_preset(uint32_t queues, struct ivshm_object_spec *out, uint32_t capacity,
+                     uint32_t *count, struct ivshm_error *err);
+
+/* ---- bursts and the end of a run ------------------------------------------ */
+
+#define IVSHM_BURST_MAX         64u /* entries per ring operation, for every poller */
+#define IVSHM_FWD_BURST_DEFAULT 32u
+
+/* The forwarder bumps ctrl->heartbeat, and reads ctrl->state, once every this
+ * many polling rounds. */
+#define IVSHM_FWD_HEARTBEAT_POLLS 64u
+
+/* The drain policy: after EXIT the forwarder keeps moving what it holds to
+ * its tx rings, and abandons it once nothing has moved for this long (nobody
+ * empties tx). Time rather than a count of polls, so that it means the same
+ * on the host and in a guest under TCG, which polls ten times slower. */
+#define IVSHM_FWD_DRAIN_NS 1000000000ull
+
+/* ---- ctrl: the control block (ABI) ----------------------------------------- */
 
 enum ivshm_fwd_state {
     IVSHM_FWD_NONE = 0,
@@ -65,10 +129,11 @@ _Static_assert(offsetof(struct ivshm_fwd_ctrl, doorbell) == 22, "doorbell at 22 
 _Static_assert(offsetof(struct ivshm_fwd_ctrl, q) == IVSHM_CACHE_LINE, "counters at 64");
 _Static_assert(sizeof(struct ivshm_fwd_ctrl) == 17 * IVSHM_CACHE_LINE, "ctrl is 1088 bytes");
 
-/*
- * Packet buffer: every object of the pool starts with this header; the frame
- * is at data_off from the object start. The forwarder trusts none of it: it
- * checks data_off + data_len against the pool's object size.
+/* ---- packet buffers (ABI) ---------------------------------------------------
+ *
+ * Every object of the pool starts with this header; the frame is at data_off
+ * from the object start. The forwarder trusts none of it: it checks
+ * data_off + data_len against the pool's object size.
  */
 struct ivshm_pkt {
     uint32_t data_len; /* frame bytes */
@@ -81,30 +146,39 @@ _Static_assert(sizeof(struct ivshm_pkt) == 16, "packet header is 16 bytes");
 #define IVSHM_PKT_HEADROOM 64u /* default data_off */
 #define IVSHM_ETH_HLEN     14u
 
-/* Test frames (pktgen): Ethernet header, then seq (u64), payload, then a
- * 32-bit checksum of seq + payload (ivshm_pkt_checksum). Minimum 64 bytes. */
-#define IVSHM_PKT_ETHERTYPE 0x88b5u /* IEEE local experimental */
-#define IVSHM_PKT_MIN_FRAME 64u
+/* The forwarder rewrites a frame's Ethernet destination to
+ * 02:00:00:00:00:<queue> and its source to the forwarder's mac. */
+
+/* ---- test frames ------------------------------------------------------------
+ *
+ * What pktgen sends: an Ethernet header (destination broadcast, ethertype
+ * IVSHM_PKT_ETHERTYPE), a sequence number, a payload derived from it, and a
+ * checksum (ivshm_pkt_checksum) of everything from the sequence number to the
+ * checksum. Offsets from the frame start; numbers little-endian.
+ */
+#define IVSHM_FRAME_DST_OFF     0u
+#define IVSHM_FRAME_SRC_OFF     6u
+#define IVSHM_FRAME_TYPE_OFF    12u
+#define IVSHM_FRAME_SEQ_OFF     IVSHM_ETH_HLEN /* u64 */
+#define IVSHM_FRAME_PAYLOAD_OFF 22u
+#define IVSHM_FRAME_SUM_LEN     4u      /* u32, in the last 4 bytes */
+#define IVSHM_PKT_ETHERTYPE     0x88b5u /* IEEE local experimental */
+#define IVSHM_PKT_MIN_FRAME     64u
 
 /* Checksum of seq and payload: cheap enough for Mpps, sensitive to any
  * changed, swapped or shifted 8-byte word. */
 uint32_t ivshm_pkt_checksum(const uint8_t *data, uint32_t len);
 
-/* Preset geometry: each ring has IVSHM_FWD_RING_SLOTS slots and the pool
- * holds enough buffers to fill every ring plus a margin. */
-#define IVSHM_FWD_RING_SLOTS 1024u
-#define IVSHM_FWD_PKT_SIZE   2048u
+/* Writes test frame `seq` of `len` bytes (IVSHM_PKT_MIN_FRAME or more) from
+ * src_mac. */
+void ivshm_frame_fill(uint8_t *frame, uint32_t len, uint64_t seq, const uint8_t src_mac[6]);
 
-static inline uint32_t ivshm_fwd_pool_count(uint32_t queues)
-{
-    return 2u * IVSHM_FWD_RING_SLOTS * queues + IVSHM_FWD_RING_SLOTS;
-}
+/* Whether frame (len bytes) is an intact test frame that a forwarder sent on
+ * queue dst_last (destination 02:00:00:00:00:<dst_last>); *seq gets its
+ * sequence number. */
+bool ivshm_frame_check(const uint8_t *frame, uint32_t len, uint8_t dst_last, uint64_t *seq);
 
-/* Directory entries the preset adds: 2 rings a queue, the pool, ctrl. */
-static inline uint32_t ivshm_fwd_preset_objects(uint32_t queues)
-{
-    return 2u * queues + 2u;
-}
+/* ---- the forwarder ---------------------------------------------------------- */
 
 /* One forwarding queue pair, private to the forwarder. */
 struct ivshm_fwd_port {
@@ -120,34 +194,87 @@ struct ivshm_fwd_port {
     uint32_t pending_len;
     uint32_t pending_at;
     uint64_t received, sent, dropped; /* private copies of the counters */
-    uint64_t pending[64];
+    uint64_t pending[IVSHM_BURST_MAX];
 };
 
-/* Sets up a port; burst is clamped to 1..64. */
-void ivshm_fwd_port_init(struct ivshm_fwd_port *port, struct ivshm_ring *rx, struct ivshm_ring *tx,
-                         const struct ivshm_mempool *pool, struct ivshm_fwd_counters *counters,
-                         const uint8_t src_mac[6], uint8_t dst_last, uint32_t burst);
+/* Maps a segment name to its validated view, for ivshm_fwd_open: the guest
+ * resolves its devices, the host-only forwarder the segments it attached.
+ * name NULL asks for the default segment (the guest: its first valid one).
+ * The view's party is the one the pool is used as. */
+struct ivshm_fwd_resolver {
+    int (*segment)(void *ctx, const char *name, const struct ivshm_segment_view **view,
+                   struct ivshm_error *err);
+    void *ctx;
+};
+
+/* Where a forwarder finds its objects. Paths are "SEG/NAME", or "NAME" in
+ * the default segment. */
+struct ivshm_fwd_config {
+    /* Queue pairs rx[i] -> tx[i] for i < queues. With rx[0] NULL: the
+     * default segment's rx0/tx0, rx1/tx1, ...: exactly `queues` pairs, or
+     * with queues 0 every pair there is (at least one). */
+    uint32_t queues;
+    const char *rx[IVSHM_FWD_MAX_QUEUES];
+    const char *tx[IVSHM_FWD_MAX_QUEUES];
+    const char *pool;         /* NULL: "pkts" in the segment of the first rx ring */
+    const char *ctrl;         /* NULL: "ctrl" in that segment */
+    uint32_t burst;           /* entries per ring operation, 1..IVSHM_BURST_MAX; 0: default */
+    uint8_t mac[6];           /* the forwarder's address: the source it writes */
+    uint64_t (*now_ns)(void); /* a monotonic clock (the drain policy) */
+};
+
+/* A forwarder. Large (ring handles are cache-line aligned): static storage.
+ * It must not move after ivshm_fwd_open (its ports point into it). */
+struct ivshm_fwd {
+    struct ivshm_fwd_ctrl *ctrl; /* set as soon as it is found */
+    struct ivshm_mempool pool;
+    uint32_t queues;
+    uint32_t burst;
+    uint64_t (*now_ns)(void);
+    struct ivshm_ring rx[IVSHM_FWD_MAX_QUEUES];
+    struct ivshm_ring tx[IVSHM_FWD_MAX_QUEUES];
+    struct ivshm_fwd_port port[IVSHM_FWD_MAX_QUEUES];
+    /* "SEG/NAME" of each object, for messages */
+    char rx_path[IVSHM_FWD_MAX_QUEUES][2 * IVSHM_NAME_SIZE];
+    char tx_path[IVSHM_FWD_MAX_QUEUES][2 * IVSHM_NAME_SIZE];
+    char pool_path[2 * IVSHM_NAME_SIZE];
+    char ctrl_path[2 * IVSHM_NAME_SIZE];
+};
 
 /*
- * One poll: retries what the tx ring refused last time; when that is all
- * gone, dequeues up to a burst from rx, rewrites each frame's Ethernet header
- * (destination 02:00:00:00:00:xx, source the port's address) and enqueues
- * them to tx. Invalid handles or frames are counted as dropped and not
- * forwarded (they cannot be freed either). Publishes the counters. Returns the
- * number of entries moved to tx.
+ * Finds ctrl, the pool and every ring pair (in that order: once ctrl is
+ * found, a later failure can be reported there with ivshm_fwd_fail), sets up
+ * a port per pair and writes cfg->mac into ctrl. Publishes nothing else: the state
+ * moves when ivshm_fwd_run starts.
+ * Errors: IVSHM_E_INVAL (a path, the burst, or no clock), IVSHM_E_NOENT (a
+ * segment or object missing, or no ring pair at all), IVSHM_E_TOOBIG (ctrl
+ * smaller than struct ivshm_fwd_ctrl), IVSHM_E_BADSEG, and the pool lookup's
+ * errors (ivshm_mempool_lookup; the resolver's view must hold a party).
+ */
+int ivshm_fwd_open(struct ivshm_fwd *fwd, const struct ivshm_fwd_config *cfg,
+                   const struct ivshm_fwd_resolver *resolve, struct ivshm_error *err);
+
+/* Tells the host the forwarder cannot go on: `reason` (cut to fit) into
+ * ctrl->reason and state FAIL. Does nothing when ctrl was not found. */
+void ivshm_fwd_fail(struct ivshm_fwd *fwd, const char *reason);
+
+/*
+ * The forwarder's main loop: publishes the queue count and READY (unless a
+ * host already set FWD), polls every port until the host sets EXIT, then
+ * forwards what it still holds under the drain policy (IVSHM_FWD_DRAIN_NS),
+ * publishes the final counters and sets DONE. Returns the number of entries
+ * it had to abandon (0 on a clean exit).
+ */
+uint32_t ivshm_fwd_run(struct ivshm_fwd *fwd);
+
+/*
+ * One poll of one port: retries what the tx ring refused last time; when that
+ * is all gone, dequeues up to a burst from rx, rewrites each frame's Ethernet
+ * header and enqueues them to tx. Invalid handles or frames are counted as
+ * dropped and not forwarded (they cannot be freed either). Publishes the
+ * counters. Returns the number of entries moved to tx.
  */
 uint32_t ivshm_fwd_poll(struct ivshm_fwd_port *port);
-
-/*
- * The forwarder's main loop, the same for guest and host builds: publishes
- * `queues` and READY (unless a host already set FWD), polls every port until
- * the host sets EXIT, then forwards what it still holds (giving up after
- * `drain_polls` polls without progress, e.g. when nobody empties tx), publishes
- * the final counters and sets DONE. Returns the number of entries it had to
- * abandon (0 on a clean exit).
- */
-uint32_t ivshm_fwd_run(struct ivshm_fwd_ctrl *ctrl, struct ivshm_fwd_port *ports, uint32_t nports,
-                       uint64_t drain_polls);
 
 /* Entries this port holds (dequeued, not yet in tx). */
 static inline uint32_t ivshm_fwd_pending(const struct ivshm_fwd_port *port)

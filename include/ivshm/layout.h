@@ -19,8 +19,11 @@
 #define IVSHM_LAYOUT_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "status.h"
 
 #define IVSHM_MAGIC       "IVSHMSEG" /* 8 bytes at offset 0, no terminator */
 #define IVSHM_MAGIC_LEN   8
@@ -49,7 +52,7 @@ struct ivshm_segment_header {
     int32_t numa_node;           /* host node the memory is bound to, -1: none */
     uint32_t flags;              /* IVSHM_SEG_* */
     uint64_t generation;         /* bumped each time the directory is finalized */
-    uint32_t checksum;           /* CRC-32C, see ivshm_segment_checksum() */
+    uint32_t checksum;           /* CRC-32C, see docs/abi.md 1.4 */
     uint32_t object_count;       /* directory entries in use */
     uint32_t dir_capacity;       /* directory entries reserved */
     uint32_t party_capacity;     /* party table entries */
@@ -102,7 +105,7 @@ enum ivshm_party_state {
 
 enum ivshm_party_kind {
     IVSHM_PARTY_HOST = 1,  /* a Linux process: pid + start time identify it */
-    IVSHM_PARTY_GUEST = 2, /* a VM runtime: it bumps heartbeat while alive */
+    IVSHM_PARTY_GUEST = 2, /* a VM runtime (the host cannot check its liveness) */
 };
 
 struct ivshm_party {
@@ -110,6 +113,8 @@ struct ivshm_party {
     uint32_t kind;          /* enum ivshm_party_kind */
     uint64_t pid;           /* host: process id; guest: 0 */
     uint64_t start_time;    /* host: process start time in clock ticks; guest: TSC at attach */
+    /* Bumped by a guest application that wants to; informational (a
+     * forwarder's liveness is its ctrl heartbeat, fwd.h). */
     _Atomic uint64_t heartbeat;
     uint64_t attach_count; /* times this slot was claimed */
     char label[24];        /* e.g. "pktgen", "fwd", NUL-terminated */
@@ -190,5 +195,70 @@ _Static_assert(sizeof(struct ivshm_ring_shared) == 4 * IVSHM_CACHE_LINE, "ring c
 _Static_assert(offsetof(struct ivshm_ring_shared, cons) == 2 * IVSHM_CACHE_LINE, "cons at 128");
 _Static_assert(sizeof(_Atomic uint32_t) == 4 && sizeof(_Atomic uint64_t) == 8,
                "atomics have plain layout");
+
+/* ---- layout arithmetic: the sizes and offsets above, computed ---- */
+
+static inline bool ivshm_is_pow2(uint64_t x)
+{
+    return x != 0 && (x & (x - 1)) == 0;
+}
+
+/* x rounded up to a multiple of align (a power of two). */
+static inline uint64_t ivshm_align_up(uint64_t x, uint64_t align)
+{
+    return (x + align - 1) & ~(align - 1);
+}
+
+/* Smallest power of two >= x (x <= 2^63); 1 for 0. */
+static inline uint64_t ivshm_next_pow2(uint64_t x)
+{
+    uint64_t p = 1;
+    while (p < x)
+        p <<= 1;
+    return p;
+}
+
+/* Bytes of a ring object with `slots` entries. */
+static inline uint64_t ivshm_ring_bytes(uint32_t slots)
+{
+    return sizeof(struct ivshm_ring_shared) + (uint64_t)slots * sizeof(uint64_t);
+}
+
+/* Where the parts of a mempool object lie, relative to the object's offset. */
+struct ivshm_mempool_layout {
+    uint32_t ring_slots; /* next_pow2(count) */
+    uint32_t stride;     /* round_up(obj_size, 64) */
+    uint64_t state_off;  /* state bytes */
+    uint64_t objs_off;   /* first object */
+    uint64_t length;     /* whole object */
+};
+
+#define IVSHM_MEMPOOL_MAX_OBJ_SIZE (1u << 30)
+
+/* Fills *out: IVSHM_OK, or IVSHM_E_INVAL when count or obj_size is 0 or above
+ * its limit (IVSHM_MEMPOOL_MAX_OBJ, IVSHM_MEMPOOL_MAX_OBJ_SIZE). */
+static inline int ivshm_mempool_layout(uint32_t count, uint32_t obj_size,
+                                       struct ivshm_mempool_layout *out)
+{
+    if (count == 0 || count > IVSHM_MEMPOOL_MAX_OBJ || obj_size == 0 ||
+        obj_size > IVSHM_MEMPOOL_MAX_OBJ_SIZE)
+        return IVSHM_E_INVAL;
+    out->ring_slots = (uint32_t)ivshm_next_pow2(count);
+    out->stride = (uint32_t)ivshm_align_up(obj_size, IVSHM_CACHE_LINE);
+    out->state_off = ivshm_ring_bytes(out->ring_slots);
+    out->objs_off = ivshm_align_up(out->state_off + count, IVSHM_CACHE_LINE);
+    out->length = out->objs_off + (uint64_t)count * out->stride;
+    return IVSHM_OK;
+}
+
+/* Bytes of metadata (header, party table, directory) for these capacities;
+ * the directory starts at the 64-byte boundary after the party table. */
+static inline uint64_t ivshm_metadata_bytes(uint32_t dir_capacity, uint32_t party_capacity)
+{
+    uint64_t dir_off = ivshm_align_up(sizeof(struct ivshm_segment_header) +
+                                          (uint64_t)party_capacity * sizeof(struct ivshm_party),
+                                      IVSHM_CACHE_LINE);
+    return dir_off + (uint64_t)dir_capacity * sizeof(struct ivshm_dir_entry);
+}
 
 #endif

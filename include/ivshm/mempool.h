@@ -36,7 +36,7 @@ struct ivshm_mempool {
     uint32_t stride;
     uint32_t stride_shift; /* stride = odd << stride_shift */
     uint64_t odd_inverse;  /* (stride >> stride_shift)^-1 mod 2^64 */
-    uint8_t party;         /* our party index, recorded in state bytes */
+    uint8_t party;         /* our party index (view->party), recorded in state bytes */
     uint64_t dropped;      /* garbage handles found in the free ring */
 };
 
@@ -48,12 +48,19 @@ struct ivshm_mempool_cache {
     uint64_t objs[2 * IVSHM_MEMPOOL_CACHE_MAX];
 };
 
-/* Builds a handle for the pool described by `entry`, acting as party `party`
- * (from ivshm_party_claim; 0..63). */
-int ivshm_mempool_attach(struct ivshm_mempool *mp, const struct ivshm_segment_view *view,
-                         const struct ivshm_dir_entry *entry, int party, struct ivshm_error *err);
+/*
+ * Finds mempool `name` in the segment and builds a handle for it, acting as
+ * the view's party (view->party: the host claims one with
+ * IVSHM_ATTACH_CLAIM, the guest runtime claims one for every segment).
+ * Errors: IVSHM_E_INVAL (view->party is -1), IVSHM_E_NOENT, IVSHM_E_BADSEG.
+ */
+int ivshm_mempool_lookup(const struct ivshm_segment_view *view, const char *name,
+                         struct ivshm_mempool *mp, struct ivshm_error *err);
 
-/* Empties nothing; sets size (0..IVSHM_MEMPOOL_CACHE_MAX, 0 disables). */
+/* Sets up an empty cache that refills up to `size` objects
+ * (0..IVSHM_MEMPOOL_CACHE_MAX; 0 disables it). Whatever the cache held
+ * before is forgotten, not returned: flush it first. IVSHM_OK, or
+ * IVSHM_E_INVAL when size is above IVSHM_MEMPOOL_CACHE_MAX. */
 int ivshm_mempool_cache_init(struct ivshm_mempool_cache *cache, uint32_t size);
 
 /* Returns every cached object to the pool. Call before a thread exits. */

@@ -5,7 +5,7 @@
  * A ring lives in a segment as a 256-byte control block (struct
  * ivshm_ring_shared: producer line, guard line, consumer line, guard line)
  * followed by `slots` entries. Each party uses it through a private handle
- * (struct ivshm_ring) built by ivshm_ring_attach() from the checksummed
+ * (struct ivshm_ring) built by ivshm_ring_lookup() from the checksummed
  * directory entry: the slot count and mode come from there, never from the
  * ring's writable memory, and every index read from shared memory is masked,
  * so a peer writing garbage can lose or duplicate entries but never make us
@@ -52,7 +52,7 @@
 /* Private handle. Put it in static storage, on the stack, or in memory from
  * an allocator that honours its 64-byte alignment (aligned_alloc). */
 struct ivshm_ring {
-    /* Read-only after attach. */
+    /* Read-only after lookup. */
     struct ivshm_ring_shared *shared;
     uint64_t *slots;
     uint32_t mask;     /* slots - 1 */
@@ -64,20 +64,21 @@ struct ivshm_ring {
     _Alignas(IVSHM_CACHE_LINE) _Atomic uint32_t cons_seen_prod_tail;
 };
 
-/* Builds a handle for the ring described by `entry` (from ivshm_segment_find)
- * in the segment mapped at view->base. Re-checks the entry. */
-int ivshm_ring_attach(struct ivshm_ring *r, const struct ivshm_segment_view *view,
-                      const struct ivshm_dir_entry *entry, struct ivshm_error *err);
-
-/* Same, from raw memory: `mem` is the control block, `slots` a power of two.
- * Formats the ring (indices to zero) when `format` is true. For tests and for
- * rings outside a segment. */
-int ivshm_ring_init_raw(struct ivshm_ring *r, void *mem, uint32_t slots, uint32_t mode,
-                        bool format);
+/*
+ * Finds ring `name` in the segment and builds a handle for it. The slot count
+ * and mode come from the checksummed directory entry.
+ * Errors: IVSHM_E_NOENT (no ring of that name), IVSHM_E_BADSEG (its entry was
+ * damaged after validation).
+ */
+int ivshm_ring_lookup(const struct ivshm_segment_view *view, const char *name,
+                      struct ivshm_ring *ring, struct ivshm_error *err);
 
 #include "ring_pvt.h"
 
-/* ---- public operations ---- */
+/* ---- operations ----
+ *
+ * The hot path returns counts, not statuses (status.h, rule 1): how many
+ * entries moved. Inline; nothing to link. */
 
 /* Enqueues all n entries or none. Returns n or 0; *free_space (if not NULL)
  * gets the room left afterwards (as seen by this call). */
@@ -109,7 +110,8 @@ static IVSHM_INLINE uint32_t ivshm_ring_dequeue_burst(struct ivshm_ring *r, uint
     return ivshm__ring_dequeue(r, objs, n, false, available);
 }
 
-/* One entry. Return IVSHM_OK or IVSHM_E_NOBUFS (full / empty). */
+/* One entry: IVSHM_OK, or IVSHM_E_NOBUFS when the ring is full (enqueue) or
+ * empty (dequeue). */
 static IVSHM_INLINE int ivshm_ring_enqueue(struct ivshm_ring *r, uint64_t obj)
 {
     return ivshm__ring_enqueue(r, &obj, 1, true, NULL) ? IVSHM_OK : IVSHM_E_NOBUFS;
@@ -142,7 +144,7 @@ struct ivshm_ring_stats {
     uint64_t empty_events; /* dequeues that found nothing */
 };
 
-/* Snapshot of the shared state, for inspection. */
+/* Snapshot of the shared state, for inspection. Cannot fail. */
 void ivshm_ring_stats(const struct ivshm_ring *r, struct ivshm_ring_stats *out);
 
 /* IVSHM_OK, or IVSHM_E_CORRUPT with err saying which index is implausible

@@ -1,19 +1,25 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Segment metadata: validation, lookup, building and the party table.
+ * Segments: validation and object lookup (host and guest), and segment files
+ * (host: attach, detach, destroy, list).
  *
- * Written once and compiled for both sides (freestanding C). Every value read
- * from a segment is checked against the segment's bounds before it is used:
- * a damaged or hostile segment yields an ivshm_error, never a fault.
+ * Every value read from a segment is checked against the segment's bounds
+ * before it is used: a damaged or hostile segment yields an ivshm_error,
+ * never a fault. Return convention: status.h.
  *
- * Typical reader:
- *     struct ivshm_segment_view view;
+ * A host process:
+ *     struct ivshm_segment seg;
+ *     struct ivshm_ring rx;
  *     struct ivshm_error err;
- *     if (ivshm_segment_validate(base, mapped_size, &view, &err) != IVSHM_OK)
- *         report(err.msg);
- *     struct ivshm_dir_entry rx;
- *     ivshm_segment_find(&view, "rx0", IVSHM_OBJ_RING, &rx, &err);
- *     ivshm_ring_attach(&ring, &view, &rx, &err);
+ *     if (ivshm_segment_attach(NULL, "t1", IVSHM_ATTACH_CLAIM, "pktgen", &seg, &err) ||
+ *         ivshm_ring_lookup(&seg.view, "rx0", &rx, &err))
+ *         die(err.msg);
+ *     ...
+ *     ivshm_segment_detach(&seg);
+ *
+ * A guest finds the same objects with guest_ring_lookup("t1/rx0", ...)
+ * (guest_rt/guest.h); the runtime has validated the segment and claimed its
+ * party slot.
  */
 #ifndef IVSHM_SEGMENT_H
 #define IVSHM_SEGMENT_H
@@ -25,9 +31,12 @@
 #include "layout.h"
 #include "status.h"
 
-/* A validated segment, as one party sees it. Only base points into shared memory
- * (through hdr, dir, parties); the other fields are private copies made by
- * validation, so a peer rewriting the header afterwards cannot enlarge them. */
+/* ---- both sides --------------------------------------------------------- */
+
+/* A validated segment, as one party sees it. Only base points into shared
+ * memory (through hdr, dir, parties); the other fields are private copies
+ * made by validation, so a peer rewriting the header afterwards cannot
+ * enlarge them. */
 struct ivshm_segment_view {
     uint8_t *base;
     uint64_t size; /* segment_size, <= the mapped size */
@@ -39,140 +48,144 @@ struct ivshm_segment_view {
     uint64_t data_offset;
     uint64_t generation;
     char name[IVSHM_NAME_SIZE];
+    /* Our slot in the party table (0..63), -1 when none was claimed. Set by
+     * a host attach with IVSHM_ATTACH_CLAIM, and by the guest runtime for
+     * every segment it attaches; mempools act as this party. */
+    int party;
 };
 
 /*
  * Checks everything a reader relies on, in this order: magic, ABI version,
- * header size, segment size (a power of two, not above mapped_size), directory
- * and party table bounds, object count against directory capacity, checksum,
- * then each entry (terminated and valid name, known type, offset and length in
- * bounds and aligned, type parameters consistent with the length), entries
- * sorted by offset with no overlap, no duplicate name.
- * Returns IVSHM_OK and fills *view, or IVSHM_E_NOTSEG / IVSHM_E_VERSION /
- * IVSHM_E_BADSEG with err->msg naming the reason.
+ * header size, segment size (a power of two, not above mapped_size), name,
+ * party table and directory bounds, object count against directory
+ * capacity, checksum, then each entry (terminated and valid name, known type,
+ * offset and length in bounds and aligned, the type's parameters consistent
+ * with its length), entries sorted by offset with no overlap, no duplicate
+ * name. Fills *view (view->party = -1).
+ * Errors: IVSHM_E_NOTSEG (no magic, or smaller than a header),
+ * IVSHM_E_VERSION (another ABI version), IVSHM_E_BADSEG (any other rule).
  */
 int ivshm_segment_validate(void *base, uint64_t mapped_size, struct ivshm_segment_view *view,
                            struct ivshm_error *err);
 
-/* CRC-32C (Castagnoli) of the header, with its checksum field taken as zero,
- * followed by the first object_count directory entries. The caller has checked
- * that those entries lie inside the segment. */
-uint32_t ivshm_segment_checksum(const struct ivshm_segment_header *hdr,
-                                const struct ivshm_dir_entry *dir, uint32_t object_count);
-
-/* Plain CRC-32C of a buffer, continuing from crc (start with 0). */
-uint32_t ivshm_crc32c(uint32_t crc, const void *data, size_t len);
+/*
+ * Finds object `name` of `type` (an enum ivshm_object_type; 0: any type) and
+ * copies its directory entry to *entry, re-checking it, so the copy is safe
+ * to use whatever a peer writes later.
+ * Errors: IVSHM_E_NOENT ("SEG/NAME: no ring of that name"), IVSHM_E_BADSEG
+ * (the entry was damaged after validation).
+ */
+int ivshm_object_lookup(const struct ivshm_segment_view *view, const char *name, uint32_t type,
+                        struct ivshm_dir_entry *entry, struct ivshm_error *err);
 
 /*
- * Finds an object by name (type 0: any type) and copies its entry to *out,
- * re-checking its bounds, so the copy is safe to use whatever a peer writes
- * later. Returns IVSHM_OK or IVSHM_E_NOENT (err names segment and object).
+ * Checked copy of directory entry `index` (0..view->object_count-1), for
+ * iterating over the objects.
+ * Errors: IVSHM_E_INVAL (index out of range), IVSHM_E_BADSEG.
  */
-int ivshm_segment_find(const struct ivshm_segment_view *view, const char *name, uint32_t type,
-                       struct ivshm_dir_entry *out, struct ivshm_error *err);
-
-/* Checks one directory entry against the segment geometry (used by validate
- * and by every attach function). */
-int ivshm_entry_check(const struct ivshm_dir_entry *entry, uint64_t data_offset,
-                      uint64_t segment_size, struct ivshm_error *err);
-
-/* A name is 1..31 bytes of [A-Za-z0-9_-]. `max` bounds the bytes read. */
-bool ivshm_name_valid(const char *name, size_t max);
-
-/* "ring", "mempool", "memzone" or "unknown". */
-const char *ivshm_type_name(uint32_t type);
-
-/* ---- layout arithmetic shared by builder and readers ---- */
-
-static inline bool ivshm_is_pow2(uint64_t x)
-{
-    return x != 0 && (x & (x - 1)) == 0;
-}
-
-static inline uint64_t ivshm_align_up(uint64_t x, uint64_t align)
-{
-    return (x + align - 1) & ~(align - 1);
-}
-
-/* Smallest power of two >= x (x <= 2^63); 1 for 0. */
-uint64_t ivshm_next_pow2(uint64_t x);
-
-/* Bytes of a ring object with `slots` entries. */
-static inline uint64_t ivshm_ring_bytes(uint32_t slots)
-{
-    return sizeof(struct ivshm_ring_shared) + (uint64_t)slots * sizeof(uint64_t);
-}
-
-/* Where the parts of a mempool object lie, relative to the object's offset. */
-struct ivshm_mempool_layout {
-    uint32_t ring_slots; /* next_pow2(count) */
-    uint32_t stride;     /* round_up(obj_size, 64) */
-    uint64_t state_off;  /* state bytes */
-    uint64_t objs_off;   /* first object */
-    uint64_t length;     /* whole object */
-};
-
-/* Fills *out; IVSHM_E_INVAL when count or obj_size is 0 or too large. */
-int ivshm_mempool_layout(uint32_t count, uint32_t obj_size, struct ivshm_mempool_layout *out);
-
-/* ---- building a segment in memory (the host library wraps this) ---- */
-
-struct ivshm_builder {
-    uint8_t *base;
-    uint64_t size;
-    struct ivshm_segment_header *hdr;
-    struct ivshm_dir_entry *dir;
-    uint32_t dir_capacity;
-};
+int ivshm_object_get(const struct ivshm_segment_view *view, uint32_t index,
+                     struct ivshm_dir_entry *entry, struct ivshm_error *err);
 
 /*
- * Lays out an empty segment over [base, base+size): zeroes the metadata area,
- * writes the header (magic left zero until finalize), reserves dir_capacity
- * directory entries and party_capacity party entries. size must be a power of
- * two. The object memory is not touched here (callers zero what they add).
+ * Finds memzone `name`: its local address and length (length may be NULL).
+ * Errors: as ivshm_object_lookup.
  */
-int ivshm_builder_init(struct ivshm_builder *b, void *base, uint64_t size, uint64_t page_size,
-                       int32_t numa_node, const char *name, uint32_t dir_capacity,
-                       uint32_t party_capacity, struct ivshm_error *err);
+int ivshm_memzone_lookup(const struct ivshm_segment_view *view, const char *name, void **addr,
+                         uint64_t *length, struct ivshm_error *err);
 
-/* Bytes of metadata (header, party table, directory) for these capacities. */
-uint64_t ivshm_metadata_bytes(uint32_t dir_capacity, uint32_t party_capacity);
+/* Whether name is 1 to 31 characters of [A-Za-z0-9_-] (segment and object
+ * names alike). Reads at most IVSHM_NAME_SIZE bytes. */
+bool ivshm_name_valid(const char *name);
 
-/* Add objects; each returns IVSHM_OK or IVSHM_E_INVAL / E_EXIST / E_NOSPC with
- * err naming the object and the reason. Nothing is written on failure. */
-int ivshm_builder_add_ring(struct ivshm_builder *b, const char *name, uint32_t slots, uint32_t mode,
-                           struct ivshm_error *err);
-int ivshm_builder_add_mempool(struct ivshm_builder *b, const char *name, uint32_t count,
-                              uint32_t obj_size, struct ivshm_error *err);
-int ivshm_builder_add_memzone(struct ivshm_builder *b, const char *name, uint64_t size,
-                              uint32_t align, struct ivshm_error *err);
+/* "ring", "mempool", "memzone" (or another registered type), else "unknown". */
+const char *ivshm_object_type_name(uint32_t type);
 
-/* Bytes still free after the last object (before alignment of the next). */
-uint64_t ivshm_builder_free_bytes(const struct ivshm_builder *b);
+/* ---- host: segment files ------------------------------------------------
+ *
+ * A segment named NAME is the file DIR/ivshm-NAME. DIR is, in this order: the
+ * directory the caller passes, the environment variable IVSHM_DIR, the first
+ * hugetlbfs mount listed in /proc/mounts, or /dev/shm (4 KiB pages).
+ * Creating one: builder.h.
+ */
+#if __STDC_HOSTED__
 
-/* Computes the checksum, bumps the generation and writes the magic last, so
- * no reader accepts a half-built segment. */
-void ivshm_builder_finalize(struct ivshm_builder *b);
+#define IVSHM_PATH_MAX    4096     /* PATH_MAX on Linux */
+#define IVSHM_FILE_PREFIX "ivshm-" /* DIR/ivshm-NAME */
+#define IVSHM_ENV_DIR     "IVSHM_DIR"
+#define IVSHM_SHM_DIR     "/dev/shm"
 
-/* ---- party table ---- */
+/* An attached segment. */
+struct ivshm_segment {
+    char path[IVSHM_PATH_MAX];
+    int fd;
+    void *base;
+    uint64_t mapped_size;
+    bool writable;
+    struct ivshm_segment_view view; /* validated; view.party is our claimed slot */
+};
 
-/* Claims a FREE or GONE party slot (through CLAIMING, so nobody reads a
- * half-written entry as ALIVE); returns its index (0..capacity-1) or
- * IVSHM_E_PARTIES. label may be NULL. */
-int ivshm_party_claim(const struct ivshm_segment_view *view, uint32_t kind, uint64_t pid,
-                      uint64_t start_time, const char *label);
+/* ivshm_segment_attach flags. */
+#define IVSHM_ATTACH_READONLY 0x1u /* map read-only (inspect); no party can be claimed */
+#define IVSHM_ATTACH_CLAIM    0x2u /* claim a party slot as this process */
 
-/* Marks the slot GONE. */
-void ivshm_party_release(const struct ivshm_segment_view *view, int index);
+/*
+ * Maps DIR/ivshm-NAME (MAP_SHARED) and validates it. With IVSHM_ATTACH_CLAIM
+ * it also claims a party slot, recording this process's pid and start time
+ * (from /proc/self/stat) and `label` (may be NULL): seg->view.party.
+ * On failure *seg is left detached (ivshm_segment_detach is harmless on it).
+ * Errors: IVSHM_E_INVAL (bad NAME, path too long, READONLY with CLAIM),
+ * IVSHM_E_NOENT (no such file), IVSHM_E_NOTSEG (not a regular file, or no
+ * ivshm magic), IVSHM_E_VERSION, IVSHM_E_BADSEG, IVSHM_E_PARTIES (every slot
+ * taken), IVSHM_E_SYSTEM (open, mmap or /proc failed).
+ */
+int ivshm_segment_attach(const char *dir, const char *name, unsigned flags, const char *label,
+                         struct ivshm_segment *seg, struct ivshm_error *err);
 
-/* ---- small freestanding helpers ---- */
+/* Same, by path. */
+int ivshm_segment_attach_path(const char *path, unsigned flags, const char *label,
+                              struct ivshm_segment *seg, struct ivshm_error *err);
 
-/* snprintf subset: %s %c %d %u %x with l/ll modifiers, %%. Always terminates. */
-int ivshm_format(char *buf, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* Releases the party slot (if claimed), unmaps and closes. The file stays. */
+void ivshm_segment_detach(struct ivshm_segment *seg);
 
-/* Sets err (if not NULL) and returns code. */
-int ivshm_fail(struct ivshm_error *err, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* ivshm_segment_destroy flags. */
+#define IVSHM_DESTROY_FORCE 0x1u /* even while a host process is attached */
+
+/*
+ * Removes DIR/ivshm-NAME. A damaged segment or one of another ABI version is
+ * removed too; memory a VM or process still maps stays valid until it unmaps
+ * it. Errors: IVSHM_E_INVAL (bad NAME), IVSHM_E_NOENT, IVSHM_E_NOTSEG (not a
+ * regular file or no ivshm magic: left untouched), IVSHM_E_EXIST (a live host
+ * party is attached and no IVSHM_DESTROY_FORCE; the message names its pid),
+ * IVSHM_E_SYSTEM (unlink failed, or the file was replaced meanwhile).
+ */
+int ivshm_segment_destroy(const char *dir, const char *name, unsigned flags,
+                          struct ivshm_error *err);
+
+/* Called by ivshm_segment_list for each DIR/ivshm-* file: name is the part
+ * after the prefix; seg is NULL (and why says why) when the file could not be
+ * attached. Return non-zero to stop. */
+typedef int (*ivshm_list_fn)(const char *name, const char *path, const struct ivshm_segment *seg,
+                             const struct ivshm_error *why, void *ctx);
+
+/* Calls fn for each segment file of DIR, in name order (read-only attach).
+ * Errors: IVSHM_E_NOENT (no DIR), IVSHM_E_SYSTEM (DIR unreadable). */
+int ivshm_segment_list(const char *dir, ivshm_list_fn fn, void *ctx, struct ivshm_error *err);
+
+/* Writes DIR/ivshm-NAME to out (size bytes). dir is used as given (not
+ * resolved). Errors: IVSHM_E_INVAL (bad NAME, or the path does not fit). */
+int ivshm_segment_path(const char *dir, const char *name, char *out, size_t size,
+                       struct ivshm_error *err);
+
+/*
+ * Resolves the directory: `dir` if not NULL or empty, else $IVSHM_DIR, else
+ * the first hugetlbfs mount in /proc/mounts, else /dev/shm (*fallback set;
+ * fallback may be NULL). Writes it to out (size bytes). Does not check that
+ * it exists. Errors: IVSHM_E_INVAL (the path does not fit).
+ */
+int ivshm_dir_resolve(const char *dir, char *out, size_t size, bool *fallback,
+                      struct ivshm_error *err);
+
+#endif /* __STDC_HOSTED__ */
 
 #endif

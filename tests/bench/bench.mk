@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # Benchmarks: ivshm rings and mempools against DPDK 22.11 (tests/bench/).
 #
 #   make bench             installs DPDK (scripts/install-deps bench), builds
@@ -20,7 +21,7 @@ BENCH_ARGS ?=
 BENCH_DPDK_CFLAGS = $(shell pkg-config --cflags libdpdk)
 BENCH_DPDK_LIBS = $(shell pkg-config --libs libdpdk)
 BENCH_OPT := -std=gnu11 -O2 -g
-BENCH_CFLAGS = $(BENCH_OPT) $(WARN) -D_GNU_SOURCE -Iinclude -Itests/bench -MMD -MP \
+BENCH_CFLAGS = $(BENCH_OPT) $(WARN) -D_GNU_SOURCE -I. -Iinclude -Itests/bench -MMD -MP \
                $(BENCH_DPDK_CFLAGS)
 
 $(BENCH_DIR)/obj/%.o: %.c

@@ -3,7 +3,7 @@
 #ifndef IVSHM_BENCH_SEGMENT_H
 #define IVSHM_BENCH_SEGMENT_H
 
-#include "ivshm/segment.h"
+#include "common/layout_builder.h"
 
 struct bench_object {
     const char *name;

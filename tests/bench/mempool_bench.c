@@ -93,7 +93,7 @@ void bench_segment_find(const struct ivshm_segment_view *view, const char *name,
                         struct ivshm_dir_entry *out)
 {
     struct ivshm_error err;
-    if (ivshm_segment_find(view, name, type, out, &err) != IVSHM_OK)
+    if (ivshm_object_lookup(view, name, type, out, &err) != IVSHM_OK)
         bench_die("%s", err.msg);
 }
 

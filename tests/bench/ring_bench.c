@@ -15,6 +15,7 @@
 #include <rte_ring.h>
 
 #include "bench.h"
+#include "common/internal.h"
 #include "ivshm/ring.h"
 
 #define RING_SLOTS 4096u

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Smoke test of the benchmark (run by `make test-bench-smoke` through
 # tests/harness): it runs, writes valid JSON with every row, and rejects bad
 # options with a one-line error. Times nothing.

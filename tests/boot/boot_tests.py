@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """Boot tests of the guest runtime: each one boots a guest image in QEMU (TCG)
 under a time limit, with isa-debug-exit so the guest's verdict becomes QEMU's
 exit status ((code << 1) | 1), and checks what the guest printed.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* segtool: host helper for the boot tests.
  *
  *   segtool create FILE SIZE NAME [ring:NAME:SLOTS] [memzone:NAME:SIZE]
@@ -21,7 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <ivshm/segment.h>
+#include "common/layout_builder.h"
 
 static void die(const char *fmt, const char *arg)
 {
@@ -163,7 +164,7 @@ static int cmd_list(int argc, char **argv)
         die("%s", err.msg);
     for (uint32_t i = 0; i < view.object_count; i++)
         printf("object segment=%s type=%s name=%s offset=%llu length=%llu\n", view.name,
-               ivshm_type_name(view.dir[i].type), view.dir[i].name,
+               ivshm_object_type_name(view.dir[i].type), view.dir[i].name,
                (unsigned long long)view.dir[i].offset, (unsigned long long)view.dir[i].length);
     return 0;
 }

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # The ivshm CLI: the acceptance example, limits, and every bad input of
 # issue 2 (exit status, exactly one line on stderr, no segment file left).
 # Env: IVSHM (the CLI), TEST_TMP (scratch directory, removed by the caller).
@@ -119,14 +120,28 @@ out=$("$IVSHM" list --dir "$D" --json)
 python3 -c 'import json,sys; l=json.loads(sys.argv[1]); assert [s["name"] for s in l]==["t1"] and l[0]["valid"]' "$out" &&
     ok "list --json" || not_ok "list --json: $out"
 
-# ---- help and version ----
-for cmd in create inspect qemu-args list destroy; do
+# ---- help and version, on every binary and subcommand ----
+FWD_BIN=${FWD_BIN:-$(dirname "$IVSHM")/ivshm-fwd}
+for cmd in create inspect qemu-args list destroy pktgen reclaim; do
     out=$("$IVSHM" "$cmd" --help 2>&1)
     rc=$?
     [[ $rc -eq 0 && $out == "usage: ivshm $cmd"* ]] && ok "$cmd --help" || not_ok "$cmd --help: exit $rc: $out"
+    out=$("$IVSHM" "$cmd" --version 2>&1)
+    [[ $? -eq 0 && $out == "ivshm $(cat VERSION) (segment ABI 1)" ]] && ok "$cmd --version" ||
+        not_ok "$cmd --version: $out"
 done
 out=$("$IVSHM" --version)
 [[ $out == *"$(cat VERSION)"* ]] && ok "--version says $(cat VERSION)" || not_ok "--version: $out"
+out=$("$FWD_BIN" --help 2>&1)
+[[ $? -eq 0 && $out == "usage: ivshm-fwd NAME"* ]] && ok "ivshm-fwd --help" || not_ok "ivshm-fwd --help: $out"
+out=$("$FWD_BIN" --version 2>&1)
+[[ $? -eq 0 && $out == "ivshm-fwd $(cat VERSION) (segment ABI 1)" ]] && ok "ivshm-fwd --version" ||
+    not_ok "ivshm-fwd --version: $out"
+expect_fail "ivshm-fwd: unknown option" 2 "$D" "--colour" "$FWD_BIN" t1 --colour
+expect_fail "ivshm-fwd: --burst out of range" 2 "$D" "--burst '65'" "$FWD_BIN" t1 --burst 65
+expect_fail "pktgen: --count and --duration" 2 "$D" "not both" "$IVSHM" pktgen t1 --count 5 --duration 1
+expect_fail "pktgen: --size out of range" 2 "$D" "--size '63'" "$IVSHM" pktgen t1 --size 63
+expect_fail "reclaim: an option of pktgen" 2 "$D" "--keep" "$IVSHM" reclaim t1 --keep
 
 # ---- limits: 1024 objects, 31-byte names ----
 args=()
@@ -185,7 +200,7 @@ else
 fi
 expect_fail "NAME exists" 1 "$D" "t1" "$IVSHM" create t1 "${B[@]}"
 max_node=$(ls -d /sys/devices/system/node/node* 2>/dev/null | sed 's/.*node//' | sort -n | tail -1)
-expect_fail "--node not a node" 1 "$D" "--node $((${max_node:-0} + 1))" "$IVSHM" create bad "${B[@]}" --node $((${max_node:-0} + 1))
+expect_fail "--node not a node" 1 "$D" "NUMA node $((${max_node:-0} + 1))" "$IVSHM" create bad "${B[@]}" --node $((${max_node:-0} + 1))
 expect_fail "--node not a number" 2 "$D" "zero" "$IVSHM" create bad "${B[@]}" --node zero
 expect_fail "unknown command" 2 "$D" "frobnicate" "$IVSHM" frobnicate
 
@@ -235,6 +250,17 @@ if [[ $(id -u) -eq 0 ]] && mkdir -p "$TEST_TMP/huge" && mount -t hugetlbfs none 
 else
     echo "ok - not enough free hugepages # SKIP cannot mount hugetlbfs (not root)"
 fi
+
+# reclaim works on any mempool (--pool, default pkts)
+"$IVSHM" create rc --size 16M --dir "$D" --preset fwd --mempool name=bufs,count=64,size=256 >/dev/null
+out=$("$IVSHM" reclaim rc --dir "$D" 2>&1)
+[[ $out == "reclaim: 0 buffers returned to rc/pkts, 3072 free" ]] && ok "reclaim: pool pkts by default" ||
+    not_ok "reclaim: $out"
+out=$("$IVSHM" reclaim rc --pool bufs --dir "$D" 2>&1)
+[[ $out == "reclaim: 0 buffers returned to rc/bufs, 64 free" ]] && ok "reclaim --pool bufs" ||
+    not_ok "reclaim --pool bufs: $out"
+expect_fail "reclaim --pool of no such pool" 1 "$D" "rc/nope" "$IVSHM" reclaim rc --pool nope --dir "$D"
+"$IVSHM" destroy rc --dir "$D"
 
 # size rounding on 4 KiB pages
 p=$("$IVSHM" create odd --size 5000 --dir "$D")

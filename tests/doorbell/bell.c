@@ -32,7 +32,8 @@
 #include <unistd.h>
 
 #include "ivshm/doorbell.h"
-#include "ivshm/host/segment_file.h"
+#include "ivshm/ring.h"
+#include "ivshm/segment.h"
 #include "ivshm/notify.h"
 
 #define ECHO_STOP UINT64_MAX
@@ -172,7 +173,8 @@ static int feed(struct ivshm_doorbell *db, int argc, char **argv)
         return 1;
     }
     if (ivshm_segment_attach(option(argc, argv, "--dir", NULL), seg_name, 0, NULL, &seg, &err) ||
-        ivshm_segment_ring(&seg, "rx0", &rx, &err) || ivshm_segment_ring(&seg, "tx0", &tx, &err))
+        ivshm_ring_lookup(&seg.view, "rx0", &rx, &err) ||
+        ivshm_ring_lookup(&seg.view, "tx0", &tx, &err))
         return fail("feed", &err);
     const char *after = option(argc, argv, "--after", NULL);
     while (after && access(after, F_OK) != 0) /* a test's go-ahead */

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../host/doorbell_server.h"
+#include "host/doorbell_server.h"
 
 static int usage(const char *why)
 {

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # Boot-and-forward tests (host-only, direct, UEFI, two queues, VM to VM, host restart).
 FWD_TEST_DEPS := $(B)/bin/ivshm $(B)/bin/ivshm-fwd $(B)/guest/fwd.elf $(B)/guest/fwd.efi
 

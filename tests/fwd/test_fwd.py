@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """Boot-and-forward tests: frames go host -> forwarder -> host through ivshm
 rings and must all come back intact.
 
@@ -14,6 +15,9 @@ rings and must all come back intact.
   stale-ctrl    ctrl says FWD but no forwarder runs (a VM died): pktgen
                 refuses, naming the heartbeat
   garbage-queue-count  a peer writes 1000 into ctrl's queue count: ignored
+  missing-ring  the guest forwarder is told to use a ring that does not
+                exist: it sets FAIL with the reason, pktgen says so, the VM
+                exits with guest code 1
 
 Each case prints "ok - NAME" or "not ok - NAME: why", plus "# NAME: figures".
 Run from the repo root (env: BUILD, IVSHM, TEST_TMP), e.g. by `make test-fwd`.
@@ -316,10 +320,31 @@ def case_garbage_queue_count():
     report("garbage-queue-count", problem)
 
 
+def case_missing_ring():
+    create("mr")
+    vm, log = start_vm(os.path.join(GUEST, "fwd.elf"), ["mr"], "rx=mr/rx7 tx=mr/tx0",
+                       tag="missing-ring")
+    proc = subprocess.run([IVSHM, "pktgen", "mr", "--count", "1000", "--timeout", "20"], env=ENV,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+    err = proc.stderr.strip()
+    problem = None
+    if proc.returncode != 1 or "forwarder failed" not in err or "mr/rx7" not in err:
+        problem = f"pktgen exit {proc.returncode}: {err!r}"
+    else:
+        try:
+            status = vm.wait(timeout=30)
+            if status != 3:  # guest code 1: (1 << 1) | 1
+                problem = f"VM exit status {status}, want 3; log: {tail(log)}"
+        except subprocess.TimeoutExpired:
+            problem = f"VM still running after FAIL; log: {tail(log)}"
+    report("missing-ring", problem)
+
+
 CASES = [("host-only", case_host_only), ("direct", case_direct), ("uefi", case_uefi),
          ("two-queues", case_two_queues), ("vm-to-vm", case_vm_to_vm),
          ("host-restart", case_host_restart), ("forwarder-stops", case_forwarder_stops),
-         ("stale-ctrl", case_stale_ctrl), ("garbage-queue-count", case_garbage_queue_count)]
+         ("stale-ctrl", case_stale_ctrl), ("garbage-queue-count", case_garbage_queue_count),
+         ("missing-ring", case_missing_ring)]
 
 
 def main():

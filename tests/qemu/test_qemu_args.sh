@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Stock QEMU (q35, TCG, SeaBIOS, nothing to boot) started with
 # $(ivshm qemu-args ...): 1 segment of 16 MiB, then 32 segments of 2 MiB.
 # Through the monitor's `info pci`, every ivshmem device (1af4:1110) must be

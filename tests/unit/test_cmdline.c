@@ -1,9 +1,11 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests of the guest's key=value command-line parser (guest_rt/cmdline.c). */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "test_run.h"
 #include "../../guest_rt/cmdline.h"
 
 static struct cmdline cl;
@@ -111,9 +113,5 @@ int main(void)
     tcase_add_test(tc, test_overlong_text_is_bounded);
     tcase_add_test(tc, test_numbers);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return test_run(s);
 }

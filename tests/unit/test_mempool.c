@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "test_run.h"
 #include "test_calls.h"
 #include "test_util.h"
 
@@ -755,8 +756,8 @@ static int child_receive(int fd, const void *parent_map)
     struct ivshm_dir_entry pe, re;
     struct ivshm_mempool mp;
     struct ivshm_ring ring;
-    if (party < 0 || ivshm_segment_find(&v, "tpool", IVSHM_OBJ_MEMPOOL, &pe, &err) ||
-        ivshm_segment_find(&v, "chan", IVSHM_OBJ_RING, &re, &err) ||
+    if (party < 0 || ivshm_object_lookup(&v, "tpool", IVSHM_OBJ_MEMPOOL, &pe, &err) ||
+        ivshm_object_lookup(&v, "chan", IVSHM_OBJ_RING, &re, &err) ||
         ivshm_mempool_attach(&mp, &v, &pe, party, &err) || ivshm_ring_attach(&ring, &v, &re, &err))
         return 12;
     struct ivshm_mempool_cache *c = malloc(sizeof(*c));
@@ -884,9 +885,5 @@ static Suite *mempool_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(mempool_suite());
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return test_run(mempool_suite());
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests of the guest's PCI walk (guest_rt/pci.c) over a fake config
  * space that behaves like hardware for the registers the walk touches: BARs
  * read back their size mask after all-ones is written, bridges route buses. */
@@ -6,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "test_run.h"
 #include "../../guest_rt/pci.h"
 
 #define BUSES 8
@@ -301,9 +303,5 @@ int main(void)
     tcase_add_test(tc, test_assigns_inside_bridge_window_or_reports);
     tcase_add_test(tc, test_function_table_bounded);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return test_run(s);
 }

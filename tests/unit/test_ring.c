@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "test_run.h"
 #include "test_calls.h"
 #include "test_util.h"
 
@@ -426,7 +427,7 @@ START_TEST(test_attach_from_segment)
     test_find(&v, "rx", IVSHM_OBJ_RING, &e);
     e.param0 = 48;
     ck_assert_int_eq(ivshm_ring_attach(&tx, &v, &e, &err), IVSHM_E_BADSEG);
-    ck_assert_ptr_nonnull(strstr(err.msg, "48 slots is not a power of two"));
+    ck_assert_ptr_nonnull(strstr(err.msg, "slots=48 is not a power of two"));
     free(seg);
 }
 END_TEST
@@ -634,9 +635,5 @@ static Suite *ring_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(ring_suite());
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return test_run(ring_suite());
 }

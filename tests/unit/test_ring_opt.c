@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "test_run.h"
 #include "ivshm/mempool.h"
 #include "test_calls.h" /* out-of-line hot paths: 10x faster ASan compile */
 #include "test_util.h"
@@ -242,7 +243,7 @@ START_TEST(test_mempool_index_exhaustive)
     struct ivshm_dir_entry e;
     struct ivshm_mempool mp;
     ck_assert_int_eq(ivshm_segment_validate(mem, seg, &view, &err), IVSHM_OK);
-    ck_assert_int_eq(ivshm_segment_find(&view, "p", IVSHM_OBJ_MEMPOOL, &e, &err), IVSHM_OK);
+    ck_assert_int_eq(ivshm_object_lookup(&view, "p", IVSHM_OBJ_MEMPOOL, &e, &err), IVSHM_OK);
     ck_assert_int_eq(ivshm_mempool_attach(&mp, &view, &e, 0, &err), IVSHM_OK);
 
     uint64_t first = ivshm_mempool_handle(&mp, 0);
@@ -362,9 +363,5 @@ static Suite *ring_opt_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(ring_opt_suite());
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return test_run(ring_opt_suite());
 }

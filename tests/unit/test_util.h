@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ivshm/segment.h"
+#include "common/layout_builder.h"
 
 /* Check's ck_assert_* record every passing assertion with the parent process
  * (a write per call), which makes loops of millions of them slow. In loops,
@@ -57,7 +57,7 @@ static inline void test_find(const struct ivshm_segment_view *view, const char *
                              struct ivshm_dir_entry *out)
 {
     struct ivshm_error err = {0};
-    int rc = ivshm_segment_find(view, name, type, out, &err);
+    int rc = ivshm_object_lookup(view, name, type, out, &err);
     ck_assert_msg(rc == IVSHM_OK, "find %s: %s", name, err.msg);
 }
 

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
+/* Numbers and sizes on the command line (cli.h). */
 #include <ctype.h>
+#include <stdlib.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "ivshm/host/units.h"
-#include "ivshm/segment.h"
+#include "common/internal.h"
+#include "host/cli/cli.h"
 
 static int parse_digits(const char *text, const char **end, uint64_t *out)
 {
@@ -35,7 +37,7 @@ static int parse_digits(const char *text, const char **end, uint64_t *out)
     return 0;
 }
 
-int ivshm_parse_size(const char *text, const char *what, uint64_t *out, struct ivshm_error *err)
+int cli_parse_size(const char *text, const char *what, uint64_t *out, struct ivshm_error *err)
 {
     const char *end;
     uint64_t v;
@@ -78,8 +80,8 @@ int ivshm_parse_size(const char *text, const char *what, uint64_t *out, struct i
     return IVSHM_OK;
 }
 
-int ivshm_parse_u64(const char *text, const char *what, uint64_t min, uint64_t max, uint64_t *out,
-                    struct ivshm_error *err)
+int cli_parse_u64(const char *text, const char *what, uint64_t min, uint64_t max, uint64_t *out,
+                  struct ivshm_error *err)
 {
     const char *end;
     uint64_t v;
@@ -95,7 +97,35 @@ int ivshm_parse_u64(const char *text, const char *what, uint64_t min, uint64_t m
     return IVSHM_OK;
 }
 
-void ivshm_format_size(uint64_t bytes, char *out, size_t size)
+int cli_parse_number(enum cli_kind kind, const char *text, const char *what, uint64_t min,
+                     uint64_t max, uint64_t *out, struct ivshm_error *err)
+{
+    if (kind != CLI_SIZE)
+        return cli_parse_u64(text, what, min, max, out, err);
+    int rc = cli_parse_size(text, what, out, err);
+    if (rc == IVSHM_OK && *out < min)
+        return cli_error(err, IVSHM_E_INVAL, "%s '%s': must be at least %llu", what, text,
+                         (unsigned long long)min);
+    if (rc == IVSHM_OK && *out > max)
+        return cli_error(err, IVSHM_E_INVAL, "%s '%s': above %llu", what, text,
+                         (unsigned long long)max);
+    return rc;
+}
+
+int cli_parse_seconds(const char *text, const char *what, double max, double *out,
+                      struct ivshm_error *err)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (errno || end == text || *end || !(v > 0) || v > max)
+        return ivshm_fail(err, IVSHM_E_INVAL, "%s '%s': not a number of seconds in (0, %u]", what,
+                          text, (unsigned)max);
+    *out = v;
+    return IVSHM_OK;
+}
+
+void cli_format_size(uint64_t bytes, char *out, size_t size)
 {
     static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
     unsigned u = 0;

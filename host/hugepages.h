@@ -1,19 +1,20 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Page sizes and hugepage accounting of the directory a segment lives in.
+ * Internal to libivshm (not installed): page sizes and hugepage accounting of the directory a
+ * segment lives in.
  *
  * hugetlbfs hands out pages from a pool the administrator sizes
  * (/proc/sys/vm/nr_hugepages). Touching a page of a file when the pool is
  * empty kills the process with SIGBUS, so the library checks the pool before
  * it allocates anything and says how many pages are needed and how many free.
  */
-#ifndef IVSHM_HOST_HUGEPAGES_H
-#define IVSHM_HOST_HUGEPAGES_H
+#ifndef IVSHM_HOST_HUGEPAGES_INTERNAL_H
+#define IVSHM_HOST_HUGEPAGES_INTERNAL_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../status.h"
+#include "ivshm/status.h"
 
 /* What the file system holding `dir` offers. */
 struct ivshm_dir_info {

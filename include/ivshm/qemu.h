@@ -18,15 +18,17 @@
  * at the same place: QEMU gets the memory (the segment file itself) and
  * the eventfds from the doorbell server listening on SOCKET (doorbell.h),
  * which must run before QEMU starts.
+ *
+ * Return convention: status.h.
  */
-#ifndef IVSHM_HOST_QEMU_H
-#define IVSHM_HOST_QEMU_H
+#ifndef IVSHM_QEMU_H
+#define IVSHM_QEMU_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../status.h"
+#include "status.h"
 
 enum ivshm_qemu_machine {
     IVSHM_QEMU_Q35 = 0, /* pcie-root-port per device */
@@ -55,10 +57,11 @@ struct ivshm_qemu_opts {
  * Writes the arguments for `count` segments to out (size bytes, always
  * terminated), one line per segment, words separated by spaces, so that
  * `qemu-system-x86_64 ... $(ivshm qemu-args a b)` works. Commas in paths are
- * doubled (QEMU's escape). IVSHM_E_INVAL when a path (or doorbell socket)
- * contains white space or a character the shell would interpret, a doorbell
- * segment has no socket, vectors is above 64, or the slots run past 0x1f;
- * IVSHM_E_NOSPC when out is too small.
+ * doubled (QEMU's escape). opts may be NULL (q35 from slot 0x10).
+ * Errors: IVSHM_E_INVAL (a path or doorbell socket contains white space or a
+ * character the shell would interpret, a doorbell segment has no socket,
+ * vectors is above 64, or the root ports would run past slot 0x1e),
+ * IVSHM_E_NOSPC (out is too small).
  */
 int ivshm_qemu_args(const struct ivshm_qemu_segment *segs, unsigned count,
                     const struct ivshm_qemu_opts *opts, char *out, size_t size,

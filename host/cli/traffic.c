@@ -1,0 +1,325 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * What `ivshm pktgen` and `ivshm reclaim` share (traffic.h): the segments
+ * they attach, the rings and pool they use, receiving and checking frames,
+ * and taking back what dead host parties left behind.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/internal.h"
+#include "host/cli/cli.h"
+#include "host/cli/traffic.h"
+#include "ivshm/party.h"
+
+volatile sig_atomic_t pg_stop_requested;
+
+void pg_defaults(void *opts)
+{
+    struct pg_options *o = opts;
+    o->pool = IVSHM_FWD_POOL;
+    o->size = IVSHM_PKT_MIN_FRAME;
+    o->burst = IVSHM_FWD_BURST_DEFAULT;
+    o->timeout = 30;
+}
+
+#define PG(field) CLI_FIELD(struct pg_options, field)
+
+const struct cli_option *pg_shared_options(void)
+{
+    static const struct cli_option options[] = {
+        {"--queues", "Q", "queue pairs, 1..16 (default: as many as the forwarder serves)", CLI_U32,
+         PG(queues), 1, IVSHM_FWD_MAX_QUEUES, NULL, NULL},
+        {"--tx-to", "SEG", "the segment whose rxN rings frames are sent on (default NAME)",
+         CLI_NAME, PG(tx_to), 0, 0, NULL, NULL},
+        {"--rx-from", "SEG", "the segment whose txN rings frames come back on (default NAME)",
+         CLI_NAME, PG(rx_from), 0, 0, NULL, NULL},
+        {"--timeout", "S", "give up after S s without progress (default 30)", CLI_SECONDS,
+         PG(timeout), 0, 0, NULL, NULL},
+        CLI_OPTION_DIR(struct pg_options),
+        CLI_OPTION_END,
+    };
+    return options;
+}
+
+struct pg_state *pg_start(const void *opts, const char *name)
+{
+    static struct pg_state pg; /* large (ring handles, caches): not on the stack */
+    memset(&pg, 0, sizeof(pg));
+    pg.opt = *(const struct pg_options *)opts;
+    pg.opt.name = name;
+    return &pg;
+}
+
+void pg_close(struct pg_state *pg)
+{
+    pg_segments_detach(pg);
+    free(pg->seen);
+    pg->seen = NULL;
+}
+
+double pg_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void pg_sleep_ms(unsigned ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static struct pg_segment *segment_get(struct pg_state *pg, const char *name, unsigned flags,
+                                      struct ivshm_error *err)
+{
+    for (int i = 0; i < pg->nsegs; i++)
+        if (strcmp(pg->segs[i].name, name) == 0)
+            return &pg->segs[i];
+    struct pg_segment *s = &pg->segs[pg->nsegs];
+    if (ivshm_segment_attach(pg->opt.dir, name, flags, "pktgen", &s->seg, err) != IVSHM_OK)
+        return NULL;
+    s->name = name;
+    s->ctrl = NULL;
+    void *addr;
+    uint64_t len;
+    struct ivshm_error ignored;
+    if (ivshm_memzone_lookup(&s->seg.view, IVSHM_FWD_CTRL, &addr, &len, &ignored) == IVSHM_OK &&
+        len >= sizeof(struct ivshm_fwd_ctrl))
+        s->ctrl = addr;
+    pg->nsegs++;
+    return s;
+}
+
+void pg_segments_detach(struct pg_state *pg)
+{
+    for (int i = 0; i < pg->nsegs; i++)
+        ivshm_segment_detach(&pg->segs[i].seg);
+    pg->nsegs = 0;
+}
+
+bool pg_forwarder_active(const struct pg_segment *s)
+{
+    uint32_t st = atomic_load_explicit(&s->ctrl->state, memory_order_acquire);
+    return st == IVSHM_FWD_READY || st == IVSHM_FWD_FWD;
+}
+
+static void seen_mark(struct pg_state *pg, uint64_t seq, bool *duplicate)
+{
+    if (seq >= pg->seen_bits) {
+        uint64_t bits = pg->seen_bits ? pg->seen_bits : 1u << 20;
+        while (bits <= seq)
+            bits *= 2;
+        uint64_t *grown = realloc(pg->seen, bits / 8);
+        if (!grown) {
+            *duplicate = false; /* cannot tell; memory is short */
+            return;
+        }
+        memset((uint8_t *)grown + pg->seen_bits / 8, 0, (bits - pg->seen_bits) / 8);
+        pg->seen = grown;
+        pg->seen_bits = bits;
+    }
+    uint64_t bit = 1ull << (seq % 64);
+    *duplicate = (pg->seen[seq / 64] & bit) != 0;
+    pg->seen[seq / 64] |= bit;
+}
+
+/* Checks one frame that came back on queue q. Returns false for a handle that
+ * is not one of the pool's objects (it cannot be freed). */
+static bool frame_check(struct pg_state *pg, struct pg_queue *q, uint32_t qi, uint64_t handle)
+{
+    if (ivshm_mempool_index(&pg->pool, handle) == UINT32_MAX) {
+        pg->st.invalid_handles++;
+        pg->st.corrupted++;
+        return false;
+    }
+    const uint8_t *obj = ivshm_mempool_ptr(&pg->pool, handle);
+    const struct ivshm_pkt *pkt = (const struct ivshm_pkt *)obj;
+    uint64_t seq;
+    if (pkt->data_off != IVSHM_PKT_HEADROOM || pkt->data_len != pg->opt.size ||
+        !ivshm_frame_check(obj + IVSHM_PKT_HEADROOM, pg->opt.size, (uint8_t)qi, &seq)) {
+        pg->st.corrupted++;
+        return true;
+    }
+    bool dup;
+    seen_mark(pg, seq, &dup);
+    if (dup) {
+        pg->st.duplicated++;
+        return true;
+    }
+    if (q->any_received && seq < q->last_seq)
+        pg->st.reordered++;
+    q->last_seq = seq;
+    q->any_received = true;
+    pg->st.received++;
+    return true;
+}
+
+/* Dequeues and checks what came back on every queue, frees it. Returns frames
+ * taken off the rings. */
+uint32_t pg_receive_all(struct pg_state *pg)
+{
+    uint32_t total = 0;
+    for (uint32_t qi = 0; qi < pg->nqueues; qi++) {
+        struct pg_queue *q = &pg->queues[qi];
+        uint64_t h[IVSHM_BURST_MAX];
+        uint32_t n = ivshm_ring_dequeue_burst(&q->recv, h, pg->opt.burst, NULL);
+        uint32_t keep = 0;
+        for (uint32_t i = 0; i < n; i++)
+            if (frame_check(pg, q, qi, h[i]))
+                h[keep++] = h[i];
+        uint32_t freed = 0;
+        if (keep && ivshm_mempool_put_bulk(&pg->pool, &pg->cache, h, keep, &freed) != IVSHM_OK)
+            pg->st.corrupted += keep - freed; /* a buffer that came back twice */
+        total += n;
+    }
+    return total;
+}
+
+static bool forwarders_idle(struct pg_state *pg)
+{
+    for (int i = 0; i < pg->nsegs; i++) {
+        struct ivshm_fwd_ctrl *c = pg->segs[i].ctrl;
+        if (!c || !pg_forwarder_active(&pg->segs[i]))
+            continue;
+        for (uint32_t q = 0; q < IVSHM_FWD_MAX_QUEUES; q++) {
+            uint64_t r = atomic_load_explicit(&c->q[q].received, memory_order_relaxed);
+            uint64_t s = atomic_load_explicit(&c->q[q].sent, memory_order_relaxed);
+            uint64_t d = atomic_load_explicit(&c->q[q].dropped, memory_order_relaxed);
+            if (r != s + d)
+                return false;
+        }
+    }
+    return true;
+}
+
+/*
+ * Frees what dead host parties left in flight, then reclaims what they still
+ * held. The buffers they sent are still moving (the forwarder keeps going), so
+ * first drain the receive rings until all rings are empty and no forwarder
+ * holds anything, three checks in a row; only then is every remaining buffer
+ * of theirs known to be nowhere but in their (dead) hands.
+ */
+int pg_reclaim_dead(struct pg_state *pg, double timeout, struct ivshm_error *err)
+{
+    struct ivshm_segment_view *v = &pg->pool_seg->seg.view;
+    int dead[IVSHM_MAX_PARTIES];
+    int ndead = 0;
+    for (uint32_t i = 0; i < v->party_capacity; i++) {
+        struct ivshm_party *p = &v->parties[i];
+        uint32_t st = atomic_load_explicit(&p->state, memory_order_acquire);
+        if ((int)i != pg->pool_seg->seg.view.party && p->kind == IVSHM_PARTY_HOST &&
+            (st == IVSHM_PARTY_ALIVE || st == IVSHM_PARTY_CLAIMING) && !ivshm_party_alive(p))
+            dead[ndead++] = (int)i;
+    }
+    if (ndead == 0)
+        return IVSHM_OK;
+
+    double deadline = pg_now() + timeout;
+    int quiet = 0;
+    while (quiet < 3) {
+        uint32_t moved = pg_receive_all(pg);
+        /* With no forwarder to consume them, frames the dead process sent
+         * would sit in the send rings for ever: take them back ourselves. */
+        if (pg->tx_seg->ctrl && !pg_forwarder_active(pg->tx_seg)) {
+            for (uint32_t qi = 0; qi < pg->nqueues; qi++) {
+                uint64_t h[IVSHM_BURST_MAX];
+                uint32_t n =
+                    ivshm_ring_dequeue_burst(&pg->queues[qi].send, h, IVSHM_BURST_MAX, NULL);
+                if (n)
+                    ivshm_mempool_put_bulk(&pg->pool, &pg->cache, h, n, NULL);
+                moved += n;
+            }
+        }
+        bool empty = moved == 0 && forwarders_idle(pg);
+        for (uint32_t qi = 0; empty && qi < pg->nqueues; qi++)
+            empty = ivshm_ring_count(&pg->queues[qi].send) == 0 &&
+                    ivshm_ring_count(&pg->queues[qi].recv) == 0;
+        quiet = empty ? quiet + 1 : 0;
+        if (pg_now() > deadline)
+            return cli_error(err, IVSHM_E_NOBUFS,
+                             "%s: a dead process's buffers are still in flight after %.0f s "
+                             "(is the forwarder running?)",
+                             pg->opt.name, timeout);
+        pg_sleep_ms(quiet ? 20 : 1);
+    }
+    /* Our own cache goes back first: the rebuild leaves live parties'
+     * objects where they are, and we are about to start afresh. */
+    ivshm_mempool_cache_flush(&pg->pool, &pg->cache);
+    uint64_t dead_mask = 0;
+    for (int i = 0; i < ndead; i++)
+        dead_mask |= 1ull << dead[i];
+    /* A rebuild rather than a per-object give-back: a process killed in the
+     * middle of a get or put leaves the free ring's head ahead of its tail,
+     * and only a rebuild repairs that. Nobody else uses the free ring now:
+     * the forwarders never allocate, and the dead are dead. */
+    pg->st.reclaimed += ivshm_mempool_rebuild(&pg->pool, dead_mask);
+    for (int i = 0; i < ndead; i++)
+        ivshm_party_release(v, dead[i]);
+    /* The frames drained above belonged to the dead run: not ours to count. */
+    pg->st = (struct pg_stats){.reclaimed = pg->st.reclaimed};
+    for (uint32_t qi = 0; qi < pg->nqueues; qi++)
+        pg->queues[qi].any_received = false;
+    if (pg->seen)
+        memset(pg->seen, 0, pg->seen_bits / 8);
+    return IVSHM_OK;
+}
+
+int pg_open_all(struct pg_state *pg, struct ivshm_error *err)
+{
+    const struct pg_options *o = &pg->opt;
+    pg->pool_seg = segment_get(pg, o->name, IVSHM_ATTACH_CLAIM, err);
+    if (!pg->pool_seg)
+        return err->code;
+    pg->tx_seg = segment_get(pg, o->tx_to ? o->tx_to : o->name, 0, err);
+    if (!pg->tx_seg)
+        return err->code;
+    pg->rx_seg = segment_get(pg, o->rx_from ? o->rx_from : o->name, 0, err);
+    if (!pg->rx_seg)
+        return err->code;
+    int rc = ivshm_mempool_lookup(&pg->pool_seg->seg.view, o->pool, &pg->pool, err);
+    if (rc)
+        return rc;
+    ivshm_mempool_cache_init(&pg->cache, 256);
+    bool any_ctrl = false;
+    for (int i = 0; i < pg->nsegs; i++)
+        any_ctrl |= pg->segs[i].ctrl != NULL;
+    if (!any_ctrl)
+        return cli_error(err, IVSHM_E_NOENT, "%s: no '%s' memzone (create it with --preset fwd)",
+                         o->name, IVSHM_FWD_CTRL);
+    return IVSHM_OK;
+}
+
+int pg_open_queues(struct pg_state *pg, struct ivshm_error *err)
+{
+    uint32_t queues = pg->opt.queues;
+    if (queues == 0) {
+        queues = 1;
+        for (int i = 0; i < pg->nsegs; i++) {
+            if (!pg->segs[i].ctrl)
+                continue;
+            /* Read once: the forwarder (or a faulty peer) may write it at any
+             * time, and the value checked must be the value used. */
+            uint32_t announced = *(volatile uint32_t *)&pg->segs[i].ctrl->queues;
+            if (announced > queues && announced <= IVSHM_FWD_MAX_QUEUES)
+                queues = announced;
+        }
+    }
+    for (uint32_t q = 0; q < queues; q++) {
+        int rc = ivshm_ring_lookup(&pg->tx_seg->seg.view, ivshm_fwd_ring_name(IVSHM_FWD_RX, q),
+                                   &pg->queues[q].send, err);
+        if (rc)
+            return rc;
+        rc = ivshm_ring_lookup(&pg->rx_seg->seg.view, ivshm_fwd_ring_name(IVSHM_FWD_TX, q),
+                               &pg->queues[q].recv, err);
+        if (rc)
+            return rc;
+        pg->queues[q].held_len = 0;
+        pg->queues[q].any_received = false;
+    }
+    pg->nqueues = queues;
+    return IVSHM_OK;
+}

@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* What `ivshm pktgen` and `ivshm reclaim` share (traffic.c). */
+#ifndef IVSHM_CLI_TRAFFIC_H
+#define IVSHM_CLI_TRAFFIC_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "host/cli/cli.h"
+#include "ivshm/fwd.h"
+
+#define PG_MAX_SEGS 3
+
+/* The options of both commands (the CLI fills them), and NAME. */
+struct pg_options {
+    const char *name;    /* segment with the pool */
+    const char *pool;    /* the pool's name in it */
+    const char *dir;     /* NULL: default resolution */
+    const char *tx_to;   /* segment whose rxN rings we fill */
+    const char *rx_from; /* segment whose txN rings we drain */
+    uint32_t queues;     /* 0: as many as the forwarder serves */
+    uint64_t count;      /* frames to send; 0 with duration */
+    double duration;     /* seconds to send; 0 with count */
+    uint32_t size;       /* frame bytes */
+    uint32_t burst;
+    double timeout; /* seconds to wait for READY, and to drain at the end */
+    bool json;
+    bool keep;
+    int cpu; /* -1: do not pin */
+};
+
+struct pg_segment {
+    const char *name;
+    struct ivshm_segment seg;
+    struct ivshm_fwd_ctrl *ctrl; /* NULL when the segment has no ctrl memzone */
+};
+
+struct pg_queue {
+    struct ivshm_ring send;         /* tx_to/rx<q> */
+    struct ivshm_ring recv;         /* rx_from/tx<q> */
+    uint64_t held[IVSHM_BURST_MAX]; /* filled frames the send ring refused, sent first next time */
+    uint32_t held_len;
+    uint64_t last_seq; /* last sequence received, for reorder detection */
+    bool any_received;
+};
+
+struct pg_stats {
+    uint64_t sent, received, corrupted, duplicated, reordered, invalid_handles;
+    uint32_t reclaimed;
+};
+
+struct pg_state {
+    struct pg_options opt;
+    struct pg_segment segs[PG_MAX_SEGS];
+    int nsegs;
+    struct pg_segment *pool_seg, *tx_seg, *rx_seg;
+    struct ivshm_mempool pool;
+    struct ivshm_mempool_cache cache;
+    struct pg_queue queues[IVSHM_FWD_MAX_QUEUES];
+    uint32_t nqueues;
+    bool stalled;   /* nothing moved for --timeout seconds */
+    uint64_t *seen; /* bitmap of received sequence numbers */
+    uint64_t seen_bits;
+    struct pg_stats st;
+};
+
+/* Set by SIGINT and SIGTERM (pktgen): stop sending, collect, report. */
+extern volatile sig_atomic_t pg_stop_requested;
+
+/* The options both commands take: --queues, --tx-to, --rx-from, --timeout,
+ * --dir (their cli_command's more_options). */
+const struct cli_option *pg_shared_options(void);
+
+/* The defaults of both commands' options: pool pkts, 64-byte frames, bursts
+ * of 32, 30 s timeout. */
+void pg_defaults(void *opts);
+/* A fresh state for a run, with the command's options and NAME. */
+struct pg_state *pg_start(const void *opts, const char *name);
+/* Detaches everything, frees what the run allocated. */
+void pg_close(struct pg_state *pg);
+
+double pg_now(void); /* seconds, monotonic */
+void pg_sleep_ms(unsigned ms);
+
+/* Attaches NAME (claiming a party), --tx-to and --rx-from, finds the pool
+ * and the ctrl memzones. */
+int pg_open_all(struct pg_state *pg, struct ivshm_error *err);
+/* Finds the rxN rings of --tx-to and the txN rings of --rx-from: --queues,
+ * else as many as the forwarders announce. */
+int pg_open_queues(struct pg_state *pg, struct ivshm_error *err);
+void pg_segments_detach(struct pg_state *pg);
+
+/* Whether ctrl says READY or FWD. */
+bool pg_forwarder_active(const struct pg_segment *s);
+/* Dequeues, checks and frees what came back on every queue; returns how
+ * many frames were taken off the rings. */
+uint32_t pg_receive_all(struct pg_state *pg);
+/* Takes back the buffers of dead host parties (see traffic.c). */
+int pg_reclaim_dead(struct pg_state *pg, double timeout, struct ivshm_error *err);
+
+#endif

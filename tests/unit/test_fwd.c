@@ -1,0 +1,281 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The fwd module: preset, ring names, test frames, ivshm_fwd_open (defaults,
+ * explicit paths, every error), FAIL reporting, and ivshm_fwd_run with the
+ * drain policy (a clean exit, and tx that nobody empties).
+ */
+#include <check.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ivshm/fwd.h"
+#include "test_calls.h"
+#include "test_run.h"
+#include "test_util.h"
+
+#define SEG_SIZE (16u << 20)
+
+static const uint8_t mac[6] = {0x02, 0, 0, 0, 0x42, 0};
+
+/* A segment holding preset fwd with `queues` pairs (plus a tiny memzone
+ * "small"), validated, with party 0 claimed. */
+static void *make_fwd_segment(uint32_t queues, struct ivshm_segment_view *v)
+{
+    void *mem = test_seg_alloc(SEG_SIZE);
+    struct ivshm_object_spec spec[2 * IVSHM_FWD_MAX_QUEUES + 2];
+    uint32_t n;
+    struct ivshm_error err = {0};
+    ck_assert_int_eq(ivshm_fwd_preset(queues, spec, 2 * IVSHM_FWD_MAX_QUEUES + 2, &n, &err),
+                     IVSHM_OK);
+    struct ivshm_builder b;
+    test_builder_init(&b, mem, SEG_SIZE, n + 1, 4);
+    for (uint32_t i = 0; i < n; i++)
+        ck_assert_int_eq(ivshm_builder_add(&b, &spec[i], &err), IVSHM_OK);
+    ck_assert_int_eq(ivshm_builder_add_memzone(&b, "small", 64, 0, &err), IVSHM_OK);
+    ivshm_builder_finalize(&b);
+    test_validate(mem, SEG_SIZE, v);
+    v->party = ivshm_party_claim(v, IVSHM_PARTY_HOST, 1, 1, "unit");
+    ck_assert_int_eq(v->party, 0);
+    return mem;
+}
+
+static int resolve_one(void *ctx, const char *name, const struct ivshm_segment_view **view,
+                       struct ivshm_error *err)
+{
+    const struct ivshm_segment_view *v = ctx;
+    if (name && strcmp(name, v->name) != 0)
+        return ivshm_fail(err, IVSHM_E_NOENT, "segment %s: not here", name);
+    *view = v;
+    return IVSHM_OK;
+}
+
+static uint64_t fake_ns;
+static uint64_t fake_clock(void) /* 1 ms passes at each reading */
+{
+    return __atomic_add_fetch(&fake_ns, 1000000, __ATOMIC_RELAXED);
+}
+
+static int open_fwd(struct ivshm_fwd *fwd, struct ivshm_segment_view *v,
+                    struct ivshm_fwd_config *cfg, struct ivshm_error *err)
+{
+    struct ivshm_fwd_resolver r = {resolve_one, v};
+    memcpy(cfg->mac, mac, 6);
+    if (!cfg->now_ns)
+        cfg->now_ns = fake_clock;
+    return ivshm_fwd_open(fwd, cfg, &r, err);
+}
+
+START_TEST(test_preset)
+{
+    struct ivshm_object_spec spec[40];
+    uint32_t n;
+    struct ivshm_error err = {0};
+    ck_assert_int_eq(ivshm_fwd_preset(2, spec, 40, &n, &err), IVSHM_OK);
+    ck_assert_uint_eq(n, ivshm_fwd_preset_objects(2));
+    const char *names[] = {"pkts", "rx0", "tx0", "rx1", "tx1", "ctrl"};
+    for (unsigned i = 0; i < 6; i++)
+        ck_assert_str_eq(spec[i].name, names[i]);
+    ck_assert_uint_eq(spec[0].count, ivshm_fwd_pool_count(2));
+    ck_assert_uint_eq(spec[0].obj_size, IVSHM_FWD_PKT_SIZE);
+    ck_assert_uint_eq(spec[1].slots, IVSHM_FWD_RING_SLOTS);
+    ck_assert_uint_eq(spec[5].size, sizeof(struct ivshm_fwd_ctrl));
+    ck_assert_int_eq(ivshm_fwd_preset(0, spec, 40, &n, &err), IVSHM_E_INVAL);
+    ck_assert_int_eq(ivshm_fwd_preset(17, spec, 40, &n, &err), IVSHM_E_INVAL);
+    ck_assert_str_eq(err.msg, "preset fwd: 17 queues, not in 1..16");
+    ck_assert_int_eq(ivshm_fwd_preset(2, spec, 5, &n, &err), IVSHM_E_NOSPC);
+    ck_assert_str_eq(ivshm_fwd_ring_name(IVSHM_FWD_RX, 15), "rx15");
+    ck_assert_str_eq(ivshm_fwd_ring_name(IVSHM_FWD_TX, 0), "tx0");
+    ck_assert_ptr_null(ivshm_fwd_ring_name(IVSHM_FWD_TX, 16));
+}
+END_TEST
+
+START_TEST(test_frames)
+{
+    uint8_t f[128];
+    uint64_t seq = 0;
+    ivshm_frame_fill(f, sizeof(f), 1234567, mac);
+    ck_assert_uint_eq(f[0], 0xff); /* broadcast until a forwarder rewrites it */
+    ck_assert_mem_eq(f + IVSHM_FRAME_SRC_OFF, mac, 6);
+    ck_assert_uint_eq(f[IVSHM_FRAME_TYPE_OFF] << 8 | f[IVSHM_FRAME_TYPE_OFF + 1],
+                      IVSHM_PKT_ETHERTYPE);
+    ck_assert(!ivshm_frame_check(f, sizeof(f), 3, &seq)); /* not rewritten */
+    static const uint8_t dst3[6] = {0x02, 0, 0, 0, 0, 3};
+    memcpy(f, dst3, 6);
+    ck_assert(ivshm_frame_check(f, sizeof(f), 3, &seq));
+    ck_assert_uint_eq(seq, 1234567);
+    ck_assert(!ivshm_frame_check(f, sizeof(f), 4, &seq)); /* another queue's */
+    ck_assert(!ivshm_frame_check(f, 63, 3, &seq));        /* shorter than a frame */
+    for (unsigned at = IVSHM_FRAME_SEQ_OFF; at < sizeof(f); at++) {
+        f[at] ^= 0x10; /* any changed byte of seq, payload or sum */
+        EXPECT(!ivshm_frame_check(f, sizeof(f), 3, &seq));
+        f[at] ^= 0x10;
+    }
+    ck_assert(ivshm_frame_check(f, sizeof(f), 3, &seq));
+}
+END_TEST
+
+START_TEST(test_open_defaults)
+{
+    static struct ivshm_fwd fwd;
+    struct ivshm_segment_view v;
+    void *mem = make_fwd_segment(3, &v);
+    struct ivshm_error err = {0};
+    struct ivshm_fwd_config cfg = {0};
+    int rc = open_fwd(&fwd, &v, &cfg, &err);
+    ck_assert_msg(rc == IVSHM_OK, "open: %s", err.msg);
+    ck_assert_uint_eq(fwd.queues, 3); /* every pair there is */
+    ck_assert_str_eq(fwd.rx_path[2], "unit/rx2");
+    ck_assert_str_eq(fwd.tx_path[0], "unit/tx0");
+    ck_assert_str_eq(fwd.pool_path, "unit/pkts");
+    ck_assert_str_eq(fwd.ctrl_path, "unit/ctrl");
+    ck_assert_uint_eq(fwd.burst, IVSHM_FWD_BURST_DEFAULT);
+    ck_assert_mem_eq(fwd.ctrl->mac, mac, 6);
+    ck_assert_uint_eq(fwd.port[2].dst_last, 2);
+    ck_assert_uint_eq(atomic_load(&fwd.ctrl->state), IVSHM_FWD_NONE); /* run publishes */
+
+    cfg = (struct ivshm_fwd_config){.queues = 2, .burst = 64};
+    ck_assert_int_eq(open_fwd(&fwd, &v, &cfg, &err), IVSHM_OK);
+    ck_assert_uint_eq(fwd.queues, 2); /* exactly as asked */
+    free(mem);
+}
+END_TEST
+
+START_TEST(test_open_paths_and_errors)
+{
+    static struct ivshm_fwd fwd;
+    struct ivshm_segment_view v;
+    void *mem = make_fwd_segment(2, &v);
+    struct ivshm_error err = {0};
+    struct ivshm_fwd_config cfg = {.queues = 1, .rx = {"unit/rx1"}, .tx = {"tx0"}};
+    ck_assert_int_eq(open_fwd(&fwd, &v, &cfg, &err), IVSHM_OK);
+    ck_assert_str_eq(fwd.rx_path[0], "unit/rx1");
+    ck_assert_str_eq(fwd.tx_path[0], "unit/tx0");
+    ck_assert_ptr_eq(fwd.port[0].rx, &fwd.rx[0]);
+
+    struct {
+        struct ivshm_fwd_config cfg;
+        int code;
+        const char *msg;
+    } bad[] = {
+        {{.queues = 3}, IVSHM_E_NOENT, "unit/rx2: no ring of that name"},
+        {{.queues = 1, .rx = {"other/rx0"}, .tx = {"tx0"}}, IVSHM_E_NOENT, "segment other"},
+        {{.queues = 1, .rx = {"/rx0"}, .tx = {"tx0"}}, IVSHM_E_INVAL, "/rx0: not SEG/NAME"},
+        {{.queues = 1, .rx = {"rx0"}}, IVSHM_E_INVAL, "queue pair 0: no tx ring"},
+        {{.ctrl = "unit/small"}, IVSHM_E_TOOBIG, "unit/small: 64 bytes, smaller than"},
+        {{.ctrl = "unit/nope"}, IVSHM_E_NOENT, "unit/nope: no memzone of that name"},
+        {{.pool = "unit/rx0"}, IVSHM_E_NOENT, "unit/rx0: no mempool of that name"},
+        {{.burst = IVSHM_BURST_MAX + 1}, IVSHM_E_INVAL, "burst 65: not in 1..64"},
+    };
+    for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        int rc = open_fwd(&fwd, &v, &bad[i].cfg, &err);
+        ck_assert_msg(rc == bad[i].code, "case %u: %d (%s)", i, rc, err.msg);
+        ck_assert_msg(strstr(err.msg, bad[i].msg), "case %u: '%s' lacks '%s'", i, err.msg,
+                      bad[i].msg);
+    }
+    /* a pool needs a party */
+    cfg = (struct ivshm_fwd_config){0};
+    v.party = -1;
+    ck_assert_int_eq(open_fwd(&fwd, &v, &cfg, &err), IVSHM_E_INVAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "party"));
+    /* ... and by then ctrl was found: FAIL can be reported */
+    ck_assert_ptr_nonnull(fwd.ctrl);
+    ivshm_fwd_fail(&fwd, "a reason longer than the forty bytes ctrl has room for");
+    ck_assert_uint_eq(atomic_load(&fwd.ctrl->state), IVSHM_FWD_FAIL);
+    ck_assert_str_eq(fwd.ctrl->reason, "a reason longer than the forty bytes ct");
+    free(mem);
+}
+END_TEST
+
+struct run_arg {
+    struct ivshm_fwd *fwd;
+    uint32_t abandoned;
+};
+
+static void *run_thread(void *p)
+{
+    struct run_arg *a = p;
+    a->abandoned = ivshm_fwd_run(a->fwd);
+    return NULL;
+}
+
+/* Sends n frames into rx0, lets the forwarder take them, sets EXIT; returns
+ * what ivshm_fwd_run returned. With tx_full, tx0 is full and nobody empties
+ * it. */
+static uint32_t run_case(unsigned n, bool tx_full, struct ivshm_fwd *fwd,
+                         struct ivshm_segment_view *v)
+{
+    struct ivshm_error err = {0};
+    struct ivshm_fwd_config cfg = {0};
+    ck_assert_int_eq(open_fwd(fwd, v, &cfg, &err), IVSHM_OK);
+    if (tx_full)
+        for (uint64_t i = 0; i < IVSHM_FWD_RING_SLOTS; i++)
+            ck_assert_int_eq(ivshm_ring_enqueue(&fwd->tx[0], i), IVSHM_OK);
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t h;
+        ck_assert_int_eq(ivshm_mempool_get(&fwd->pool, NULL, &h), IVSHM_OK);
+        struct ivshm_pkt *pkt = ivshm_mempool_ptr(&fwd->pool, h);
+        pkt->data_off = IVSHM_PKT_HEADROOM;
+        pkt->data_len = 64;
+        ivshm_frame_fill((uint8_t *)pkt + IVSHM_PKT_HEADROOM, 64, i, mac);
+        ck_assert_int_eq(ivshm_ring_enqueue(&fwd->rx[0], h), IVSHM_OK);
+    }
+    struct run_arg a = {fwd, 0};
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, run_thread, &a), 0);
+    while (atomic_load(&fwd->ctrl->q[0].received) < n ||
+           atomic_load(&fwd->ctrl->state) != IVSHM_FWD_READY)
+        sched_yield();
+    atomic_store(&fwd->ctrl->state, IVSHM_FWD_EXIT);
+    ck_assert_int_eq(pthread_join(t, NULL), 0);
+    ck_assert_uint_eq(atomic_load(&fwd->ctrl->state), IVSHM_FWD_DONE);
+    ck_assert_uint_eq(fwd->ctrl->queues, 1);
+    return a.abandoned;
+}
+
+START_TEST(test_run_clean_exit)
+{
+    static struct ivshm_fwd fwd;
+    struct ivshm_segment_view v;
+    void *mem = make_fwd_segment(1, &v);
+    ck_assert_uint_eq(run_case(100, false, &fwd, &v), 0);
+    ck_assert_uint_eq(ivshm_ring_count(&fwd.tx[0]), 100);
+    ck_assert_uint_eq(atomic_load(&fwd.ctrl->q[0].sent), 100);
+    uint64_t h, seq;
+    ck_assert_int_eq(ivshm_ring_dequeue(&fwd.tx[0], &h), IVSHM_OK);
+    ck_assert(ivshm_frame_check((uint8_t *)ivshm_mempool_ptr(&fwd.pool, h) + IVSHM_PKT_HEADROOM, 64,
+                                0, &seq));
+    ck_assert_uint_eq(seq, 0);
+    free(mem);
+}
+END_TEST
+
+START_TEST(test_run_drain_gives_up)
+{
+    static struct ivshm_fwd fwd;
+    struct ivshm_segment_view v;
+    void *mem = make_fwd_segment(1, &v);
+    uint64_t before = __atomic_load_n(&fake_ns, __ATOMIC_RELAXED);
+    ck_assert_uint_eq(run_case(5, true, &fwd, &v), 5); /* held, never accepted: abandoned */
+    uint64_t waited = __atomic_load_n(&fake_ns, __ATOMIC_RELAXED) - before;
+    ck_assert_uint_ge(waited, IVSHM_FWD_DRAIN_NS);
+    ck_assert_uint_le(waited, IVSHM_FWD_DRAIN_NS + 10000000); /* not much longer */
+    ck_assert_uint_eq(atomic_load(&fwd.ctrl->q[0].received), 5);
+    ck_assert_uint_eq(atomic_load(&fwd.ctrl->q[0].sent), 0);
+    free(mem);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("fwd");
+    test_case(s, "module",
+              (const TTest *[]){test_preset, test_frames, test_open_defaults,
+                                test_open_paths_and_errors, NULL});
+    TCase *run =
+        test_case(s, "run", (const TTest *[]){test_run_clean_exit, test_run_drain_gives_up, NULL});
+    tcase_set_tags(run, "threads");
+    tcase_set_timeout(run, 60);
+    return test_run(s);
+}
