@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # Doorbell tests (make test-doorbell): the doorbell server through its test
 # driver, host clients, and QEMU's ivshmem-doorbell device with the guest app
 # guest_rt/apps/doorbell.c, booted directly and through UEFI.
