@@ -32,7 +32,6 @@ import guest_qemu  # noqa: E402
 
 BUILD = os.environ.get("BUILD", "build")
 IVSHM = os.environ.get("IVSHM", os.path.join(BUILD, "bin", "ivshm"))
-SERVE = os.path.join(BUILD, "tests", "doorbell", "serve")
 BELL = os.path.join(BUILD, "tests", "doorbell", "bell")
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -105,7 +104,7 @@ def main():
     subprocess.run([IVSHM, "create", "bench", "--size", "2M", "--ring", "name=rx0,slots=1024",
                     "--ring", "name=tx0,slots=1024"], env=env, check=True)
     sock = os.path.join(env["IVSHM_DIR"], ".ivshm-bench.sock")
-    server = subprocess.Popen([SERVE, "--quiet", "bench"], env=env)
+    server = subprocess.Popen([IVSHM, "serve", "--quiet", "bench"], env=env)
     try:
         if not wait_for(lambda: os.path.exists(sock), 5):
             sys.exit("doorbell_bench: the server did not start")

@@ -1,12 +1,12 @@
 # SPDX-License-Identifier: BSD-3-Clause
-# Doorbell tests (make test-doorbell): the doorbell server through its test
-# driver, host clients, and QEMU's ivshmem-doorbell device with the guest app
-# guest_rt/apps/doorbell.c, booted directly and through UEFI.
+# Doorbell tests (make test-doorbell): the doorbell server (ivshm serve), host
+# clients, QEMU's ivshmem-doorbell device with the guest app
+# guest_rt/apps/doorbell.c, booted directly and through UEFI, and the
+# forwarders in adaptive mode.
 #
-#   build/tests/doorbell/serve   the server (ivshm_serve_run) until `ivshm serve` exists
 #   build/tests/doorbell/bell    a doorbell client: hold, ring, pong, feed (round trips)
 
-DOORBELL_TOOLS := $(B)/tests/doorbell/serve $(B)/tests/doorbell/bell
+DOORBELL_TOOLS := $(B)/tests/doorbell/bell
 
 $(B)/tests/doorbell/%: tests/doorbell/%.c $(LIBIVSHM_A)
 	@mkdir -p $(@D)

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-3-Clause
-"""Doorbell tests: the doorbell server (build/tests/doorbell/serve, the library's
+"""Doorbell tests: the doorbell server (`ivshm serve`, the library's
 ivshm_serve_run), host clients (build/tests/doorbell/bell) and QEMU's own
 ivshmem-doorbell device with guest_rt/apps/doorbell.c.
 
@@ -15,6 +15,7 @@ ivshmem-doorbell device with guest_rt/apps/doorbell.c.
   garbage-client    a client that writes is dropped, the others are told
   slow-reader       a client that never reads does not stall the server
   stale-socket      a dead server's socket is replaced, a live one's is not
+  serve-cli         usage errors of `ivshm serve` (exit 2), a missing segment (1)
   segment-gone      a destroyed segment: clients refused, served again once
                     re-created
   sigterm, daemon   clean stop: exit 0, socket and pidfile removed
@@ -47,7 +48,7 @@ from guest_qemu import report  # noqa: E402
 
 BUILD = os.environ.get("BUILD", "build")
 IVSHM = os.environ.get("IVSHM", os.path.join(BUILD, "bin", "ivshm"))
-SERVE = os.path.join(BUILD, "tests", "doorbell", "serve")
+SERVE = [IVSHM, "serve"]
 BELL = os.path.join(BUILD, "tests", "doorbell", "bell")
 GUEST = os.path.join(BUILD, "guest")
 TMP = os.path.abspath(os.environ.get("TEST_TMP") or tempfile.mkdtemp(prefix="ivshm-db-"))
@@ -93,7 +94,7 @@ class Server:
     def __init__(self, *names, extra=()):
         Server.started += 1
         self.log = os.path.join(TMP, f"serve-{Server.started}-{'-'.join(names)[:40]}.log")
-        self.proc = subprocess.Popen([SERVE, "--dir", SEG_DIR, *extra, *names],
+        self.proc = subprocess.Popen([*SERVE, "--dir", SEG_DIR, *extra, *names],
                                      stdout=subprocess.DEVNULL, stderr=open(self.log, "w"))
         cleanups.append(self.kill)
         self.names = names
@@ -432,7 +433,7 @@ def check_slow_reader():
 def check_stale_socket():
     create("st1")
     srv = Server("st1")
-    second = subprocess.run([SERVE, "--dir", SEG_DIR, "st1"], stderr=subprocess.PIPE, text=True,
+    second = subprocess.run([*SERVE, "--dir", SEG_DIR, "st1"], stderr=subprocess.PIPE, text=True,
                             timeout=10)
     problems = []
     if second.returncode != 1 or "already listens" not in second.stderr:
@@ -452,16 +453,34 @@ def check_stale_socket():
         problems.append(f"new server over a stale socket: {e}")
     with open(sock_path("st1"), "w") as f:
         f.write("not a socket")
-    third = subprocess.run([SERVE, "--dir", SEG_DIR, "st1"], stderr=subprocess.PIPE, text=True,
+    third = subprocess.run([*SERVE, "--dir", SEG_DIR, "st1"], stderr=subprocess.PIPE, text=True,
                            timeout=10)
     if third.returncode != 1 or "not a socket" not in third.stderr:
         problems.append(f"server over a regular file: {third.stderr.strip()!r}")
     os.unlink(sock_path("st1"))
-    missing = subprocess.run([SERVE, "--dir", SEG_DIR, "nosuchseg"], stderr=subprocess.PIPE,
+    missing = subprocess.run([*SERVE, "--dir", SEG_DIR, "nosuchseg"], stderr=subprocess.PIPE,
                              text=True, timeout=10)
     if missing.returncode != 1 or "no such segment" not in missing.stderr:
         problems.append(f"server of a missing segment: {missing.stderr.strip()!r}")
     report("stale-socket", "; ".join(problems))
+
+
+def check_serve_cli():
+    """Usage errors exit 2 with one line; a segment that is not there, 1."""
+    create("sc")
+    problems = []
+    for args, status, words in ((["--socket", "/tmp/x.sock", "sc", "sc2"], 2, "one segment"),
+                                ([], 2, "missing NAME"),
+                                (["--vectors", "65", "sc"], 2, "--vectors"),
+                                (["--max-clients", "0", "sc"], 2, "--max-clients"),
+                                (["bad/name"], 2, "segment name"),
+                                (["nosuch"], 1, "no such segment")):
+        r = subprocess.run([*SERVE, "--dir", SEG_DIR, *args], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=10)
+        lines = r.stderr.strip().splitlines()
+        if r.returncode != status or len(lines) != 1 or words not in lines[0]:
+            problems.append(f"serve {' '.join(args)}: status {r.returncode}, {r.stderr!r}")
+    report("serve-cli", "; ".join(problems))
 
 
 def check_segment_gone():
@@ -513,7 +532,7 @@ def check_daemon():
     create("d1")
     pidfile = os.path.join(TMP, "d1.pid")
     t0 = time.time()
-    r = subprocess.run([SERVE, "--dir", SEG_DIR, "--daemon", "--pidfile", pidfile, "--quiet",
+    r = subprocess.run([*SERVE, "--dir", SEG_DIR, "--daemon", "--pidfile", pidfile, "--quiet",
                         "d1"], stderr=subprocess.PIPE, text=True, timeout=10)
     took = time.time() - t0
     problems = []
@@ -716,6 +735,7 @@ CASES = [
     ("garbage-client", check_garbage_client),
     ("slow-reader", check_slow_reader),
     ("stale-socket", check_stale_socket),
+    ("serve-cli", check_serve_cli),
     ("segment-gone", check_segment_gone),
     ("sigterm", check_sigterm),
     ("daemon", check_daemon),
