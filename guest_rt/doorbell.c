@@ -72,14 +72,9 @@ static uint16_t find_msix(const struct guest_pci_function *f)
 /* Points every table entry of the device at our IDT vectors and enables
  * MSI-X (function mask set while the table is written) and bus mastering
  * (MSI-X writes are memory writes by the device). */
-static int setup_msix(struct guest_doorbell *db, const struct guest_pci_function *f,
+static int setup_msix(struct guest_doorbell *db, const struct guest_pci_function *f, uint16_t cap,
                       const char *what, struct ivshm_error *err)
 {
-    uint16_t cap = find_msix(f);
-    if (!cap)
-        return ivshm_fail(err, IVSHM_E_INVAL,
-                          "%s: no MSI-X capability (an ivshmem-plain device has no doorbell)",
-                          what);
     uint32_t control = guest_pci_read32(f->bus, f->device, f->function, cap);
     uint32_t table = guest_pci_read32(f->bus, f->device, f->function, cap + 4);
     unsigned size = ((control >> 16) & 0x7FF) + 1, bir = table & 7;
@@ -142,6 +137,12 @@ int guest_doorbell_open(const char *segment, struct guest_doorbell **out, struct
     const struct guest_pci_bar *bar0 = f ? &f->bars[0] : NULL;
     if (!bar0 || bar0->is_io || !bar0->address || bar0->size < 16)
         return ivshm_fail(err, IVSHM_E_INVAL, "%s: BAR0 (registers) is not usable", what);
+    /* Before the local APIC is touched: a plain device leaves it as it was. */
+    uint16_t msix = find_msix(f);
+    if (!msix)
+        return ivshm_fail(err, IVSHM_E_INVAL,
+                          "%s: no MSI-X capability (an ivshmem-plain device has no doorbell)",
+                          what);
     if (doorbell_count == MAX_DOORBELLS)
         return ivshm_fail(err, IVSHM_E_NOSPC, "%s: more than %d doorbells", what, MAX_DOORBELLS);
     if (irq_init() < 0)
@@ -150,7 +151,7 @@ int guest_doorbell_open(const char *segment, struct guest_doorbell **out, struct
     memset(db, 0, sizeof(*db));
     db->device = d;
     db->regs = phys_ptr(bar0->address);
-    int rc = setup_msix(db, f, what, err);
+    int rc = setup_msix(db, f, msix, what, err);
     if (rc) {
         db->device = NULL;
         return rc;

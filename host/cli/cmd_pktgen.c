@@ -4,19 +4,32 @@
  * guest running fwd, or the host-only ivshm-fwd) and checks every frame that
  * comes back: lost, corrupted, duplicated, reordered.
  */
+#include <limits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/internal.h"
 #include "host/cli/cli.h"
 #include "host/cli/commands.h"
 #include "host/cli/traffic.h"
+#include "ivshm/doorbell.h"
+#include "ivshm/notify.h"
 
 static const uint8_t pktgen_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x01, 0x00};
+
+/* Doorbells and groups: what pktgen alone counts. */
+static struct {
+    uint64_t sleeps;  /* adaptive: sleeps waiting for frames to come back */
+    uint64_t wakeups; /* of which a forwarder rang us */
+    uint64_t rings;   /* doorbells we rang: a forwarder asleep on rxN, or told of a state */
+    double *trips;    /* --group: seconds from a group's first frame sent to its last back */
+    size_t ntrips, trips_cap;
+} bells;
 
 static void on_signal(int sig)
 {
@@ -33,6 +46,134 @@ static void frame_fill(struct pg_state *pg, uint64_t handle, uint32_t queue, uin
     pkt->port = (uint16_t)queue;
     ivshm_frame_fill(obj + IVSHM_PKT_HEADROOM, pg->opt.size, seq, pktgen_mac);
 }
+
+/* ---- doorbells ---- */
+
+/*
+ * Connects to the doorbell server of every segment we drive, where one runs
+ * (ivshm serve): to ring a forwarder that sleeps, and to sleep ourselves.
+ * Settles the mode: AUTO is adaptive when rx_from has a server.
+ */
+static int connect_doorbells(struct pg_state *pg, struct ivshm_error *err)
+{
+    for (int i = 0; i < pg->nsegs; i++) {
+        struct pg_segment *s = &pg->segs[i];
+        char path[PATH_MAX];
+        int rc = IVSHM_OK;
+        if (pg->opt.socket && s == pg->pool_seg)
+            snprintf(path, sizeof(path), "%s", pg->opt.socket);
+        else
+            rc = ivshm_doorbell_socket_path(pg->opt.dir, s->name, path, sizeof(path), err);
+        if (rc == IVSHM_OK)
+            rc = ivshm_doorbell_connect(path, NULL, &s->db, err);
+        if (rc == IVSHM_E_NOENT && !(pg->opt.socket && s == pg->pool_seg))
+            continue; /* no server: nobody there sleeps on a doorbell */
+        if (rc)
+            return rc;
+    }
+    bool can_sleep = pg->rx_seg->db != NULL;
+    if (pg->opt.mode == IVSHM_FWD_MODE_AUTO)
+        pg->opt.mode = can_sleep ? IVSHM_FWD_MODE_ADAPTIVE : IVSHM_FWD_MODE_POLL;
+    if (pg->opt.mode == IVSHM_FWD_MODE_ADAPTIVE && !can_sleep)
+        return cli_error(err, IVSHM_E_NOENT,
+                         "%s: no doorbell server (mode adaptive needs `ivshm serve %s`)",
+                         pg->rx_seg->name, pg->rx_seg->name);
+    return IVSHM_OK;
+}
+
+/* Rings the forwarder of segment s, if it sleeps when idle (ctrl.doorbell):
+ * after a state change, or to see its heartbeat. */
+static void ring_forwarder(struct pg_segment *s)
+{
+    uint16_t doorbell =
+        s->ctrl && s->db ? atomic_load_explicit(&s->ctrl->doorbell, memory_order_relaxed) : 0;
+    if (doorbell && ivshm_doorbell_ring(s->db, doorbell - 1, IVSHM_FWD_VECTOR, NULL) == IVSHM_OK)
+        bells.rings++;
+}
+
+/* After frames went into q's send ring: a forwarder asleep on it asked to be
+ * rung (notify.h). */
+static void wake_forwarder(struct pg_state *pg, struct pg_queue *q)
+{
+    uint32_t w = ivshm_ring_wake_needed(&q->send, IVSHM_WAKE_CONSUMER);
+    if (IVSHM_UNLIKELY(w) && ivshm_doorbell_ring(pg->tx_seg->db, ivshm_wake_peer(w),
+                                                 ivshm_wake_vector(w), NULL) == IVSHM_OK)
+        bells.rings++;
+}
+
+static bool all_back(const struct pg_state *pg)
+{
+    const struct pg_stats *s = &pg->st;
+    return s->received + s->corrupted + s->duplicated >= s->sent;
+}
+
+/*
+ * Adaptive mode: nothing has moved for `idle_for` seconds. Once that is the
+ * idle spell and frames are out, asks the forwarder to ring us when one comes
+ * back on any receive ring, and sleeps (at most IVSHM_FWD_SLEEP_NS).
+ */
+static void idle_wait(struct pg_state *pg, double idle_for)
+{
+    if (pg->opt.mode != IVSHM_FWD_MODE_ADAPTIVE || idle_for < pg->opt.idle_us * 1e-6 ||
+        all_back(pg))
+        return;
+    struct ivshm_doorbell *db = pg->rx_seg->db;
+    uint16_t id = ivshm_doorbell_id(db);
+    uint32_t armed = 0;
+    bool work = false;
+    for (; armed < pg->nqueues && !work; armed++)
+        work = !ivshm_ring_arm_wake(&pg->queues[armed].recv, IVSHM_WAKE_CONSUMER, id, 0, 1);
+    if (!work) {
+        ivshm_doorbell_wait(db, (int)(IVSHM_FWD_SLEEP_NS / 1000000), NULL, NULL);
+        bells.sleeps++;
+    }
+    for (uint32_t q = 0; q < armed; q++)
+        if (!ivshm_ring_disarm_wake(&pg->queues[q].recv, IVSHM_WAKE_CONSUMER) && !work)
+            bells.wakeups++;
+}
+
+/* ---- groups ---- */
+
+static void record_trip(double seconds)
+{
+    if (bells.ntrips == bells.trips_cap) {
+        size_t cap = bells.trips_cap ? 2 * bells.trips_cap : 1024;
+        double *grown = realloc(bells.trips, cap * sizeof(*grown));
+        if (!grown)
+            return; /* the figure is lost, not the run */
+        bells.trips = grown;
+        bells.trips_cap = cap;
+    }
+    bells.trips[bells.ntrips++] = seconds;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* p50, p99 and max of the round trips, in microseconds. */
+static void trip_figures(double out[3])
+{
+    out[0] = out[1] = out[2] = 0;
+    size_t n = bells.ntrips;
+    if (!n)
+        return;
+    qsort(bells.trips, n, sizeof(double), cmp_double);
+    out[0] = bells.trips[n / 2] * 1e6;
+    out[1] = bells.trips[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1] * 1e6;
+    out[2] = bells.trips[n - 1] * 1e6;
+}
+
+static void sleep_seconds(double s)
+{
+    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    while (nanosleep(&ts, &ts) != 0 && !pg_stop_requested)
+        ;
+}
+
+/* ---- sending ---- */
 
 /* Fills and enqueues up to a burst on every queue; frames the ring refuses are
  * kept and offered first next time. */
@@ -54,6 +195,8 @@ static uint32_t send_all(struct pg_state *pg, uint64_t *seq, uint64_t limit)
         uint32_t n = ivshm_ring_enqueue_burst(&q->send, q->held, q->held_len, NULL);
         pg->st.sent += n;
         total += n;
+        if (n && pg->tx_seg->db)
+            wake_forwarder(pg, q);
         if (n && n < q->held_len)
             memmove(q->held, q->held + n, (q->held_len - n) * sizeof(q->held[0]));
         q->held_len -= n;
@@ -89,8 +232,10 @@ static int wait_ready(struct pg_state *pg, struct ivshm_error *err)
             bool up = st == IVSHM_FWD_READY || st == IVSHM_FWD_FWD;
             bool beating =
                 atomic_load_explicit(&s->ctrl->heartbeat, memory_order_relaxed) != first_beat[i];
-            if (up && !beating)
+            if (up && !beating) {
                 stale = s;
+                ring_forwarder(s); /* asleep? its heart beats when it wakes */
+            }
             all &= up && beating;
         }
         if (all)
@@ -115,8 +260,10 @@ static void set_state_all(struct pg_state *pg, uint32_t from_a, uint32_t from_b,
         if (!c)
             continue;
         uint32_t st = atomic_load_explicit(&c->state, memory_order_acquire);
-        if (st == from_a || st == from_b)
+        if (st == from_a || st == from_b) {
             atomic_store_explicit(&c->state, to, memory_order_release);
+            ring_forwarder(&pg->segs[i]); /* after the store: ctrl's wake-up rule */
+        }
     }
 }
 
@@ -139,6 +286,15 @@ static bool wait_done(struct pg_state *pg, double seconds)
     }
 }
 
+/* Frames filled that a send ring has not taken yet. */
+static bool holding(const struct pg_state *pg)
+{
+    for (uint32_t qi = 0; qi < pg->nqueues; qi++)
+        if (pg->queues[qi].held_len)
+            return true;
+    return false;
+}
+
 static void print_rate(const struct pg_state *pg, double elapsed, uint64_t last_received,
                        double interval)
 {
@@ -155,6 +311,13 @@ static void traffic(struct pg_state *pg, double *seconds)
     uint64_t seq = 0;
     double start = pg_now(), last_print = start, end_send = start + o->duration;
     uint64_t last_received = 0;
+    /* send_all sends no frame numbered `limit` or above (0: no limit). With
+     * --group: the end of the current group, which must come back whole
+     * before the gap and the next group. */
+    uint64_t limit = o->count;
+    if (o->group)
+        limit = o->count && o->count < o->group ? o->count : o->group;
+    double group_start = start;
 
     /* Progress is a frame into a ring or out of one. None for `timeout`
      * seconds means the forwarder stopped (or never consumes): give up then
@@ -162,14 +325,24 @@ static void traffic(struct pg_state *pg, double *seconds)
     double last_progress = start;
     while (!pg_stop_requested) {
         double t = pg_now(); /* vDSO: some 20 ns, for up to a burst per queue */
-        bool sending = o->count ? seq < o->count : t < end_send;
+        if (o->group && seq == limit && all_back(pg) && !holding(pg)) {
+            record_trip(t - group_start);
+            if (o->count ? seq >= o->count : t >= end_send)
+                break;
+            sleep_seconds(o->gap);
+            t = group_start = last_progress = pg_now();
+            limit = o->count && o->count - seq < o->group ? o->count : seq + o->group;
+        }
+        bool sending = o->count ? seq < o->count || (o->group && !all_back(pg)) : t < end_send;
         if (!sending)
             break;
-        if (send_all(pg, &seq, o->count) + pg_receive_all(pg)) {
+        if (send_all(pg, &seq, limit) + pg_receive_all(pg)) {
             last_progress = t;
         } else if (t - last_progress > o->timeout) {
             pg->stalled = true;
             break;
+        } else {
+            idle_wait(pg, t - last_progress);
         }
         if (live && t - last_print >= 1.0) {
             print_rate(pg, t - start, last_received, t - last_print);
@@ -181,18 +354,18 @@ static void traffic(struct pg_state *pg, double *seconds)
      * nothing has moved for `timeout` seconds. */
     last_progress = pg_now();
     while (!pg->stalled) {
-        bool holding = false;
-        for (uint32_t qi = 0; qi < pg->nqueues; qi++)
-            holding |= pg->queues[qi].held_len != 0;
-        uint32_t moved = holding ? send_all(pg, &seq, seq) : 0;
-        uint64_t back = pg->st.received + pg->st.corrupted + pg->st.duplicated;
-        if (!holding && back >= pg->st.sent)
+        bool held = holding(pg);
+        uint32_t moved = held ? send_all(pg, &seq, seq) : 0;
+        if (!held && all_back(pg))
             break;
         moved += pg_receive_all(pg);
+        double t = pg_now();
         if (moved)
-            last_progress = pg_now();
-        else if (pg_now() - last_progress > o->timeout)
+            last_progress = t;
+        else if (t - last_progress > o->timeout)
             pg->stalled = true;
+        else if (o->mode == IVSHM_FWD_MODE_ADAPTIVE)
+            idle_wait(pg, t - last_progress);
         else
             pg_sleep_ms(0);
     }
@@ -215,26 +388,38 @@ static void report(const struct pg_state *pg, double seconds, bool done)
     uint64_t back = s->received + s->corrupted;
     uint64_t lost = s->sent > back ? s->sent - back : 0;
     double mpps = seconds > 0 ? (double)s->received / seconds / 1e6 : 0;
-    uint64_t g_recv = 0, g_sent = 0, g_drop = 0;
+    uint64_t g_recv = 0, g_sent = 0, g_drop = 0, g_sleeps = 0, g_wakeups = 0, g_rings = 0;
     for (int i = 0; i < pg->nsegs; i++) {
         struct ivshm_fwd_ctrl *c = pg->segs[i].ctrl;
         for (uint32_t q = 0; c && q < IVSHM_FWD_MAX_QUEUES; q++) {
             g_recv += atomic_load_explicit(&c->q[q].received, memory_order_relaxed);
             g_sent += atomic_load_explicit(&c->q[q].sent, memory_order_relaxed);
             g_drop += atomic_load_explicit(&c->q[q].dropped, memory_order_relaxed);
+            g_sleeps += atomic_load_explicit(&c->q[q].sleeps, memory_order_relaxed);
+            g_wakeups += atomic_load_explicit(&c->q[q].wakeups, memory_order_relaxed);
+            g_rings += atomic_load_explicit(&c->q[q].rings, memory_order_relaxed);
         }
     }
+    double trip[3];
+    trip_figures(trip);
+    const char *mode = ivshm_fwd_mode_name(pg->opt.mode);
     if (pg->opt.json) {
         printf("{\"segment\":\"%s\",\"queues\":%u,\"size\":%u,\"burst\":%u,\"sent\":%llu,"
                "\"received\":%llu,\"lost\":%llu,\"corrupted\":%llu,\"duplicated\":%llu,"
                "\"reordered\":%llu,\"mpps\":%.4f,\"seconds\":%.3f,\"reclaimed\":%u,\"stalled\":%s,"
-               "\"forwarder\":{\"received\":%llu,\"sent\":%llu,\"dropped\":%llu,\"done\":%s}}\n",
+               "\"mode\":\"%s\",\"sleeps\":%llu,\"wakeups\":%llu,\"rings\":%llu,"
+               "\"groups\":%zu,\"trip_us\":{\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f},"
+               "\"forwarder\":{\"received\":%llu,\"sent\":%llu,\"dropped\":%llu,\"sleeps\":%llu,"
+               "\"wakeups\":%llu,\"rings\":%llu,\"done\":%s}}\n",
                pg->opt.name, pg->nqueues, pg->opt.size, pg->opt.burst, (unsigned long long)s->sent,
                (unsigned long long)s->received, (unsigned long long)lost,
                (unsigned long long)s->corrupted, (unsigned long long)s->duplicated,
                (unsigned long long)s->reordered, mpps, seconds, s->reclaimed,
-               pg->stalled ? "true" : "false", (unsigned long long)g_recv,
-               (unsigned long long)g_sent, (unsigned long long)g_drop, done ? "true" : "false");
+               pg->stalled ? "true" : "false", mode, (unsigned long long)bells.sleeps,
+               (unsigned long long)bells.wakeups, (unsigned long long)bells.rings, bells.ntrips,
+               trip[0], trip[1], trip[2], (unsigned long long)g_recv, (unsigned long long)g_sent,
+               (unsigned long long)g_drop, (unsigned long long)g_sleeps,
+               (unsigned long long)g_wakeups, (unsigned long long)g_rings, done ? "true" : "false");
     } else {
         if (pg->stalled)
             printf("pktgen: nothing moved for %.0f s: the forwarder stopped or does not consume\n",
@@ -247,6 +432,16 @@ static void report(const struct pg_state *pg, double seconds, bool done)
                (unsigned long long)lost, (unsigned long long)s->corrupted,
                (unsigned long long)s->duplicated, (unsigned long long)s->reordered, seconds, mpps,
                pg->nqueues, pg->nqueues == 1 ? "" : "s", pg->opt.size, pg->opt.burst);
+        if (bells.ntrips)
+            printf("pktgen: %zu groups of up to %llu frames, %.3f s apart: round trip p50 %.1f us, "
+                   "p99 %.1f us, max %.1f us\n",
+                   bells.ntrips, (unsigned long long)pg->opt.group, pg->opt.gap, trip[0], trip[1],
+                   trip[2]);
+        printf("pktgen: mode %s: slept %llu times (%llu rung awake), rang %llu doorbells; "
+               "forwarder slept %llu times (%llu rung awake), rang %llu\n",
+               mode, (unsigned long long)bells.sleeps, (unsigned long long)bells.wakeups,
+               (unsigned long long)bells.rings, (unsigned long long)g_sleeps,
+               (unsigned long long)g_wakeups, (unsigned long long)g_rings);
     }
 }
 
@@ -277,8 +472,9 @@ static int pktgen_run(void *opts, char **args, unsigned nargs)
 
     struct ivshm_error err = {0};
     int status;
-    if (pg_open_all(pg, &err) || frames_fit(pg, &err) || wait_ready(pg, &err) ||
-        pg_open_queues(pg, &err) || pg_reclaim_dead(pg, pg->opt.timeout, &err)) {
+    if (pg_open_all(pg, &err) || frames_fit(pg, &err) || connect_doorbells(pg, &err) ||
+        wait_ready(pg, &err) || pg_open_queues(pg, &err) ||
+        pg_reclaim_dead(pg, pg->opt.timeout, &err)) {
         status = cli_fail(cli_exit_status(err.code), "%s", err.msg);
     } else {
         double seconds = 0;
@@ -296,7 +492,24 @@ static int pktgen_run(void *opts, char **args, unsigned nargs)
         status = intact ? CLI_EXIT_OK : CLI_EXIT_RUNTIME;
     }
     pg_close(pg);
+    free(bells.trips);
+    bells.trips = NULL;
     return status;
+}
+
+static int parse_mode(void *opts, const struct cli_option *option, const char *value)
+{
+    struct pg_options *o = opts;
+    struct ivshm_error err;
+    if (ivshm_fwd_mode_parse(value, &o->mode, &err) != IVSHM_OK || o->mode == IVSHM_FWD_MODE_AUTO)
+        return cli_fail(CLI_EXIT_USAGE, "%s '%s': must be poll or adaptive", option->name, value);
+    return CLI_EXIT_OK;
+}
+
+static void pktgen_defaults(void *opts)
+{
+    pg_defaults(opts);
+    ((struct pg_options *)opts)->idle_us = IVSHM_FWD_IDLE_NS / 1000;
 }
 
 #define PG(field) CLI_FIELD(struct pg_options, field)
@@ -315,6 +528,18 @@ static const struct cli_option pktgen_options[] = {
      NULL, NULL},
     {"--cpu", "N", "run on CPU N only (recommended: not the forwarder's CPU)", CLI_INDEX, PG(cpu),
      0, CPU_SETSIZE - 1, NULL, NULL},
+    {"--mode", "poll|adaptive",
+     "adaptive: sleep on a doorbell while waiting for frames (default when a doorbell server "
+     "runs)",
+     CLI_CALL, 0, 0, 0, parse_mode, NULL},
+    {"--idle-us", "N", "adaptive: idle spell before sleeping, 1..1000000 us (default 50)", CLI_U32,
+     PG(idle_us), 1, 1000000, NULL, NULL},
+    {"--socket", "PATH", "NAME's doorbell server socket (default DIR/.ivshm-NAME.sock)", CLI_STRING,
+     PG(socket), 0, 0, NULL, NULL},
+    {"--group", "N", "send N frames at a time, each group back before the next", CLI_U64, PG(group),
+     1, UINT64_MAX / 2, NULL, NULL},
+    {"--gap", "S", "--group: idle S seconds between groups (default 0)", CLI_SECONDS, PG(gap), 0,
+     3600, NULL, NULL},
     CLI_OPTION_END,
 };
 
@@ -332,7 +557,7 @@ const struct cli_command cli_cmd_pktgen = {
                "end unless --keep. Buffers of a dead earlier run are reclaimed first.\n"
                "Exit status: 0 iff every frame sent came back intact; 1 otherwise; 2 usage.\n",
     .opts_size = sizeof(struct pg_options),
-    .defaults = pg_defaults,
+    .defaults = pktgen_defaults,
     .options = pktgen_options,
     .more_options = pg_shared_options,
     .run = pktgen_run,

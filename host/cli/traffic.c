@@ -12,6 +12,7 @@
 #include "common/internal.h"
 #include "host/cli/cli.h"
 #include "host/cli/traffic.h"
+#include "ivshm/doorbell.h"
 #include "ivshm/party.h"
 
 volatile sig_atomic_t pg_stop_requested;
@@ -84,6 +85,7 @@ static struct pg_segment *segment_get(struct pg_state *pg, const char *name, uns
         return NULL;
     s->name = name;
     s->ctrl = NULL;
+    s->db = NULL;
     void *addr;
     uint64_t len;
     struct ivshm_error ignored;
@@ -96,8 +98,11 @@ static struct pg_segment *segment_get(struct pg_state *pg, const char *name, uns
 
 void pg_segments_detach(struct pg_state *pg)
 {
-    for (int i = 0; i < pg->nsegs; i++)
+    for (int i = 0; i < pg->nsegs; i++) {
+        ivshm_doorbell_close(pg->segs[i].db);
+        pg->segs[i].db = NULL;
         ivshm_segment_detach(&pg->segs[i].seg);
+    }
     pg->nsegs = 0;
 }
 

@@ -28,12 +28,19 @@ struct pg_options {
     bool json;
     bool keep;
     int cpu; /* -1: do not pin */
+    /* pktgen: doorbells and adaptive polling (cmd_pktgen.c) */
+    enum ivshm_fwd_mode mode; /* AUTO: adaptive when rx_from has a doorbell server */
+    uint32_t idle_us;         /* idle spell before sleeping */
+    const char *socket;       /* NAME's doorbell socket (default: the segment's) */
+    uint64_t group;           /* frames a group; 0: no groups */
+    double gap;               /* seconds between groups */
 };
 
 struct pg_segment {
     const char *name;
     struct ivshm_segment seg;
     struct ivshm_fwd_ctrl *ctrl; /* NULL when the segment has no ctrl memzone */
+    struct ivshm_doorbell *db;   /* client of its doorbell server (pktgen); NULL: none */
 };
 
 struct pg_queue {
