@@ -4,9 +4,10 @@
 # guest_rt/apps/doorbell.c, booted directly and through UEFI, and the
 # forwarders in adaptive mode.
 #
-#   build/tests/doorbell/bell    a doorbell client: hold, ring, pong, feed (round trips)
+#   build/tests/doorbell/bell      a doorbell client: hold, ring, pong, feed (round trips)
+#   build/tests/doorbell/fwd_loop  the forwarding loop under constant load (instruction counts)
 
-DOORBELL_TOOLS := $(B)/tests/doorbell/bell
+DOORBELL_TOOLS := $(B)/tests/doorbell/bell $(B)/tests/doorbell/fwd_loop
 
 $(B)/tests/doorbell/%: tests/doorbell/%.c $(LIBIVSHM_A)
 	@mkdir -p $(@D)
