@@ -78,35 +78,14 @@ static void doorbell_wait(void *ctx, uint64_t timeout_ns)
     ivshm_doorbell_wait(ctx, ms > INT_MAX ? INT_MAX : (int)ms, NULL, NULL);
 }
 
-/*
- * Connects to NAME's doorbell server, if one runs (*db stays NULL when none
- * answers: the forwarder then polls). Mode adaptive without a server, or a
- * server that does not speak the protocol, is an error.
- */
+/* NAME's doorbell server, if one runs (*db stays NULL when none answers:
+ * the forwarder then polls); mode adaptive needs one. */
 static int connect_doorbell(const struct fwd_opts *o, const char *name, struct ivshm_doorbell **db)
 {
-    char path[PATH_MAX];
     struct ivshm_error err;
-    *db = NULL;
-    if (o->socket)
-        snprintf(path, sizeof(path), "%s", o->socket);
-    else if (ivshm_doorbell_socket_path(o->dir, name, path, sizeof(path), &err) != IVSHM_OK)
-        return cli_fail(cli_exit_status(err.code), "%s", err.msg);
-    int rc = ivshm_doorbell_connect(path, NULL, db, &err);
-    if (rc == IVSHM_E_NOENT && o->mode != IVSHM_FWD_MODE_ADAPTIVE)
-        return CLI_EXIT_OK;
-    if (rc == IVSHM_E_NOENT)
-        return cli_fail(CLI_EXIT_RUNTIME, "%s (mode adaptive needs `ivshm serve %s`)", err.msg,
-                        name);
-    return rc ? cli_fail(CLI_EXIT_RUNTIME, "%s", err.msg) : CLI_EXIT_OK;
-}
-
-static int parse_mode(void *opts, const struct cli_option *option, const char *value)
-{
-    struct fwd_opts *o = opts;
-    struct ivshm_error err;
-    if (ivshm_fwd_mode_parse(value, &o->mode, &err) != IVSHM_OK || o->mode == IVSHM_FWD_MODE_AUTO)
-        return cli_fail(CLI_EXIT_USAGE, "%s '%s': must be poll or adaptive", option->name, value);
+    bool needed = o->mode == IVSHM_FWD_MODE_ADAPTIVE;
+    if (cli_doorbell_connect(o->dir, name, o->socket, needed, db, &err) != IVSHM_OK)
+        return cli_fail(CLI_EXIT_RUNTIME, "%s", err.msg);
     return CLI_EXIT_OK;
 }
 
@@ -163,8 +142,8 @@ static const struct cli_option fwd_options[] = {
     {"--cpu", "N", "run on CPU N only (recommended: not pktgen's CPU)", CLI_INDEX, FWD(cpu), 0,
      CPU_SETSIZE - 1, NULL, NULL},
     {"--mode", "poll|adaptive",
-     "adaptive: sleep on the doorbell when idle (default when a doorbell server runs)", CLI_CALL, 0,
-     0, 0, parse_mode, NULL},
+     "adaptive: sleep on the doorbell when idle (default when a doorbell server runs)", CLI_CALL,
+     FWD(mode), 0, 0, cli_parse_fwd_mode, NULL},
     {"--idle-us", "N", "adaptive: idle spell before sleeping, 1..1000000 us (default 50)", CLI_U32,
      FWD(idle_us), 1, 1000000, NULL, NULL},
     {"--socket", "PATH", "the doorbell server's socket (default DIR/.ivshm-NAME.sock)", CLI_STRING,

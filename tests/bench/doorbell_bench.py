@@ -33,23 +33,10 @@ import guest_qemu  # noqa: E402
 BUILD = os.environ.get("BUILD", "build")
 IVSHM = os.environ.get("IVSHM", os.path.join(BUILD, "bin", "ivshm"))
 BELL = os.path.join(BUILD, "tests", "doorbell", "bell")
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid):
-    """utime + stime of pid, in seconds (fields 14 and 15 of /proc/PID/stat)."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 def wait_for(cond, seconds):
-    end = time.time() + seconds
-    while time.time() < end:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return cond()
+    return guest_qemu.wait_for(cond, seconds, 0.05)
 
 
 def read(path):
@@ -72,9 +59,9 @@ def run_case(tmp, env, sock, label, cmdline, args):
         if not wait_for(lambda: "doorbell: echo id=" in read(log), 120):
             return f"{label}: the guest did not start: {read(log)[-300:]!r}"
         time.sleep(1)  # past boot, settled
-        q0, w0, t0 = cpu_seconds(qemu.pid), cpu_seconds(waiter.pid), time.time()
+        q0, w0, t0 = guest_qemu.cpu_seconds(qemu.pid), guest_qemu.cpu_seconds(waiter.pid), time.time()
         time.sleep(args.seconds)
-        q1, w1, t1 = cpu_seconds(qemu.pid), cpu_seconds(waiter.pid), time.time()
+        q1, w1, t1 = guest_qemu.cpu_seconds(qemu.pid), guest_qemu.cpu_seconds(waiter.pid), time.time()
         feed = [BELL, sock, "feed", "--seg", "bench", "--count", str(args.count), "--stop"]
         if "poll" not in cmdline:
             feed.append("--sleepy")

@@ -13,8 +13,8 @@ $(B)/tests/doorbell/%: tests/doorbell/%.c $(LIBIVSHM_A)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(HOST_CFLAGS) -o $@ $< $(LIBIVSHM_A) $(HOST_LIBS)
 
-DOORBELL_TEST_DEPS := $(B)/bin/ivshm $(DOORBELL_TOOLS) $(B)/guest/doorbell.elf \
-	$(B)/guest/doorbell.efi
+DOORBELL_TEST_DEPS := $(B)/bin/ivshm $(B)/bin/ivshm-fwd $(DOORBELL_TOOLS) \
+	$(B)/guest/doorbell.elf $(B)/guest/doorbell.efi $(B)/guest/fwd.elf $(B)/guest/fwd.efi
 
 .PHONY: test-doorbell doorbell-tools
 doorbell-tools: $(DOORBELL_TOOLS)

@@ -25,6 +25,21 @@ ivshmem-doorbell device with guest_rt/apps/doorbell.c.
                     peers and vectors that do not exist), the ring wake
                     request end to end (echo), 32 devices, a server restart
                     while the guest sleeps
+  fwd-host          ivshm-fwd in adaptive mode (the default with a server):
+                    1,000,000 frames, 0 lost; bursts with idle gaps, each
+                    waking it (ctrl's wake-up counters); idle, it sleeps;
+                    EXIT wakes it; no doorbell without a sleeper
+  fwd-direct        fwd.elf booted with `qemu-args --doorbell` and no other
+                    word: the same, 1,000,000 frames
+  fwd-uefi          fwd.efi the same way, 200,000 frames
+  fwd-restart       the server restarts while a VM forwarder and a host
+                    forwarder sleep: nothing crashes, frames still get
+                    through (at the sleep bound), EXIT still stops both
+  fwd-garbage       peers write garbage wake requests (nonexistent peer IDs
+                    and vectors) into the rings while frames flow: they are
+                    rung and dropped, 0 frames lost
+  fwd-client-fds    100 clients connect and leave while ivshm-fwd and a VM
+                    are peers: neither holds more descriptors after
 
 Each case prints "ok - NAME" or "not ok - NAME: why", plus "# NAME: figures".
 Run from the repo root (env: BUILD, IVSHM, TEST_TMP), e.g. by `make test-doorbell`.
@@ -32,6 +47,8 @@ Run from the repo root (env: BUILD, IVSHM, TEST_TMP), e.g. by `make test-doorbel
     tests/doorbell/test_doorbell.py [NAME_SUBSTRING...]
 """
 import fcntl
+import json
+import mmap
 import os
 import re
 import signal
@@ -51,6 +68,12 @@ IVSHM = os.environ.get("IVSHM", os.path.join(BUILD, "bin", "ivshm"))
 SERVE = [IVSHM, "serve"]
 BELL = os.path.join(BUILD, "tests", "doorbell", "bell")
 GUEST = os.path.join(BUILD, "guest")
+FWD_HOST = os.path.join(BUILD, "bin", "ivshm-fwd")
+# Pollers on both sides: keep the forwarder (QEMU or ivshm-fwd) on CPU 1 and
+# pktgen on CPU 0 when there are two, as tests/fwd does.
+PIN = (os.cpu_count() or 1) >= 2
+FWD_CPU = ["taskset", "-c", "1"] if PIN else []
+PKTGEN_CPU = ["--cpu", "0"] if PIN else []
 TMP = os.path.abspath(os.environ.get("TEST_TMP") or tempfile.mkdtemp(prefix="ivshm-db-"))
 SEG_DIR = os.path.join(TMP, "segs")
 VECTORS = 4
@@ -80,12 +103,16 @@ def sock_path(name):
 
 
 def wait_for(cond, seconds=5.0):
-    end = time.time() + seconds
-    while time.time() < end:
-        if cond():
-            return True
-        time.sleep(0.02)
-    return cond()
+    return guest_qemu.wait_for(cond, seconds)
+
+
+def spawn(args, tag):
+    """Starts args in the background (killed at the end of the case), output
+    to TMP/TAG.log. Returns (Popen, log path)."""
+    log = os.path.join(TMP, f"{tag}.log")
+    proc = guest_qemu.spawn(args, log, ENV)
+    cleanups.append(lambda: proc.poll() is None and proc.kill())
+    return proc, log
 
 
 class Server:
@@ -129,11 +156,7 @@ def bell(*args, timeout=60):
 
 def bell_bg(*args, tag="bell"):
     Server.started += 1
-    log = os.path.join(TMP, f"{tag}-{Server.started}.log")
-    proc = subprocess.Popen([BELL, *args], stdout=open(log, "w"), stderr=subprocess.STDOUT,
-                            env=ENV)
-    cleanups.append(lambda: proc.poll() is None and proc.kill())
-    return proc, log
+    return spawn([BELL, *args], f"{tag}-{Server.started}")
 
 
 def bell_peer(*args, tag="peer"):
@@ -577,10 +600,7 @@ def run_guest(name, segments, cmdline, uefi, timeout=120, wait=True):
     image = os.path.join(GUEST, "doorbell.efi" if uefi else "doorbell.elf")
     args = guest_qemu.guest_args(image, uefi, TMP, cmdline)
     args += ivshm("qemu-args", "--doorbell", *segments).stdout.split()
-    log = os.path.join(TMP, f"{name}.log")
-    proc = subprocess.Popen(args, stdout=open(log, "w"), stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL)
-    cleanups.append(lambda: proc.poll() is None and proc.kill())
+    proc, log = spawn(args, name)
     if wait:
         finish(proc, timeout)
     return proc, log
@@ -726,6 +746,297 @@ def check_guest_restart():
            f"{r.stdout.strip().splitlines()[-1:]}")
 
 
+# ---- forwarders in adaptive mode ----
+
+def create_fwd(name, queues=1):
+    ivshm("destroy", name, "--force", check=False)
+    ivshm("create", name, "--size", "16M", "--preset", f"fwd,queues={queues}")
+    cleanups.append(lambda: ivshm("destroy", name, "--force", check=False))
+
+
+class Ctrl:
+    """The fwd preset's ctrl block of a segment, mapped (docs/abi.md 4.1)."""
+
+    def __init__(self, name):
+        info = json.loads(ivshm("inspect", name, "--json").stdout)
+        self.offset = next(o["offset"] for o in info["objects"] if o["name"] == "ctrl")
+        self.rings = {o["name"]: o["offset"] for o in info["objects"] if o["type"] == "ring"}
+        self.f = open(info["path"], "r+b")
+        self.m = mmap.mmap(self.f.fileno(), 0)
+
+    def u(self, fmt, off):
+        return struct.unpack_from(fmt, self.m, off)[0]
+
+    def state(self):
+        return self.u("<I", self.offset)
+
+    def doorbell(self):
+        return self.u("<H", self.offset + 22)
+
+    def counters(self, q=0):
+        names = ("received", "sent", "dropped", "sleeps", "wakeups", "rings")
+        base = self.offset + 64 + 64 * q
+        return {n: self.u("<Q", base + 8 * i) for i, n in enumerate(names)}
+
+    def set_wake(self, ring, word):
+        """Writes a ring's prod.wake (ring offset 16), as a faulty peer might."""
+        struct.pack_into("<I", self.m, self.rings[ring] + 16, word)
+
+    def close(self):
+        self.m.close()
+        self.f.close()
+
+
+def pktgen(name, *extra, timeout=300):
+    """pktgen to the end: (exit status, summary dict or None, stderr)."""
+    return guest_qemu.pktgen(IVSHM, ENV, name, "--timeout", "60", *PKTGEN_CPU, *extra,
+                             timeout=timeout)
+
+
+def intact(result, count):
+    """What is wrong with a pktgen run of `count` frames, or None."""
+    status, s, err = result
+    problem = guest_qemu.summary_problem(s, count)
+    if problem or status != 0:
+        return f"{problem or 'pktgen failed'} (status {status}: {err})"
+    return None
+
+
+def idle_share(pid, seconds=2.0):
+    """Share of one CPU that pid used over `seconds` (utime + stime)."""
+    c0, t0 = guest_qemu.cpu_seconds(pid), time.time()
+    time.sleep(seconds)
+    return (guest_qemu.cpu_seconds(pid) - c0) / (time.time() - t0)
+
+
+def start_fwd_host(name, *extra, tag="fwdhost"):
+    return spawn([FWD_HOST, name, *(["--cpu", "1"] if PIN else []), *extra], tag)
+
+
+def start_fwd_vm(name, uefi, cmdline="", tag="fwdvm"):
+    """fwd.elf or fwd.efi on segment NAME as an ivshmem-doorbell device."""
+    image = os.path.join(GUEST, "fwd.efi" if uefi else "fwd.elf")
+    args = FWD_CPU + guest_qemu.guest_args(image, uefi, TMP, cmdline)
+    return spawn(args + ivshm("qemu-args", "--doorbell", name).stdout.split(), tag)
+
+
+def await_asleep(ctrl, seconds=30):
+    """Until the forwarder has asked rx0's producer to wake it."""
+    return wait_for(lambda: ctrl.u("<I", ctrl.rings["rx0"] + 16) & 0x8000, seconds)
+
+
+def exercise_forwarder(name, ctrl, pid, count, groups, gap, problems):
+    """Full load, then groups with idle gaps, then idle: what fwd-host,
+    fwd-direct and fwd-uefi share. Returns the figures line."""
+    if not wait_for(lambda: ctrl.state() == 1, 120):  # READY
+        problems.append(f"no forwarder READY (state {ctrl.state()})")
+        return ""
+    if not ctrl.doorbell():
+        problems.append("ctrl.doorbell is 0: the forwarder is not in adaptive mode")
+    load = pktgen(name, "--count", str(count), "--keep")
+    problem = intact(load, count)
+    if problem:
+        problems.append(f"full load: {problem}")
+        return ""
+    s = load[1]
+    f = s["forwarder"]
+    # Nobody rings a party that did not ask: each doorbell the forwarder rang
+    # answered a sleep of pktgen's, and each forwarder wake-up by a doorbell a
+    # request pktgen took (and rang).
+    if f["rings"] > s["sleeps"] or f["wakeups"] > s["rings"]:
+        problems.append(f"doorbells without sleepers: {s}")
+    before = ctrl.counters()
+    per = max(1, count // 1000)
+    bursty = pktgen(name, "--count", str(groups * per), "--group", str(per), "--gap", str(gap),
+                    "--keep")
+    problem = intact(bursty, groups * per)
+    after = ctrl.counters()
+    woke = after["wakeups"] - before["wakeups"]
+    if problem:
+        problems.append(f"bursts: {problem}")
+    elif woke < groups * 0.9:  # a group may start in the moment a timed-out sleep polls
+        problems.append(f"{groups} bursts after idle gaps woke the forwarder {woke} times")
+    share = idle_share(pid)
+    if share > 0.2:
+        problems.append(f"idle forwarder used {share:.0%} of a CPU")
+    trip = bursty[1]["trip_us"] if bursty[1] else {}
+    return (f"{count} frames at {s['mpps']:.2f} Mpps (pktgen slept {s['sleeps']}, rang "
+            f"{s['rings']}; forwarder slept {f['sleeps']}, rang {f['rings']}); {groups} bursts of "
+            f"{per} frames {gap} s apart: {woke} wake-ups, round trip p50 "
+            f"{trip.get('p50', 0):.0f} us, p99 {trip.get('p99', 0):.0f} us; idle CPU "
+            f"{share:.1%}")
+
+
+def stop_forwarder(name, ctrl, proc, problems, seconds=20):
+    """EXIT through pktgen (which rings the sleeping forwarder): DONE soon."""
+    if not await_asleep(ctrl, 10):
+        problems.append("the forwarder did not fall asleep when idle")
+    t0 = time.time()
+    r = pktgen(name, "--count", "1")
+    if intact(r, 1):
+        problems.append(f"last run: {intact(r, 1)}")
+    if not finish(proc, seconds):
+        problems.append("the forwarder did not exit after EXIT")
+    return time.time() - t0
+
+
+def check_fwd_host():
+    create_fwd("fh")
+    srv = Server("fh")
+    fwd, log = start_fwd_host("fh")
+    ctrl = Ctrl("fh")
+    problems = []
+    figures = exercise_forwarder("fh", ctrl, fwd.pid, 1000000, 20, 0.05, problems)
+    took = stop_forwarder("fh", ctrl, fwd, problems)
+    if fwd.returncode not in (0, None) and not problems:
+        problems.append(f"ivshm-fwd exit {fwd.returncode}: {read_file(log)}")
+    ctrl.close()
+    srv.stop()
+    report("fwd-host", "; ".join(problems), f"{figures}; EXIT to exit {took * 1000:.0f} ms")
+
+
+def check_fwd_guest(uefi, count):
+    name = f"fwd-{'uefi' if uefi else 'direct'}"
+    seg = "fu" if uefi else "fd"
+    create_fwd(seg)
+    srv = Server(seg)
+    vm, log = start_fwd_vm(seg, uefi, tag=name)
+    ctrl = Ctrl(seg)
+    problems = []
+    figures = exercise_forwarder(seg, ctrl, vm.pid, count, 10, 0.1, problems)
+    if "mode adaptive" not in read_file(log):
+        problems.append("the guest did not choose adaptive mode by itself")
+    took = stop_forwarder(seg, ctrl, vm, problems, 60)
+    problems += [p for p in [guest_status(vm, log)] if p]
+    done = re.search(r"fwd: done .*", read_file(log))
+    ctrl.close()
+    srv.stop()
+    report(name, "; ".join(problems),
+           f"{figures}; EXIT to exit {took:.2f} s; guest: {done.group(0) if done else '?'}")
+
+
+def check_fwd_restart():
+    """The server stops and a new one starts while a VM forwarder and a host
+    forwarder sleep. Documented (docs/abi.md 5): clients keep their eventfds,
+    a new client cannot ring the old ones, so the pair falls back to the
+    sleep bound; nothing crashes, nothing is lost, EXIT still stops both."""
+    create_fwd("rv")
+    create_fwd("rh")
+    srv = Server("rv", "rh")
+    vm, log = start_fwd_vm("rv", False, tag="fwd-restart-vm")
+    host, hlog = start_fwd_host("rh", tag="fwd-restart-host")
+    cv, ch = Ctrl("rv"), Ctrl("rh")
+    problems = []
+    if not wait_for(lambda: cv.state() == 1 and ch.state() == 1, 60):
+        problems.append("forwarders not READY")
+    elif not (await_asleep(cv) and await_asleep(ch)):
+        problems.append("forwarders did not fall asleep")
+    if srv.stop(signal.SIGTERM) != 0:
+        problems.append("server did not stop cleanly")
+    srv2 = Server("rv", "rh")
+    figures = []
+    for seg, ctrl in (("rv", cv), ("rh", ch)):
+        t0 = time.time()
+        r = pktgen(seg, "--count", "20000", "--keep")
+        problem = intact(r, 20000)
+        if problem:
+            problems.append(f"{seg} after the restart: {problem}")
+        figures.append(f"{seg}: 20000 frames in {time.time() - t0:.2f} s")
+    for seg, ctrl, proc in (("rv", cv, vm), ("rh", ch, host)):
+        r = pktgen(seg, "--count", "1")
+        if intact(r, 1) or not finish(proc, 30):
+            problems.append(f"{seg}: not stopped by EXIT after the restart")
+    problems += [p for p in [guest_status(vm, log)] if p]
+    if host.returncode != 0:
+        problems.append(f"ivshm-fwd exit {host.returncode}: {read_file(hlog)}")
+    cv.close()
+    ch.close()
+    srv2.stop()
+    report("fwd-restart", "; ".join(problems), "; ".join(figures))
+
+
+def check_fwd_garbage():
+    """A faulty peer keeps writing wake requests for peers and vectors that
+    do not exist into rx0 and tx0 while frames flow through a VM and a host
+    forwarder: the requests are rung (QEMU drops them, the host library
+    refuses them), frames still all arrive."""
+    problems = []
+    figures = []
+    for seg, start in (("gv", lambda: start_fwd_vm("gv", False, tag="fwd-garbage-vm")),
+                       ("gh", lambda: start_fwd_host("gh", tag="fwd-garbage-host"))):
+        create_fwd(seg)
+        srv = Server(seg)
+        proc, log = start()
+        ctrl = Ctrl(seg)
+        if not wait_for(lambda: ctrl.state() == 1, 60):
+            problems.append(f"{seg}: no forwarder READY")
+            continue
+        runner = subprocess.Popen([IVSHM, "pktgen", seg, "--json", "--count", "200000",
+                                   "--keep", "--timeout", "60", *PKTGEN_CPU], env=ENV,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        garbage = (0xFFFFFFFF, 0x12348000 | 999, 0xFFFF8000, 0x00008000 | 0x7FFF)
+        writes = 0
+        while runner.poll() is None:
+            for word in garbage:
+                ctrl.set_wake("rx0", word)
+                ctrl.set_wake("tx0", word)
+                writes += 1
+            time.sleep(0.001)
+        out, err = runner.communicate()
+        try:
+            result = (runner.returncode, json.loads(out.strip().splitlines()[-1]), err)
+        except (ValueError, IndexError):
+            result = (runner.returncode, None, err)
+        problem = intact(result, 200000)
+        if problem:
+            problems.append(f"{seg}: {problem}")
+        ctrl.set_wake("rx0", 0)
+        ctrl.set_wake("tx0", 0)
+        r = pktgen(seg, "--count", "1000")
+        if intact(r, 1000) or not finish(proc, 30):
+            problems.append(f"{seg}: not well after the garbage")
+        if result[1]:
+            figures.append(f"{seg}: {writes} garbage requests written, pktgen rang "
+                           f"{result[1]['rings']}, the forwarder {result[1]['forwarder']['rings']}")
+        ctrl.close()
+        srv.stop()
+    report("fwd-garbage", "; ".join(problems), "; ".join(figures))
+
+
+def check_fwd_client_fds():
+    """Peers come and go (100 cycles) while ivshm-fwd and a VM are clients:
+    each learns of them (eventfds in, eventfds out) and ends with the
+    descriptors it had."""
+    create_fwd("cf", queues=2)  # the host forwarder serves pair 0, the VM pair 1
+    srv = Server("cf")
+    host, hlog = start_fwd_host("cf", "--queues", "1", tag="fwd-fds-host")
+    vm, log = start_fwd_vm("cf", False, "rx=cf/rx1 tx=cf/tx1", tag="fwd-fds-vm")
+    ctrl = Ctrl("cf")
+    problems = []
+    if not wait_for(lambda: ctrl.state() == 1 and "fwd: ready" in read_file(log), 60):
+        problems.append("forwarders not READY")
+    time.sleep(0.5)
+
+    def fds(pid):
+        return len(os.listdir(f"/proc/{pid}/fd"))
+
+    before = (fds(host.pid), fds(vm.pid), srv.fds())
+    r = bell(sock_path("cf"), "cycles", "100")
+    if r.stdout.strip() != "cycles: 100":
+        problems.append(r.stdout.strip())
+    # ivshm-fwd reads the server's notices while it sleeps: give it a moment.
+    settled = wait_for(lambda: (fds(host.pid), fds(vm.pid), srv.fds()) == before, 10)
+    after = (fds(host.pid), fds(vm.pid), srv.fds())
+    if not settled:
+        problems.append(f"descriptors (ivshm-fwd, QEMU, server) {before} before, {after} after")
+    host.kill()
+    vm.kill()
+    ctrl.close()
+    srv.stop()
+    report("fwd-client-fds", "; ".join(problems),
+           f"ivshm-fwd, QEMU, server fds {before} before and {after} after 100 cycles")
+
+
 CASES = [
     ("protocol", check_protocol),
     ("qemu-args", check_qemu_args),
@@ -748,6 +1059,12 @@ CASES = [
     ("guest-echo-uefi", lambda: check_guest_echo(True, 200)),
     ("guest-32", check_guest_32),
     ("guest-restart", check_guest_restart),
+    ("fwd-host", check_fwd_host),
+    ("fwd-direct", lambda: check_fwd_guest(False, 1000000)),
+    ("fwd-uefi", lambda: check_fwd_guest(True, 200000)),
+    ("fwd-restart", check_fwd_restart),
+    ("fwd-garbage", check_fwd_garbage),
+    ("fwd-client-fds", check_fwd_client_fds),
 ]
 
 

@@ -79,37 +79,18 @@ def start_vm(image_path, segments, cmdline="", uefi=False, tag="vm"):
     args = FWD_CPU + guest_qemu.guest_args(image_path, uefi, TMP, cmdline)
     args += ivshm("qemu-args", *segments).stdout.split()
     log = os.path.join(TMP, f"{tag}.log")
-    proc = subprocess.Popen(args, stdout=open(log, "w"), stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL)
+    proc = guest_qemu.spawn(args, log)
     cleanups.append(lambda: proc.poll() is None and proc.kill())
     return proc, log
 
 
 def pktgen(name, *extra, timeout=240):
     """Runs pktgen to the end; returns (exit status, summary dict or None, stderr)."""
-    args = [IVSHM, "pktgen", name, "--json", "--timeout", "60", *PKTGEN_CPU, *extra]
-    try:
-        proc = subprocess.run(args, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return "timeout", None, ""
-    try:
-        summary = json.loads(proc.stdout.strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        summary = None
-    return proc.returncode, summary, proc.stderr.strip()
+    return guest_qemu.pktgen(IVSHM, ENV, name, "--timeout", "60", *PKTGEN_CPU, *extra,
+                             timeout=timeout)
 
 
-def check_summary(summary, count):
-    """What is wrong with a pktgen summary for `count` frames, or None."""
-    if summary is None:
-        return "pktgen printed no JSON summary"
-    for key in ("lost", "corrupted", "duplicated", "reordered"):
-        if summary[key] != 0:
-            return f"{key}={summary[key]} ({summary})"
-    if summary["sent"] != count or summary["received"] != count:
-        return f"sent={summary['sent']} received={summary['received']}, expected {count}"
-    return None
+check_summary = guest_qemu.summary_problem
 
 
 def wait_vm(proc, log, seconds=60):
