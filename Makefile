@@ -10,6 +10,7 @@
 #   make test-api   exports of libivshm.so against the public headers
 #   make test-lint  formatting (what check-format checks) and SPDX lines
 #   make bench      benchmarks against DPDK
+#   make install    PREFIX=/usr/local DESTDIR= ... (pkg/install.mk); make uninstall
 #
 # Sub-makefiles (one per directory) add to the variables and targets below.
 
@@ -32,18 +33,29 @@ VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 # for the host and once for the guest from the same sources.
 COMMON_SRCS := $(wildcard common/*.c)
 
+# The public headers (installed, documented, exported): scripts/public-headers.
+PUBLIC_HEADERS := $(shell scripts/public-headers)
+
 ALL_TARGETS :=
 TEST_TARGETS :=
+# Programs `make install` puts in BINDIR: each fragment appends its own.
+INSTALL_BINS :=
 CLEAN_DIRS := $(B)
 
 -include host/host.mk
 -include host/fwd/fwd.mk
+-include host/port/port.mk
 -include guest_rt/guest.mk
 -include tests/tests.mk
 -include tests/api/api.mk
 -include tests/fwd/fwd.mk
+-include tests/port/port.mk
 -include tests/bench/bench.mk
 -include tests/doorbell/doorbell.mk
+# Last: the lists they install come from the fragments above.
+-include pkg/install.mk
+-include man/man.mk
+-include tests/install/test.mk
 
 .PHONY: all deps demo test test-all clean format check-format
 all: $(ALL_TARGETS)

@@ -137,6 +137,33 @@ bool ivshm_frame_check(const uint8_t *frame, uint32_t len, uint8_t dst_last, uin
 
 /* ---- modes ---- */
 
+/* The index of `name` in names[0..n), or -1. */
+static int name_index(const char *const *names, unsigned n, const char *name)
+{
+    for (unsigned i = 0; i < n; i++)
+        if (__builtin_strcmp(name, names[i]) == 0)
+            return (int)i;
+    return -1;
+}
+
+static const char *const mac_mode_names[] = {"rewrite", "keep"};
+_Static_assert(IVSHM_FWD_MAC_REWRITE == 0 && IVSHM_FWD_MAC_KEEP == 1, "one name per mode above");
+
+const char *ivshm_fwd_mac_mode_name(enum ivshm_fwd_mac_mode mode)
+{
+    return (unsigned)mode < 2 ? mac_mode_names[mode] : NULL;
+}
+
+int ivshm_fwd_mac_mode_parse(const char *name, enum ivshm_fwd_mac_mode *mode,
+                             struct ivshm_error *err)
+{
+    int i = name_index(mac_mode_names, 2, name);
+    if (i < 0)
+        return ivshm_fail(err, IVSHM_E_INVAL, "mac mode '%s': not rewrite or keep", name);
+    *mode = (enum ivshm_fwd_mac_mode)i;
+    return IVSHM_OK;
+}
+
 static const char *const mode_names[] = {"auto", "poll", "adaptive"};
 _Static_assert(IVSHM_FWD_MODE_AUTO == 0 && IVSHM_FWD_MODE_POLL == 1 && IVSHM_FWD_MODE_ADAPTIVE == 2,
                "one name per mode above");
@@ -148,12 +175,11 @@ const char *ivshm_fwd_mode_name(enum ivshm_fwd_mode mode)
 
 int ivshm_fwd_mode_parse(const char *name, enum ivshm_fwd_mode *mode, struct ivshm_error *err)
 {
-    for (unsigned m = 0; m < 3; m++)
-        if (__builtin_strcmp(name, mode_names[m]) == 0) {
-            *mode = (enum ivshm_fwd_mode)m;
-            return IVSHM_OK;
-        }
-    return ivshm_fail(err, IVSHM_E_INVAL, "mode '%s': not poll or adaptive", name);
+    int i = name_index(mode_names, 3, name);
+    if (i < 0)
+        return ivshm_fail(err, IVSHM_E_INVAL, "mode '%s': not poll or adaptive", name);
+    *mode = (enum ivshm_fwd_mode)i;
+    return IVSHM_OK;
 }
 
 /* ---- finding the objects ---- */
@@ -354,6 +380,9 @@ int ivshm_fwd_open(struct ivshm_fwd *fwd, const struct ivshm_fwd_config *cfg,
                           IVSHM_BURST_MAX);
     if (!fwd->now_ns)
         return ivshm_fail(err, IVSHM_E_INVAL, "forwarder: no clock for the drain policy");
+    if (!ivshm_fwd_mac_mode_name(cfg->mac_mode))
+        return ivshm_fail(err, IVSHM_E_INVAL, "mac mode %u: not rewrite (%u) or keep (%u)",
+                          (unsigned)cfg->mac_mode, IVSHM_FWD_MAC_REWRITE, IVSHM_FWD_MAC_KEEP);
     /* ctrl first, so that any later failure can be reported there. */
     char seg[IVSHM_NAME_SIZE], path[2 * IVSHM_NAME_SIZE];
     int rc = default_segment(cfg, resolve_fn, seg, err);
@@ -389,6 +418,7 @@ int ivshm_fwd_open(struct ivshm_fwd *fwd, const struct ivshm_fwd_config *cfg,
         for (unsigned i = 0; i < 6; i++)
             port->src_mac[i] = cfg->mac[i];
         port->dst_last = (uint8_t)q;
+        port->mac_mode = (uint8_t)cfg->mac_mode;
         port->burst = fwd->burst;
         port->pending_len = port->pending_at = 0;
         /* Carry on from the shared counters: a forwarder that restarts keeps
@@ -416,10 +446,11 @@ void ivshm_fwd_fail(struct ivshm_fwd *fwd, const char *reason)
 
 /* ---- forwarding ---- */
 
-/* Rewrites the Ethernet header of the frame behind `handle`, if the handle is
- * one of the pool's objects and the frame lies inside it. The header fields are
+/* Whether the frame behind `handle` may be forwarded: the handle is one of
+ * the pool's objects and the frame lies inside it (both MAC modes check
+ * this). In mode REWRITE, rewrites its Ethernet header. The header fields are
  * read once: a peer may change them at any time. */
-static bool rewrite_frame(const struct ivshm_fwd_port *port, uint64_t handle)
+static bool pass_frame(const struct ivshm_fwd_port *port, uint64_t handle)
 {
     const struct ivshm_mempool *pool = port->pool;
     if (ivshm_mempool_index(pool, handle) == UINT32_MAX)
@@ -431,6 +462,8 @@ static bool rewrite_frame(const struct ivshm_fwd_port *port, uint64_t handle)
     if (off < sizeof(struct ivshm_pkt) || len < IVSHM_ETH_HLEN || off > pool->obj_size ||
         len > pool->obj_size - off)
         return false;
+    if (port->mac_mode == IVSHM_FWD_MAC_KEEP)
+        return true;
     uint8_t *eth = obj + off;
     write_dst_mac(eth + IVSHM_FRAME_DST_OFF, port->dst_last);
     for (int i = 0; i < 6; i++)
@@ -489,7 +522,7 @@ uint32_t ivshm_fwd_poll(struct ivshm_fwd_port *port)
     port->received += n;
     uint32_t good = 0;
     for (uint32_t i = 0; i < n; i++) {
-        if (IVSHM_LIKELY(rewrite_frame(port, burst[i])))
+        if (IVSHM_LIKELY(pass_frame(port, burst[i])))
             burst[good++] = burst[i];
         else
             port->dropped++;

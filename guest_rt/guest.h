@@ -85,10 +85,11 @@ void guest_delay_us(uint64_t microseconds);
 
 /* ---- memory ------------------------------------------------------------ */
 
+enum guest_cache { GUEST_CACHE_WB, GUEST_CACHE_WC, GUEST_CACHE_UC };
+
 /* Identity-maps [phys, phys+length) with the given caching: IVSHM_OK, or
  * IVSHM_E_NOSPC when the page-table pool is exhausted. RAM and the BARs of
  * the devices the runtime manages are already mapped. */
-enum guest_cache { GUEST_CACHE_WB, GUEST_CACHE_WC, GUEST_CACHE_UC };
 int guest_map(uint64_t phys, uint64_t length, enum guest_cache cache);
 
 /* ---- PCI --------------------------------------------------------------- */
@@ -155,24 +156,29 @@ const struct guest_ivshm_device *guest_ivshm_find_segment(const char *name);
  * Object lookup by path: "SEG/NAME", or "NAME" alone to search every valid
  * segment in PCI order. The same calls as the host's ivshm_*_lookup
  * (segment.h, ring.h, mempool.h) with a path in place of view and name, and
- * the same return convention (ivshm/status.h). Errors: IVSHM_E_INVAL (a path
- * whose SEG is empty or too long), IVSHM_E_NOENT (no such valid segment, or
- * no such object in it), IVSHM_E_BADSEG, and for mempools IVSHM_E_PARTIES
- * (the segment's party table was full at boot, so we hold no slot in it).
+ * the same return convention (ivshm/status.h).
  */
 
 /* The entry of object `path` of `type` (an enum ivshm_object_type, 0: any),
- * and the view of the segment holding it (view may be NULL). */
+ * and the view of the segment holding it (view may be NULL).
+ * Errors: IVSHM_E_INVAL (a path whose SEG is empty or too long),
+ * IVSHM_E_NOENT (no such valid segment, or no such object in it),
+ * IVSHM_E_BADSEG (its entry was damaged after validation). */
 int guest_object_lookup(const char *path, uint32_t type, struct ivshm_dir_entry *entry,
                         const struct ivshm_segment_view **view, struct ivshm_error *err);
 
-/* A handle on ring / mempool `path` (the mempool acting as our party in that
- * segment). The ring and mempool functions of <ivshm/ring.h> and
- * <ivshm/mempool.h> then work exactly as on the host. */
+/* A handle on ring `path`; the ring functions of <ivshm/ring.h> then work
+ * exactly as on the host. Errors: as guest_object_lookup. */
 int guest_ring_lookup(const char *path, struct ivshm_ring *ring, struct ivshm_error *err);
+
+/* A handle on mempool `path`, acting as our party in that segment; the
+ * functions of <ivshm/mempool.h> then work exactly as on the host.
+ * Errors: as guest_object_lookup, and IVSHM_E_PARTIES (the segment's party
+ * table was full at boot, so we hold no slot in it). */
 int guest_mempool_lookup(const char *path, struct ivshm_mempool *mp, struct ivshm_error *err);
 
-/* Memzone `path`: its first byte and its length (length may be NULL). */
+/* Memzone `path`: its first byte and its length (length may be NULL).
+ * Errors: as guest_object_lookup. */
 int guest_memzone_lookup(const char *path, void **addr, uint64_t *length, struct ivshm_error *err);
 
 /* Bumps our party's heartbeat (ivshm_party.heartbeat) in every attached

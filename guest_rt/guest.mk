@@ -78,12 +78,22 @@ $(GUEST_RT_LIB): $(GUEST_RT_OBJS)
 
 GUEST_LINK_LIBS = $(GUEST_RT_LIB) $(NEWLIB_LIBC) $(LIBGCC)
 
+# How an image is linked. pkg/install.mk writes the same variables into the
+# installed ivshm-guest-build, so an app built outside the tree is linked
+# exactly like these.
+EFI_CRT0 := /usr/lib/crt0-efi-x86_64.o
+EFI_LIBGNUEFI := /usr/lib/libgnuefi.a
+GUEST_ELF_LDFLAGS := -nostdlib -static -z max-page-size=0x1000 -z noexecstack --gc-sections \
+	--no-warn-rwx-segments
+GUEST_EFI_LDFLAGS := -nostdlib -znocombreloc -z noexecstack -shared -Bsymbolic
+GUEST_EFI_OBJCOPY := -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .rela \
+	-j .reloc --target=efi-app-x86_64 --subsystem=10
+
 # Direct boot: static ELF at 1 MiB. <app>.sym.elf keeps the debug info for
 # gdb; <app>.elf is the same image without it.
 $(GUEST_B)/%.sym.elf: $(GUEST_B)/obj/guest_rt/apps/%.c.o $(MULTIBOOT_OBJS) $(GUEST_RT_LIB) linker/multiboot.ld
 	$(Q)echo "  LD      $@"
-	$(Q)ld -nostdlib -static -z max-page-size=0x1000 -z noexecstack --gc-sections \
-		--no-warn-rwx-segments -T linker/multiboot.ld -o $@ \
+	$(Q)ld $(GUEST_ELF_LDFLAGS) -T linker/multiboot.ld -o $@ \
 		$(MULTIBOOT_OBJS) $< --start-group $(GUEST_LINK_LIBS) --end-group
 $(GUEST_B)/%.elf: $(GUEST_B)/%.sym.elf
 	$(Q)objcopy --strip-debug $< $@
@@ -91,13 +101,12 @@ $(GUEST_B)/%.elf: $(GUEST_B)/%.sym.elf
 # UEFI: GNU-EFI shared object, then PE32+.
 $(GUEST_B)/%.efi.so: $(GUEST_B)/obj/guest_rt/apps/%.c.o $(EFI_OBJS) $(GUEST_RT_LIB) linker/efi.lds
 	$(Q)echo "  LD      $@"
-	$(Q)ld -nostdlib -znocombreloc -z noexecstack -shared -Bsymbolic -T linker/efi.lds \
-		-o $@ /usr/lib/crt0-efi-x86_64.o $(EFI_OBJS) $< \
-		--start-group $(GUEST_LINK_LIBS) /usr/lib/libgnuefi.a --end-group
+	$(Q)ld $(GUEST_EFI_LDFLAGS) -T linker/efi.lds \
+		-o $@ $(EFI_CRT0) $(EFI_OBJS) $< \
+		--start-group $(GUEST_LINK_LIBS) $(EFI_LIBGNUEFI) --end-group
 $(GUEST_B)/%.efi: $(GUEST_B)/%.efi.so
 	$(Q)echo "  EFI     $@"
-	$(Q)objcopy -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .rela \
-		-j .reloc --target=efi-app-x86_64 --subsystem=10 $< $@
+	$(Q)objcopy $(GUEST_EFI_OBJCOPY) $< $@
 
 .PRECIOUS: $(GUEST_B)/%.sym.elf $(GUEST_B)/%.efi.so $(GUEST_B)/obj/%.c.o $(GUEST_B)/obj/%.S.o
 

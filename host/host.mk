@@ -26,6 +26,7 @@ LIBIVSHM_MAP := host/libivshm.map
 IVSHM_BIN := $(B)/bin/ivshm
 
 ALL_TARGETS += $(LIBIVSHM_A) $(LIBIVSHM_SO) $(IVSHM_BIN)
+INSTALL_BINS += $(IVSHM_BIN)
 
 $(HOST_OBJ_DIR)/%.o: %.c
 	@mkdir -p $(dir $@)

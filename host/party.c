@@ -26,20 +26,20 @@ int ivshm_process_start_time(pid_t pid, uint64_t *start_time, struct ivshm_error
      * parentheses itself: fields are counted from the last ')'. */
     char *p = strrchr(buf, ')');
     if (!p)
-        return ivshm_fail(err, IVSHM_E_CORRUPT, "%s: no command name", path);
+        return ivshm_fail(err, IVSHM_E_SYSTEM, "%s: no command name", path);
     p++;
     /* After ')' come fields 3.. separated by single spaces; field 22 is
      * starttime, the 20th of them. */
     for (int field = 3; field < 22; field++) {
         p = strchr(p + 1, ' ');
         if (!p)
-            return ivshm_fail(err, IVSHM_E_CORRUPT, "%s: only %d fields", path, field);
+            return ivshm_fail(err, IVSHM_E_SYSTEM, "%s: only %d fields", path, field);
     }
     char *end;
     errno = 0;
     unsigned long long v = strtoull(p + 1, &end, 10);
     if (errno || end == p + 1)
-        return ivshm_fail(err, IVSHM_E_CORRUPT, "%s: field 22 is not a number", path);
+        return ivshm_fail(err, IVSHM_E_SYSTEM, "%s: field 22 is not a number", path);
     *start_time = v;
     return IVSHM_OK;
 }

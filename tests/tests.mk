@@ -8,11 +8,24 @@
 #   tests/qemu/test_*.sh    same
 #   tests/lint/test_lint.sh formatting (make check-format) and SPDX lines
 #
-# Every target records "passed N failed M" in $(B)/tests/results/<target>.txt
-# through tests/harness; `tests/harness summary TARGET...` adds them up.
+# Every target records "passed N failed M" (then " skipped S" when S > 0) in
+# $(B)/tests/results/<target>.txt through tests/harness; `tests/harness
+# summary TARGET...` adds them up.
 
 TESTS_OUT := $(B)/tests
 TEST_HARNESS := BUILD=$(B) tests/harness
+
+# The recipe of a target of shell tests:
+#   $(call shell_tests,TARGET,PROGRAMS,SECONDS,SCRIPTS)
+# forgets TARGET's old counts, builds PROGRAMS (may be empty) in a sub-make,
+# so that a build failure is recorded as a failure (not as the last run),
+# then runs SCRIPTS through tests/harness, each under a limit of SECONDS.
+define shell_tests
+$(Q)$(TEST_HARNESS) reset $(1)
+$(Q)$(if $(strip $(2)),$(MAKE) --no-print-directory $(2) || \
+	{ $(TEST_HARNESS) fail $(1) "$(strip $(2)) did not build"; exit 1; })
+$(Q)$(TEST_HARNESS) shell $(1) $(3) $(4)
+endef
 
 -include $(wildcard tests/unit/*.mk)
 
@@ -96,21 +109,14 @@ CLI_TESTS = $(sort $(wildcard tests/cli/test_*.sh))
 QEMU_TESTS = $(sort $(wildcard tests/qemu/test_*.sh))
 
 test-cli:
-	$(Q)$(TEST_HARNESS) reset test-cli
-	$(Q)$(if $(CLI_TEST_DEPS),$(MAKE) --no-print-directory $(CLI_TEST_DEPS) || \
-		{ $(TEST_HARNESS) fail test-cli "$(CLI_TEST_DEPS) did not build"; exit 1; })
-	$(Q)$(TEST_HARNESS) shell test-cli 120 $(CLI_TESTS)
+	$(call shell_tests,test-cli,$(CLI_TEST_DEPS),120,$(CLI_TESTS))
 
 test-qemu:
-	$(Q)$(TEST_HARNESS) reset test-qemu
-	$(Q)$(if $(CLI_TEST_DEPS),$(MAKE) --no-print-directory $(B)/bin/ivshm || \
-		{ $(TEST_HARNESS) fail test-qemu "$(B)/bin/ivshm did not build"; exit 1; })
-	$(Q)$(TEST_HARNESS) shell test-qemu 600 $(QEMU_TESTS)
+	$(call shell_tests,test-qemu,$(if $(CLI_TEST_DEPS),$(B)/bin/ivshm),600,$(QEMU_TESTS))
 
 # Formatting (what make check-format checks) and SPDX lines, as a test.
 .PHONY: test-lint
 test-lint:
-	$(Q)$(TEST_HARNESS) reset test-lint
-	$(Q)$(TEST_HARNESS) shell test-lint 300 tests/lint/test_lint.sh
+	$(call shell_tests,test-lint,,300,tests/lint/test_lint.sh)
 
 TEST_TARGETS += test-unit test-cli test-qemu test-lint

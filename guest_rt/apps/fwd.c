@@ -16,6 +16,11 @@
  *   idle_us=N                 adaptive: idle spell before sleeping (50)
  *   sleep_us=N                adaptive: longest sleep (100000), after which
  *                             it polls again (a lost doorbell costs that much)
+ *   mac=keep                  a wire: frames leave exactly as they came
+ *                             (default mac=rewrite: l2fwd's Ethernet rewrite)
+ *
+ * Cross-connect two host ports (frames from rx0 leave on tx1 and back):
+ *   rx=vm1/rx0 tx=vm1/tx1 rx=vm1/rx1 tx=vm1/tx0 mac=keep
  *
  * The fwd module (common/fwd.c, as ivshm-fwd on the host) finds the objects
  * and runs the loop: READY, forward until the host sets EXIT, then DONE with
@@ -107,7 +112,11 @@ int main(int argc, char **argv)
                                                          doorbell_wait, NULL};
     cfg.doorbells = &doorbells;
 
-    struct ivshm_error err;
+    /* A bad mac= word is reported once ctrl is found, as FAIL, like any
+     * other word the module refuses. */
+    struct ivshm_error err, mac_err;
+    const char *mac_word = guest_arg("mac");
+    int mac_rc = mac_word ? ivshm_fwd_mac_mode_parse(mac_word, &cfg.mac_mode, &mac_err) : IVSHM_OK;
     const char *mode = guest_arg("mode");
     if (mode && (ivshm_fwd_mode_parse(mode, &cfg.mode, &err) != IVSHM_OK ||
                  cfg.mode == IVSHM_FWD_MODE_AUTO)) {
@@ -115,7 +124,12 @@ int main(int argc, char **argv)
         return GUEST_EXIT_FAILURE;
     }
     struct ivshm_fwd_resolver resolver = {resolve_segment, NULL};
-    if (ivshm_fwd_open(&fwd, &cfg, &resolver, &err) != IVSHM_OK) {
+    int rc = ivshm_fwd_open(&fwd, &cfg, &resolver, &err);
+    if (rc == IVSHM_OK && mac_rc != IVSHM_OK) {
+        rc = mac_rc;
+        err = mac_err;
+    }
+    if (rc != IVSHM_OK) {
         printf("fwd: %s\n", err.msg);
         ivshm_fwd_fail(&fwd, err.msg);
         return GUEST_EXIT_FAILURE;
@@ -123,8 +137,9 @@ int main(int argc, char **argv)
     for (unsigned q = 0; q < fwd.queues; q++)
         printf("fwd: queue %u: rx=%s tx=%s pool=%s\n", q, fwd.rx_path[q], fwd.tx_path[q],
                fwd.pool_path);
-    printf("fwd: ready, %u queue pair%s, burst %u, ctrl=%s, mode %s", fwd.queues,
-           fwd.queues == 1 ? "" : "s", fwd.burst, fwd.ctrl_path, ivshm_fwd_mode_name(fwd.mode));
+    printf("fwd: ready, %u queue pair%s, burst %u, mac %s, ctrl=%s, mode %s", fwd.queues,
+           fwd.queues == 1 ? "" : "s", fwd.burst, ivshm_fwd_mac_mode_name(cfg.mac_mode),
+           fwd.ctrl_path, ivshm_fwd_mode_name(fwd.mode));
     if (fwd.mode == IVSHM_FWD_MODE_ADAPTIVE)
         printf(" (doorbell id %d, idle %llu us)", (int)fwd.ctrl_id,
                (unsigned long long)(fwd.idle_ns / 1000));

@@ -25,8 +25,8 @@ static const uint8_t pktgen_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x01, 0x00};
 static struct {
     uint64_t sleeps;  /* adaptive: sleeps waiting for frames to come back */
     uint64_t wakeups; /* of which a forwarder rang us */
-    uint64_t rings;   /* doorbells we rang (or tried: a request may name nobody): a forwarder
-                         asleep on rxN, or told of a state */
+    uint64_t rings;   /* doorbells we rang (or tried: a request may name nobody) for a
+                         forwarder asleep on rxN */
     double *trips;    /* --group: seconds from a group's first frame sent to its last back */
     size_t ntrips, trips_cap;
 } bells;
@@ -34,7 +34,7 @@ static struct {
 static void on_signal(int sig)
 {
     (void)sig;
-    pg_stop_requested = 1;
+    atomic_store(&pg_stop_requested, true);
 }
 
 static void frame_fill(struct pg_state *pg, uint64_t handle, uint32_t queue, uint64_t seq)
@@ -63,22 +63,12 @@ static int connect_doorbells(struct pg_state *pg, struct ivshm_error *err)
         int rc = cli_doorbell_connect(pg->opt.dir, s->name, socket, needed, &s->db, err);
         if (rc)
             return rc;
+        if (s->ctrl) /* to ring its forwarder at state changes */
+            ivshm_fwd_host_set_doorbell(&pg->fwds, s->ctrl, s->db);
     }
     if (pg->opt.mode == IVSHM_FWD_MODE_AUTO)
         pg->opt.mode = pg->rx_seg->db ? IVSHM_FWD_MODE_ADAPTIVE : IVSHM_FWD_MODE_POLL;
     return IVSHM_OK;
-}
-
-/* Rings the forwarder of segment s, if it sleeps when idle (ctrl.doorbell):
- * after a state change, or to see its heartbeat. */
-static void ring_forwarder(struct pg_segment *s)
-{
-    uint16_t doorbell =
-        s->ctrl && s->db ? atomic_load_explicit(&s->ctrl->doorbell, memory_order_relaxed) : 0;
-    if (doorbell) {
-        ivshm_doorbell_ring(s->db, doorbell - 1, IVSHM_FWD_VECTOR, NULL);
-        bells.rings++;
-    }
 }
 
 /* After frames went into q's send ring: a forwarder asleep on it asked to be
@@ -162,7 +152,7 @@ static void trip_figures(double out[3])
 static void sleep_seconds(double s)
 {
     struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-    while (nanosleep(&ts, &ts) != 0 && !pg_stop_requested)
+    while (nanosleep(&ts, &ts) != 0 && !atomic_load(&pg_stop_requested))
         ;
 }
 
@@ -195,88 +185,6 @@ static uint32_t send_all(struct pg_state *pg, uint64_t *seq, uint64_t limit)
         q->held_len -= n;
     }
     return total;
-}
-
-/*
- * Waits until every forwarder we drive is READY or FWD *and* alive: its
- * heartbeat moves (it bumps it every IVSHM_FWD_HEARTBEAT_POLLS polls). The state alone is not
- * enough: a VM that died mid-run leaves FWD behind.
- */
-static int wait_ready(struct pg_state *pg, struct ivshm_error *err)
-{
-    double deadline = pg_now() + pg->opt.timeout;
-    uint64_t first_beat[PG_MAX_SEGS];
-    for (int i = 0; i < pg->nsegs; i++)
-        if (pg->segs[i].ctrl)
-            first_beat[i] =
-                atomic_load_explicit(&pg->segs[i].ctrl->heartbeat, memory_order_relaxed);
-    for (;;) {
-        pg_sleep_ms(5);
-        bool all = true;
-        const struct pg_segment *stale = NULL;
-        for (int i = 0; i < pg->nsegs; i++) {
-            struct pg_segment *s = &pg->segs[i];
-            if (!s->ctrl)
-                continue;
-            uint32_t st = atomic_load_explicit(&s->ctrl->state, memory_order_acquire);
-            if (st == IVSHM_FWD_FAIL)
-                return cli_error(err, IVSHM_E_CORRUPT, "%s: the forwarder failed: %.40s", s->name,
-                                 s->ctrl->reason);
-            bool up = st == IVSHM_FWD_READY || st == IVSHM_FWD_FWD;
-            bool beating =
-                atomic_load_explicit(&s->ctrl->heartbeat, memory_order_relaxed) != first_beat[i];
-            if (up && !beating) {
-                stale = s;
-                ring_forwarder(s); /* asleep? its heart beats when it wakes */
-            }
-            all &= up && beating;
-        }
-        if (all)
-            return IVSHM_OK;
-        if (pg_now() > deadline || pg_stop_requested) {
-            if (stale)
-                return cli_error(err, IVSHM_E_NOENT,
-                                 "%s: ctrl says a forwarder is there, but its heartbeat has not "
-                                 "moved in %.0f s (did the VM stop?)",
-                                 stale->name, pg->opt.timeout);
-            return cli_error(err, IVSHM_E_NOENT,
-                             "%s: no forwarder became READY within %.0f s (is the VM running fwd?)",
-                             pg->opt.name, pg->opt.timeout);
-        }
-    }
-}
-
-static void set_state_all(struct pg_state *pg, uint32_t from_a, uint32_t from_b, uint32_t to)
-{
-    for (int i = 0; i < pg->nsegs; i++) {
-        struct ivshm_fwd_ctrl *c = pg->segs[i].ctrl;
-        if (!c)
-            continue;
-        uint32_t st = atomic_load_explicit(&c->state, memory_order_acquire);
-        if (st == from_a || st == from_b) {
-            atomic_store_explicit(&c->state, to, memory_order_release);
-            ring_forwarder(&pg->segs[i]); /* after the store: ctrl's wake-up rule */
-        }
-    }
-}
-
-/* After EXIT: wait (briefly) for every forwarder to say DONE. */
-static bool wait_done(struct pg_state *pg, double seconds)
-{
-    double deadline = pg_now() + seconds;
-    for (;;) {
-        bool all = true;
-        for (int i = 0; i < pg->nsegs; i++) {
-            struct ivshm_fwd_ctrl *c = pg->segs[i].ctrl;
-            if (c && atomic_load_explicit(&c->state, memory_order_acquire) == IVSHM_FWD_EXIT)
-                all = false;
-        }
-        if (all)
-            return true;
-        if (pg_now() > deadline)
-            return false;
-        pg_sleep_ms(2);
-    }
 }
 
 /* Frames filled that a send ring has not taken yet. */
@@ -316,7 +224,7 @@ static void traffic(struct pg_state *pg, double *seconds)
      * seconds means the forwarder stopped (or never consumes): give up then
      * rather than wait for ever with the rings full. */
     double last_progress = start;
-    while (!pg_stop_requested) {
+    while (!atomic_load_explicit(&pg_stop_requested, memory_order_relaxed)) {
         double t = pg_now(); /* vDSO: some 20 ns, for up to a burst per queue */
         if (o->group && seq == limit && all_back(pg) && !holding(pg)) {
             record_trip(t - group_start);
@@ -381,18 +289,9 @@ static void report(const struct pg_state *pg, double seconds, bool done)
     uint64_t back = s->received + s->corrupted;
     uint64_t lost = s->sent > back ? s->sent - back : 0;
     double mpps = seconds > 0 ? (double)s->received / seconds / 1e6 : 0;
-    uint64_t g_recv = 0, g_sent = 0, g_drop = 0, g_sleeps = 0, g_wakeups = 0, g_rings = 0;
-    for (int i = 0; i < pg->nsegs; i++) {
-        struct ivshm_fwd_ctrl *c = pg->segs[i].ctrl;
-        for (uint32_t q = 0; c && q < IVSHM_FWD_MAX_QUEUES; q++) {
-            g_recv += atomic_load_explicit(&c->q[q].received, memory_order_relaxed);
-            g_sent += atomic_load_explicit(&c->q[q].sent, memory_order_relaxed);
-            g_drop += atomic_load_explicit(&c->q[q].dropped, memory_order_relaxed);
-            g_sleeps += atomic_load_explicit(&c->q[q].sleeps, memory_order_relaxed);
-            g_wakeups += atomic_load_explicit(&c->q[q].wakeups, memory_order_relaxed);
-            g_rings += atomic_load_explicit(&c->q[q].rings, memory_order_relaxed);
-        }
-    }
+    uint64_t g_recv, g_sent, g_drop, g_sleeps, g_wakeups, g_rings;
+    ivshm_fwd_host_counters(&pg->fwds, &g_recv, &g_sent, &g_drop);
+    ivshm_fwd_host_wake_counters(&pg->fwds, &g_sleeps, &g_wakeups, &g_rings);
     double trip[3];
     trip_figures(trip);
     const char *mode = ivshm_fwd_mode_name(pg->opt.mode);
@@ -466,17 +365,17 @@ static int pktgen_run(void *opts, char **args, unsigned nargs)
     struct ivshm_error err = {0};
     int status;
     if (pg_open_all(pg, &err) || frames_fit(pg, &err) || connect_doorbells(pg, &err) ||
-        wait_ready(pg, &err) || pg_open_queues(pg, &err) ||
+        ivshm_fwd_host_wait_ready(&pg->fwds, pg->opt.timeout, &err) || pg_open_queues(pg, &err) ||
         pg_reclaim_dead(pg, pg->opt.timeout, &err)) {
         status = cli_fail(cli_exit_status(err.code), "%s", err.msg);
     } else {
         double seconds = 0;
-        set_state_all(pg, IVSHM_FWD_READY, IVSHM_FWD_READY, IVSHM_FWD_FWD);
+        ivshm_fwd_host_start(&pg->fwds);
         traffic(pg, &seconds);
         bool done = true;
         if (!pg->opt.keep) {
-            set_state_all(pg, IVSHM_FWD_READY, IVSHM_FWD_FWD, IVSHM_FWD_EXIT);
-            done = wait_done(pg, 5.0);
+            ivshm_fwd_host_exit(&pg->fwds);
+            done = ivshm_fwd_host_wait_done(&pg->fwds, 5.0);
         }
         report(pg, seconds, done);
         const struct pg_stats *s = &pg->st;

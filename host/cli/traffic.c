@@ -1,21 +1,20 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * What `ivshm pktgen` and `ivshm reclaim` share (traffic.h): the segments
- * they attach, the rings and pool they use, receiving and checking frames,
- * and taking back what dead host parties left behind.
+ * they attach, the rings and pool they use, receiving and checking frames.
+ * The ctrl protocol and taking back what dead host parties left behind are
+ * the shared host module's (host/fwd_host.h), which ivshm-port uses too.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "common/internal.h"
 #include "host/cli/cli.h"
 #include "host/cli/traffic.h"
 #include "ivshm/doorbell.h"
-#include "ivshm/party.h"
 
-volatile sig_atomic_t pg_stop_requested;
+_Atomic bool pg_stop_requested;
 
 void pg_defaults(void *opts)
 {
@@ -51,6 +50,7 @@ struct pg_state *pg_start(const void *opts, const char *name)
     memset(&pg, 0, sizeof(pg));
     pg.opt = *(const struct pg_options *)opts;
     pg.opt.name = name;
+    ivshm_fwd_host_init(&pg.fwds, &pg_stop_requested);
     return &pg;
 }
 
@@ -84,15 +84,10 @@ static struct pg_segment *segment_get(struct pg_state *pg, const char *name, uns
     if (ivshm_segment_attach(pg->opt.dir, name, flags, "pktgen", &s->seg, err) != IVSHM_OK)
         return NULL;
     s->name = name;
-    s->ctrl = NULL;
     s->db = NULL;
-    void *addr;
-    uint64_t len;
-    struct ivshm_error ignored;
-    if (ivshm_memzone_lookup(&s->seg.view, IVSHM_FWD_CTRL, &addr, &len, &ignored) == IVSHM_OK &&
-        len >= sizeof(struct ivshm_fwd_ctrl))
-        s->ctrl = addr;
-    pg->nsegs++;
+    pg->nsegs++; /* detached with the others, even when the next step fails */
+    if (ivshm_fwd_host_add(&pg->fwds, &s->seg.view, &s->ctrl, err) != IVSHM_OK)
+        return NULL;
     return s;
 }
 
@@ -104,12 +99,6 @@ void pg_segments_detach(struct pg_state *pg)
         ivshm_segment_detach(&pg->segs[i].seg);
     }
     pg->nsegs = 0;
-}
-
-bool pg_forwarder_active(const struct pg_segment *s)
-{
-    uint32_t st = atomic_load_explicit(&s->ctrl->state, memory_order_acquire);
-    return st == IVSHM_FWD_READY || st == IVSHM_FWD_FWD;
 }
 
 static void seen_mark(struct pg_state *pg, uint64_t seq, bool *duplicate)
@@ -176,101 +165,26 @@ uint32_t pg_receive_all(struct pg_state *pg)
         for (uint32_t i = 0; i < n; i++)
             if (frame_check(pg, q, qi, h[i]))
                 h[keep++] = h[i];
-        uint32_t freed = 0;
-        if (keep && ivshm_mempool_put_bulk(&pg->pool, &pg->cache, h, keep, &freed) != IVSHM_OK)
-            pg->st.corrupted += keep - freed; /* a buffer that came back twice */
+        /* a buffer that came back twice is refused: corrupted */
+        pg->st.corrupted += ivshm_fwd_host_put(&pg->pool, &pg->cache, h, keep);
         total += n;
     }
     return total;
 }
 
-static bool forwarders_idle(struct pg_state *pg)
-{
-    for (int i = 0; i < pg->nsegs; i++) {
-        struct ivshm_fwd_ctrl *c = pg->segs[i].ctrl;
-        if (!c || !pg_forwarder_active(&pg->segs[i]))
-            continue;
-        for (uint32_t q = 0; q < IVSHM_FWD_MAX_QUEUES; q++) {
-            uint64_t r = atomic_load_explicit(&c->q[q].received, memory_order_relaxed);
-            uint64_t s = atomic_load_explicit(&c->q[q].sent, memory_order_relaxed);
-            uint64_t d = atomic_load_explicit(&c->q[q].dropped, memory_order_relaxed);
-            if (r != s + d)
-                return false;
-        }
-    }
-    return true;
-}
-
-/*
- * Frees what dead host parties left in flight, then reclaims what they still
- * held. The buffers they sent are still moving (the forwarder keeps going), so
- * first drain the receive rings until all rings are empty and no forwarder
- * holds anything, three checks in a row; only then is every remaining buffer
- * of theirs known to be nowhere but in their (dead) hands.
- */
 int pg_reclaim_dead(struct pg_state *pg, double timeout, struct ivshm_error *err)
 {
-    struct ivshm_segment_view *v = &pg->pool_seg->seg.view;
-    int dead[IVSHM_MAX_PARTIES];
-    int ndead = 0;
-    for (uint32_t i = 0; i < v->party_capacity; i++) {
-        struct ivshm_party *p = &v->parties[i];
-        uint32_t st = atomic_load_explicit(&p->state, memory_order_acquire);
-        if ((int)i != pg->pool_seg->seg.view.party && p->kind == IVSHM_PARTY_HOST &&
-            (st == IVSHM_PARTY_ALIVE || st == IVSHM_PARTY_CLAIMING) && !ivshm_party_alive(p))
-            dead[ndead++] = (int)i;
-    }
-    if (ndead == 0)
-        return IVSHM_OK;
-
-    double deadline = pg_now() + timeout;
-    int quiet = 0;
-    while (quiet < 3) {
-        uint32_t moved = pg_receive_all(pg);
-        /* With no forwarder to consume them, frames the dead process sent
-         * would sit in the send rings for ever: take them back ourselves. */
-        if (pg->tx_seg->ctrl && !pg_forwarder_active(pg->tx_seg)) {
-            for (uint32_t qi = 0; qi < pg->nqueues; qi++) {
-                uint64_t h[IVSHM_BURST_MAX];
-                uint32_t n =
-                    ivshm_ring_dequeue_burst(&pg->queues[qi].send, h, IVSHM_BURST_MAX, NULL);
-                if (n)
-                    ivshm_mempool_put_bulk(&pg->pool, &pg->cache, h, n, NULL);
-                moved += n;
-            }
-        }
-        bool empty = moved == 0 && forwarders_idle(pg);
-        for (uint32_t qi = 0; empty && qi < pg->nqueues; qi++)
-            empty = ivshm_ring_count(&pg->queues[qi].send) == 0 &&
-                    ivshm_ring_count(&pg->queues[qi].recv) == 0;
-        quiet = empty ? quiet + 1 : 0;
-        if (pg_now() > deadline)
-            return cli_error(err, IVSHM_E_NOBUFS,
-                             "%s: a dead process's buffers are still in flight after %.0f s "
-                             "(is the forwarder running?)",
-                             pg->opt.name, timeout);
-        pg_sleep_ms(quiet ? 20 : 1);
-    }
-    /* Our own cache goes back first: the rebuild leaves live parties'
-     * objects where they are, and we are about to start afresh. */
-    ivshm_mempool_cache_flush(&pg->pool, &pg->cache);
-    uint64_t dead_mask = 0;
-    for (int i = 0; i < ndead; i++)
-        dead_mask |= 1ull << dead[i];
-    /* A rebuild rather than a per-object give-back: a process killed in the
-     * middle of a get or put leaves the free ring's head ahead of its tail,
-     * and only a rebuild repairs that. Nobody else uses the free ring now:
-     * the forwarders never allocate, and the dead are dead. */
-    pg->st.reclaimed += ivshm_mempool_rebuild(&pg->pool, dead_mask);
-    for (int i = 0; i < ndead; i++)
-        ivshm_party_release(v, dead[i]);
-    /* The frames drained above belonged to the dead run: not ours to count. */
-    pg->st = (struct pg_stats){.reclaimed = pg->st.reclaimed};
-    for (uint32_t qi = 0; qi < pg->nqueues; qi++)
-        pg->queues[qi].any_received = false;
-    if (pg->seen)
-        memset(pg->seen, 0, pg->seen_bits / 8);
-    return IVSHM_OK;
+    struct ivshm_fwd_host_queue queues[IVSHM_FWD_MAX_QUEUES];
+    for (uint32_t q = 0; q < pg->nqueues; q++)
+        queues[q] = (struct ivshm_fwd_host_queue){&pg->queues[q].send, &pg->queues[q].recv,
+                                                  pg->tx_seg->ctrl};
+    char what[2 * IVSHM_NAME_SIZE];
+    snprintf(what, sizeof(what), "%s/%s", pg->opt.name, pg->opt.pool);
+    uint32_t n = 0;
+    int rc = ivshm_fwd_host_reclaim(&pg->fwds, &pg->pool, &pg->pool_seg->seg.view, what, queues,
+                                    pg->nqueues, timeout, &n, err);
+    pg->st.reclaimed += n;
+    return rc;
 }
 
 int pg_open_all(struct pg_state *pg, struct ivshm_error *err)

@@ -3,11 +3,12 @@
 #ifndef IVSHM_CLI_TRAFFIC_H
 #define IVSHM_CLI_TRAFFIC_H
 
-#include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "host/cli/cli.h"
+#include "host/fwd_host.h"
 #include "ivshm/fwd.h"
 
 #define PG_MAX_SEGS 3
@@ -39,7 +40,7 @@ struct pg_options {
 struct pg_segment {
     const char *name;
     struct ivshm_segment seg;
-    struct ivshm_fwd_ctrl *ctrl; /* NULL when the segment has no ctrl memzone */
+    struct ivshm_fwd_ctrl *ctrl; /* NULL when the segment has no control block */
     struct ivshm_doorbell *db;   /* client of its doorbell server (pktgen); NULL: none */
 };
 
@@ -62,6 +63,7 @@ struct pg_state {
     struct pg_segment segs[PG_MAX_SEGS];
     int nsegs;
     struct pg_segment *pool_seg, *tx_seg, *rx_seg;
+    struct ivshm_fwd_host fwds; /* the forwarders of these segments */
     struct ivshm_mempool pool;
     struct ivshm_mempool_cache cache;
     struct pg_queue queues[IVSHM_FWD_MAX_QUEUES];
@@ -72,8 +74,9 @@ struct pg_state {
     struct pg_stats st;
 };
 
-/* Set by SIGINT and SIGTERM (pktgen): stop sending, collect, report. */
-extern volatile sig_atomic_t pg_stop_requested;
+/* Set by SIGINT and SIGTERM (pktgen): stop sending (or waiting), collect,
+ * report. */
+extern _Atomic bool pg_stop_requested;
 
 /* The options both commands take: --queues, --tx-to, --rx-from, --timeout,
  * --dir (their cli_command's more_options). */
@@ -98,12 +101,11 @@ int pg_open_all(struct pg_state *pg, struct ivshm_error *err);
 int pg_open_queues(struct pg_state *pg, struct ivshm_error *err);
 void pg_segments_detach(struct pg_state *pg);
 
-/* Whether ctrl says READY or FWD. */
-bool pg_forwarder_active(const struct pg_segment *s);
 /* Dequeues, checks and frees what came back on every queue; returns how
  * many frames were taken off the rings. */
 uint32_t pg_receive_all(struct pg_state *pg);
-/* Takes back the buffers of dead host parties (see traffic.c). */
+/* Takes back the buffers of dead host parties (ivshm_fwd_host_reclaim over
+ * the queues in use). */
 int pg_reclaim_dead(struct pg_state *pg, double timeout, struct ivshm_error *err);
 
 #endif

@@ -3,14 +3,21 @@
  * ivshm-fwd: the forwarder of the fwd module (common/fwd.c) as a Linux
  * process, so forwarding is tested and measured without QEMU.
  *
- *   ivshm-fwd NAME [--queues Q] [--burst B] [--cpu N] [--dir DIR]
- *                  [--mode poll|adaptive] [--idle-us N] [--socket PATH]
+ *   ivshm-fwd NAME [rx=RING tx=RING]... [--queues Q] [--burst B]
+ *             [--mac rewrite|keep] [--cpu N] [--dir DIR]
+ *             [--mode poll|adaptive] [--idle-us N] [--socket PATH]
  *
  * Forwards rxN -> txN of segment NAME for N < Q (default: every pair there
- * is), buffers from NAME/pkts, state in NAME/ctrl; exits 0 when pktgen sets
- * EXIT, after publishing final counters (DONE). With a doorbell server for
- * NAME (`ivshm serve NAME`), it is a client of it: it sleeps when idle
- * (adaptive mode, the default then) and rings a host that sleeps on tx.
+ * is), or the pairs the rx=/tx= words give (paired in order, as the guest's
+ * words; rings of NAME, written RING or NAME/RING); buffers from NAME/pkts,
+ * state in NAME/ctrl; exits 0 when the host side sets EXIT, after publishing
+ * final counters (DONE). --mac keep forwards frames untouched (a wire).
+ *
+ * With a doorbell server for NAME (`ivshm serve NAME`), it is a client of
+ * it: it sleeps when idle (adaptive mode, the default then) and rings a host
+ * that sleeps on tx.
+ *
+ * Cross-connect: ivshm-fwd vm1 rx=rx0 tx=tx1 rx=rx1 tx=tx0 --mac keep
  */
 #include <limits.h>
 #include <sched.h>
@@ -20,6 +27,7 @@
 
 #include "common/internal.h"
 #include "host/cli/cli.h"
+#include "host/fwd_host.h"
 #include "ivshm/doorbell.h"
 #include "ivshm/fwd.h"
 
@@ -30,6 +38,7 @@ struct fwd_opts {
     uint32_t burst;
     uint32_t idle_us;
     enum ivshm_fwd_mode mode;
+    enum ivshm_fwd_mac_mode mac_mode;
     int cpu;
 };
 
@@ -89,33 +98,70 @@ static int connect_doorbell(const struct fwd_opts *o, const char *name, struct i
     return CLI_EXIT_OK;
 }
 
+static int parse_mac(void *opts, const struct cli_option *option, const char *value)
+{
+    struct ivshm_error err;
+    if (ivshm_fwd_mac_mode_parse(value, &((struct fwd_opts *)opts)->mac_mode, &err) != IVSHM_OK)
+        return cli_fail(CLI_EXIT_USAGE, "%s: %s", option->name, err.msg);
+    return CLI_EXIT_OK;
+}
+
+/* The rx=RING tx=RING words after NAME, paired in order, into cfg (the
+ * resolver refuses a ring of another segment). */
+static int parse_pairs(char **words, unsigned n, uint32_t queues, struct ivshm_fwd_config *cfg)
+{
+    uint32_t nrx = 0, ntx = 0;
+    for (unsigned i = 0; i < n; i++) {
+        const char *w = words[i];
+        bool rx = strncmp(w, "rx=", 3) == 0;
+        if (!rx && strncmp(w, "tx=", 3) != 0)
+            return cli_fail(CLI_EXIT_USAGE, "unexpected argument '%s' (not rx=RING or tx=RING)", w);
+        uint32_t *count = rx ? &nrx : &ntx;
+        if (*count == IVSHM_FWD_MAX_QUEUES)
+            return cli_fail(CLI_EXIT_USAGE, "%s: more than %u %s rings", w, IVSHM_FWD_MAX_QUEUES,
+                            rx ? "rx" : "tx");
+        (rx ? cfg->rx : cfg->tx)[(*count)++] = w + 3;
+    }
+    if (nrx != ntx)
+        return cli_fail(CLI_EXIT_USAGE, "%u rx= and %u tx= words: they come in pairs", nrx, ntx);
+    if (nrx && queues)
+        return cli_fail(CLI_EXIT_USAGE, "give --queues or rx=/tx= pairs, not both");
+    cfg->queues = nrx ? nrx : queues;
+    return CLI_EXIT_OK;
+}
+
 static int fwd_run(void *opts, char **args, unsigned nargs)
 {
-    (void)nargs;
     const struct fwd_opts *o = opts;
     static struct ivshm_segment seg;
     static struct ivshm_fwd fwd;
     struct ivshm_error err;
+    struct ivshm_fwd_config cfg = {
+        .burst = o->burst,
+        .mac = {0x02, 0x00, 0x00, 0x00, 0x02, 0x00},
+        .mac_mode = o->mac_mode,
+        .now_ns = now_ns,
+        .mode = o->mode,
+        .idle_ns = (uint64_t)o->idle_us * 1000,
+    };
+    if (ivshm_name_check("segment", args[0], IVSHM_E_INVAL, &err) != IVSHM_OK)
+        return cli_fail(CLI_EXIT_USAGE, "%s", err.msg);
+    int status = parse_pairs(args + 1, nargs - 1, o->queues, &cfg);
+    if (status != CLI_EXIT_OK)
+        return status;
     if (cli_pin_cpu(o->cpu) != CLI_EXIT_OK)
         return CLI_EXIT_RUNTIME;
-    if (ivshm_segment_attach(o->dir, args[0], IVSHM_ATTACH_CLAIM, "ivshm-fwd", &seg, &err))
+    if (ivshm_segment_attach(o->dir, args[0], IVSHM_ATTACH_CLAIM, IVSHM_FWD_HOST_FORWARDER_LABEL,
+                             &seg, &err))
         return cli_fail(cli_exit_status(err.code), "%s", err.msg);
     struct ivshm_doorbell *db;
-    int status = connect_doorbell(o, args[0], &db);
+    status = connect_doorbell(o, args[0], &db);
     if (status != CLI_EXIT_OK) {
         ivshm_segment_detach(&seg);
         return status;
     }
     struct ivshm_fwd_doorbells doorbells = {doorbell_lookup, doorbell_ring, doorbell_wait, db};
-    struct ivshm_fwd_config cfg = {
-        .queues = o->queues,
-        .burst = o->burst,
-        .mac = {0x02, 0x00, 0x00, 0x00, 0x02, 0x00},
-        .now_ns = now_ns,
-        .mode = o->mode,
-        .idle_ns = (uint64_t)o->idle_us * 1000,
-        .doorbells = &doorbells,
-    };
+    cfg.doorbells = &doorbells;
     struct ivshm_fwd_resolver resolver = {resolve_segment, &seg};
     if (ivshm_fwd_open(&fwd, &cfg, &resolver, &err) != IVSHM_OK) {
         ivshm_fwd_fail(&fwd, err.msg);
@@ -139,6 +185,8 @@ static const struct cli_option fwd_options[] = {
      CLI_U32, FWD(queues), 1, IVSHM_FWD_MAX_QUEUES, NULL, NULL},
     {"--burst", "B", "entries per ring operation, 1..64 (default 32)", CLI_U32, FWD(burst), 1,
      IVSHM_BURST_MAX, NULL, NULL},
+    {"--mac", "MODE", "rewrite (l2fwd, the default) or keep (a wire: frames leave as they came)",
+     CLI_CALL, FWD(mac_mode), 0, 0, parse_mac, NULL},
     {"--cpu", "N", "run on CPU N only (recommended: not pktgen's CPU)", CLI_INDEX, FWD(cpu), 0,
      CPU_SETSIZE - 1, NULL, NULL},
     {"--mode", "poll|adaptive",
@@ -153,12 +201,15 @@ static const struct cli_option fwd_options[] = {
 };
 
 static const struct cli_command fwd_command = {
-    .args = "NAME",
+    .args = "NAME [rx=RING tx=RING]...",
     .min_args = 1,
-    .max_args = 1,
-    .segment_args = true,
+    .max_args = 1 + 2 * IVSHM_FWD_MAX_QUEUES,
     .summary = "forward rxN -> txN of segment NAME until the host sets EXIT (docs/forwarding.md)",
-    .details = "Buffers come from NAME/pkts, the state machine is NAME/ctrl (a run-time error\n"
+    .details = "NAME is 1 to 31 characters of [A-Za-z0-9_-]; the file is DIR/ivshm-NAME.\n"
+               "rx=RING tx=RING words pair other rings of NAME (RING or NAME/RING), in order,\n"
+               "as the guest's words do; e.g. a cross-connect with frames left as they came:\n"
+               "  ivshm-fwd vm1 rx=rx0 tx=tx1 rx=rx1 tx=tx0 --mac keep\n"
+               "Buffers come from NAME/pkts, the state machine is NAME/ctrl (a run-time error\n"
                "is also set there, as FAIL). With a doorbell server for NAME (ivshm serve),\n"
                "it sleeps when idle (mode adaptive) and rings a host that sleeps on txN.\n"
                "Exit status: 0 after EXIT and the final counters (DONE); 1 if frames had to\n"

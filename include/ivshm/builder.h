@@ -34,7 +34,7 @@ struct ivshm_object_spec {
     /* mempool */
     uint32_t count;    /* objects, 1..IVSHM_MEMPOOL_MAX_OBJ */
     uint32_t obj_size; /* bytes per object, 1..IVSHM_MEMPOOL_MAX_OBJ_SIZE */
-    uint32_t cache;    /* suggested per-party cache (0..IVSHM_MEMPOOL_CACHE_MAX); see below */
+    uint32_t cache;    /* suggested per-party cache (0..IVSHM_MEMPOOL_CACHE_MAX): not stored */
     /* memzone */
     uint64_t size;  /* bytes, >= 1 */
     uint32_t align; /* power of two up to 1 GiB; 0 or < 64 means 64 */

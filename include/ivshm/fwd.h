@@ -155,8 +155,22 @@ _Static_assert(sizeof(struct ivshm_pkt) == 16, "packet header is 16 bytes");
 #define IVSHM_PKT_HEADROOM 64u /* default data_off */
 #define IVSHM_ETH_HLEN     14u
 
-/* The forwarder rewrites a frame's Ethernet destination to
- * 02:00:00:00:00:<queue> and its source to the forwarder's mac. */
+/* What the forwarder does to a frame's Ethernet header (its MAC mode). */
+enum ivshm_fwd_mac_mode {
+    /* l2fwd (the default): destination 02:00:00:00:00:<queue>, source the
+     * forwarder's mac */
+    IVSHM_FWD_MAC_REWRITE = 0,
+    /* a wire: the frame leaves exactly as it came (ivshm-port's data path) */
+    IVSHM_FWD_MAC_KEEP = 1,
+};
+
+/* "rewrite" or "keep" (static text); NULL for another value. */
+const char *ivshm_fwd_mac_mode_name(enum ivshm_fwd_mac_mode mode);
+
+/* The mode called `name` ("rewrite" or "keep") into *mode. Errors:
+ * IVSHM_E_INVAL (another name: "mac mode '<name>': not rewrite or keep"). */
+int ivshm_fwd_mac_mode_parse(const char *name, enum ivshm_fwd_mac_mode *mode,
+                             struct ivshm_error *err);
 
 /* ---- test frames ------------------------------------------------------------
  *
@@ -240,6 +254,7 @@ struct ivshm_fwd_port {
     struct ivshm_fwd_counters *counters; /* in ctrl, shared */
     uint8_t src_mac[6];
     uint8_t dst_last; /* destination 02:00:00:00:00:<dst_last> */
+    uint8_t mac_mode; /* enum ivshm_fwd_mac_mode */
     uint32_t burst;
     /* Entries dequeued but not yet accepted by a full tx ring: retried first,
      * never dropped. */
@@ -274,11 +289,12 @@ struct ivshm_fwd_config {
     uint32_t queues;
     const char *rx[IVSHM_FWD_MAX_QUEUES];
     const char *tx[IVSHM_FWD_MAX_QUEUES];
-    const char *pool;         /* NULL: "pkts" in the segment of the first rx ring */
-    const char *ctrl;         /* NULL: "ctrl" in that segment */
-    uint32_t burst;           /* entries per ring operation, 1..IVSHM_BURST_MAX; 0: default */
-    uint8_t mac[6];           /* the forwarder's address: the source it writes */
-    uint64_t (*now_ns)(void); /* a monotonic clock (the drain policy, idle spells) */
+    const char *pool; /* NULL: "pkts" in the segment of the first rx ring */
+    const char *ctrl; /* NULL: "ctrl" in that segment */
+    uint32_t burst;   /* entries per ring operation, 1..IVSHM_BURST_MAX; 0: default */
+    uint8_t mac[6];   /* the forwarder's address: the source it writes */
+    enum ivshm_fwd_mac_mode mac_mode; /* what it does to a frame's header; 0: REWRITE */
+    uint64_t (*now_ns)(void);         /* a monotonic clock (the drain policy, idle spells) */
     enum ivshm_fwd_mode mode;
     uint64_t idle_ns;                            /* adaptive: 0: IVSHM_FWD_IDLE_NS */
     uint64_t sleep_ns;                           /* adaptive: 0: IVSHM_FWD_SLEEP_NS */
@@ -314,11 +330,12 @@ struct ivshm_fwd {
  * moves when ivshm_fwd_run starts.
  * Resolves the mode (AUTO: ADAPTIVE when ctrl's and every rx ring's segment
  * has a doorbell) and looks up the doorbells.
- * Errors: IVSHM_E_INVAL (a path, the burst, no clock, an unknown mode, or
- * mode ADAPTIVE with a segment that has no doorbell), IVSHM_E_NOENT (a
+ * Errors: IVSHM_E_INVAL (a path, the burst, the MAC mode, no clock, an unknown
+ * mode, or mode ADAPTIVE with a segment that has no doorbell), IVSHM_E_NOENT (a
  * segment or object missing, or no ring pair at all), IVSHM_E_TOOBIG (ctrl
- * smaller than struct ivshm_fwd_ctrl), IVSHM_E_BADSEG, and the pool lookup's
- * errors (ivshm_mempool_lookup; the resolver's view must hold a party).
+ * smaller than struct ivshm_fwd_ctrl), IVSHM_E_BADSEG, those of
+ * ivshm_mempool_lookup (the resolver's view must hold a party), and whatever
+ * the resolver returns.
  */
 int ivshm_fwd_open(struct ivshm_fwd *fwd, const struct ivshm_fwd_config *cfg,
                    const struct ivshm_fwd_resolver *resolve, struct ivshm_error *err);
@@ -339,10 +356,12 @@ uint32_t ivshm_fwd_run(struct ivshm_fwd *fwd);
 
 /*
  * One poll of one port: retries what the tx ring refused last time; when that
- * is all gone, dequeues up to a burst from rx, rewrites each frame's Ethernet
- * header and enqueues them to tx. Invalid handles or frames are counted as
- * dropped and not forwarded (they cannot be freed either). Publishes the
- * counters. Returns the number of entries moved to tx.
+ * is all gone, dequeues up to a burst from rx, checks each handle and frame
+ * (one of the pool's objects, the frame inside it), rewrites its Ethernet
+ * header (MAC mode REWRITE; KEEP leaves every byte) and enqueues them to tx.
+ * Invalid handles or frames are counted as dropped and not forwarded (they
+ * cannot be freed either), in both modes. Publishes the counters. Returns the
+ * number of entries moved to tx.
  */
 uint32_t ivshm_fwd_poll(struct ivshm_fwd_port *port);
 

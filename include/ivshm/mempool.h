@@ -89,8 +89,12 @@ static IVSHM_INLINE void *ivshm_mempool_ptr(const struct ivshm_mempool *mp, uint
 }
 
 /*
- * Takes n objects (all or none). cache may be NULL. Returns IVSHM_OK or
- * IVSHM_E_NOBUFS when the pool (with the cache) has fewer than n free.
+ * Takes n objects (all or none). cache may be NULL. Returns IVSHM_OK, or
+ * IVSHM_E_NOBUFS when the pool (with the cache) has fewer than n free, or,
+ * without a cache, IVSHM_E_CORRUPT when some of the handles taken from the
+ * shared free ring were not free objects of the pool (a peer's garbage: they
+ * are dropped and counted in mp->dropped, the good ones go back). With a
+ * cache such handles are dropped while refilling it and the call goes on.
  */
 static IVSHM_INLINE int ivshm_mempool_get_bulk(struct ivshm_mempool *mp,
                                                struct ivshm_mempool_cache *cache, uint64_t *handles,
@@ -119,6 +123,7 @@ static IVSHM_INLINE int ivshm_mempool_get_bulk(struct ivshm_mempool *mp,
     return IVSHM_OK;
 }
 
+/* One object. Errors: as ivshm_mempool_get_bulk. */
 static IVSHM_INLINE int ivshm_mempool_get(struct ivshm_mempool *mp,
                                           struct ivshm_mempool_cache *cache, uint64_t *handle)
 {
@@ -129,7 +134,9 @@ static IVSHM_INLINE int ivshm_mempool_get(struct ivshm_mempool *mp,
  * Frees n objects, in order. Stops at the first handle that is not one of the
  * pool's objects (IVSHM_E_FOREIGN) or not allocated (IVSHM_E_DOUBLE_FREE):
  * those before it are freed, it and those after it are not. *freed (if not
- * NULL) gets how many were freed.
+ * NULL) gets how many were freed. Without a cache, IVSHM_E_CORRUPT when the
+ * shared free ring refused them: it has a slot for every object, so only a
+ * peer's garbage in its indices fills it.
  */
 static IVSHM_INLINE int ivshm_mempool_put_bulk(struct ivshm_mempool *mp,
                                                struct ivshm_mempool_cache *cache,
@@ -163,6 +170,7 @@ static IVSHM_INLINE int ivshm_mempool_put_bulk(struct ivshm_mempool *mp,
     return rc;
 }
 
+/* One object. Errors: as ivshm_mempool_put_bulk. */
 static IVSHM_INLINE int ivshm_mempool_put(struct ivshm_mempool *mp,
                                           struct ivshm_mempool_cache *cache, uint64_t handle)
 {

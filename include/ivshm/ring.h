@@ -110,13 +110,13 @@ static IVSHM_INLINE uint32_t ivshm_ring_dequeue_burst(struct ivshm_ring *r, uint
     return ivshm__ring_dequeue(r, objs, n, false, available);
 }
 
-/* One entry: IVSHM_OK, or IVSHM_E_NOBUFS when the ring is full (enqueue) or
- * empty (dequeue). */
+/* Enqueues one entry: IVSHM_OK, or IVSHM_E_NOBUFS when the ring is full. */
 static IVSHM_INLINE int ivshm_ring_enqueue(struct ivshm_ring *r, uint64_t obj)
 {
     return ivshm__ring_enqueue(r, &obj, 1, true, NULL) ? IVSHM_OK : IVSHM_E_NOBUFS;
 }
 
+/* Dequeues one entry: IVSHM_OK, or IVSHM_E_NOBUFS when the ring is empty. */
 static IVSHM_INLINE int ivshm_ring_dequeue(struct ivshm_ring *r, uint64_t *obj)
 {
     return ivshm__ring_dequeue(r, obj, 1, true, NULL) ? IVSHM_OK : IVSHM_E_NOBUFS;

@@ -136,12 +136,12 @@ struct ivshm_segment {
  * Errors: IVSHM_E_INVAL (bad NAME, path too long, READONLY with CLAIM),
  * IVSHM_E_NOENT (no such file), IVSHM_E_NOTSEG (not a regular file, or no
  * ivshm magic), IVSHM_E_VERSION, IVSHM_E_BADSEG, IVSHM_E_PARTIES (every slot
- * taken), IVSHM_E_SYSTEM (open, mmap or /proc failed).
+ * taken), IVSHM_E_SYSTEM (open, mmap or /proc/self/stat failed).
  */
 int ivshm_segment_attach(const char *dir, const char *name, unsigned flags, const char *label,
                          struct ivshm_segment *seg, struct ivshm_error *err);
 
-/* Same, by path. */
+/* Same, by path. Errors: as ivshm_segment_attach. */
 int ivshm_segment_attach_path(const char *path, unsigned flags, const char *label,
                               struct ivshm_segment *seg, struct ivshm_error *err);
 
@@ -157,7 +157,8 @@ void ivshm_segment_detach(struct ivshm_segment *seg);
  * it. Errors: IVSHM_E_INVAL (bad NAME), IVSHM_E_NOENT, IVSHM_E_NOTSEG (not a
  * regular file or no ivshm magic: left untouched), IVSHM_E_EXIST (a live host
  * party is attached and no IVSHM_DESTROY_FORCE; the message names its pid),
- * IVSHM_E_SYSTEM (unlink failed, or the file was replaced meanwhile).
+ * IVSHM_E_SYSTEM (the file could not be opened or mapped, unlink failed, or
+ * the file was replaced meanwhile).
  */
 int ivshm_segment_destroy(const char *dir, const char *name, unsigned flags,
                           struct ivshm_error *err);
@@ -168,8 +169,11 @@ int ivshm_segment_destroy(const char *dir, const char *name, unsigned flags,
 typedef int (*ivshm_list_fn)(const char *name, const char *path, const struct ivshm_segment *seg,
                              const struct ivshm_error *why, void *ctx);
 
-/* Calls fn for each segment file of DIR, in name order (read-only attach).
- * Errors: IVSHM_E_NOENT (no DIR), IVSHM_E_SYSTEM (DIR unreadable). */
+/* Calls fn for each segment file of DIR, in name order (read-only attach);
+ * a file that cannot be attached is passed with the reason, it is not an
+ * error of the listing. Returns IVSHM_OK also when fn stopped it.
+ * Errors: IVSHM_E_INVAL (DIR too long), IVSHM_E_NOENT (no DIR),
+ * IVSHM_E_SYSTEM (DIR unreadable). */
 int ivshm_segment_list(const char *dir, ivshm_list_fn fn, void *ctx, struct ivshm_error *err);
 
 /* Writes DIR/ivshm-NAME to out (size bytes). dir is used as given (not

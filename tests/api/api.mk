@@ -2,9 +2,6 @@
 # The public API as shipped (exports, soname, self-contained headers).
 .PHONY: test-api
 test-api:
-	$(Q)$(TEST_HARNESS) reset test-api
-	$(Q)$(MAKE) --no-print-directory $(LIBIVSHM_SO) || \
-		{ $(TEST_HARNESS) fail test-api "$(LIBIVSHM_SO) did not build"; exit 1; }
-	$(Q)$(TEST_HARNESS) shell test-api 120 tests/api/test_exports.sh
+	$(call shell_tests,test-api,$(LIBIVSHM_SO),120,tests/api/test_exports.sh)
 
 TEST_TARGETS += test-api

@@ -286,6 +286,7 @@ int main(int argc, char **argv)
         }
     }
     if (smoke) {
+        bench_cfg.smoke = true;
         bench_cfg.runs = 1;
         bench_cfg.ring_elems = 1u << 12;
         bench_cfg.mempool_objs = 1u << 10;
@@ -322,6 +323,7 @@ int main(int argc, char **argv)
     bench_rings();
     bench_mempools();
     bench_pipeline();
+    bench_port();
 
     if (row_count == 0)
         bench_die("no row matches filter '%s'", bench_cfg.filter);

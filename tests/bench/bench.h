@@ -23,6 +23,7 @@ struct bench_config {
     int cpu[2];             /* the two cores used; cpu[0] runs 1-core rows */
     double tsc_hz;
     const char *filter; /* only rows whose name contains this (NULL: all) */
+    bool smoke;         /* --smoke: tiny runs that time nothing */
 };
 
 extern struct bench_config bench_cfg;
@@ -61,6 +62,7 @@ int bench_dpdk_init(void);
 void bench_rings(void);
 void bench_mempools(void);
 void bench_pipeline(void);
+void bench_port(void);
 
 /* Fatal error: one line, exit status 1. */
 void bench_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));

@@ -23,7 +23,7 @@ want = [f"ring/{m}/{o}/{c}" for m in ("spsc", "mpmc")
         for c in ("1core", "2core")]
 want += [f"mempool/{k}/bulk{b}/{c}" for k in ("cache", "nocache") for b in (1, 8, 32)
          for c in ("1core", "2core")]
-want += ["pipeline/fwd64"]
+want += ["pipeline/fwd64", "port/null64/copy", "port/null64/zerocopy"]
 names = [r["name"] for r in rows]
 missing = sorted(set(want) - set(names))
 assert not missing, f"missing rows: {missing}"

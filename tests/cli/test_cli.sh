@@ -139,6 +139,35 @@ out=$("$FWD_BIN" --version 2>&1)
     not_ok "ivshm-fwd --version: $out"
 expect_fail "ivshm-fwd: unknown option" 2 "$D" "--colour" "$FWD_BIN" t1 --colour
 expect_fail "ivshm-fwd: --burst out of range" 2 "$D" "--burst '65'" "$FWD_BIN" t1 --burst 65
+expect_fail "ivshm-fwd: --mac of no mode" 2 "$D" "mac mode 'kep': not rewrite or keep" "$FWD_BIN" t1 --mac kep
+expect_fail "ivshm-fwd: an rx= word without its tx=" 2 "$D" "1 rx= and 0 tx= words" "$FWD_BIN" t1 rx=rx0
+expect_fail "ivshm-fwd: pairs and --queues" 2 "$D" "not both" "$FWD_BIN" t1 rx=rx0 tx=tx0 --queues 1
+expect_fail "ivshm-fwd: a word of no kind" 2 "$D" "'ry=rx0' (not rx=RING or tx=RING)" "$FWD_BIN" t1 ry=rx0
+expect_fail "ivshm-fwd: a bad NAME" 2 "$D" "segment name 'a/b'" "$FWD_BIN" a/b
+"$IVSHM" create fx --size 16M --dir "$D" --preset fwd >/dev/null
+expect_fail "ivshm-fwd: a ring of another segment" 1 "$D" "segment t2: not attached (only fx is)" \
+    "$FWD_BIN" fx rx=t2/rx0 tx=tx0 --dir "$D"
+"$IVSHM" destroy fx --dir "$D"
+# ivshm-port (built with DPDK): its help, version and usage errors come
+# before EAL starts, so they need neither root nor ports.
+PORT_BIN=${PORT_BIN:-$(dirname "$IVSHM")/ivshm-port}
+if [[ -x $PORT_BIN ]]; then
+    out=$("$PORT_BIN" -l 0 --help 2>&1)
+    [[ $? -eq 0 && $out == "usage: ivshm-port [EAL options] -- --port"* ]] && ok "ivshm-port --help" ||
+        not_ok "ivshm-port --help: $out"
+    out=$("$PORT_BIN" -l 0 -- --version 2>&1)
+    [[ $? -eq 0 && $out == "ivshm-port $(cat VERSION) (segment ABI 1)" ]] && ok "ivshm-port --version" ||
+        not_ok "ivshm-port --version: $out"
+    expect_fail "ivshm-port: unknown option" 2 "$D" "unknown option '--colour' (see ivshm-port --help)" \
+        "$PORT_BIN" -l 0 -- --port 0=t1:0 --colour
+    expect_fail "ivshm-port: --burst out of range" 2 "$D" "--burst '65'" "$PORT_BIN" -l 0 -- --port 0=t1:0 --burst=65
+    expect_fail "ivshm-port: no --port" 2 "$D" "at least one --port" "$PORT_BIN" -l 0 --
+    expect_fail "ivshm-port: no '--'" 2 "$D" "then '--'" "$PORT_BIN" -l 0 --port 0=t1:0
+    expect_fail "ivshm-port: a bad --pool" 2 "$D" "--pool 'pkts': expected SEG/NAME" \
+        "$PORT_BIN" -l 0 -- --port 0=t1:0 --pool pkts
+else
+    echo "ok - ivshm-port's command line # SKIP not built (no DPDK)"
+fi
 expect_fail "pktgen: --count and --duration" 2 "$D" "not both" "$IVSHM" pktgen t1 --count 5 --duration 1
 expect_fail "pktgen: --size out of range" 2 "$D" "--size '63'" "$IVSHM" pktgen t1 --size 63
 expect_fail "reclaim: an option of pktgen" 2 "$D" "--keep" "$IVSHM" reclaim t1 --keep

@@ -18,6 +18,9 @@ rings and must all come back intact.
   missing-ring  the guest forwarder is told to use a ring that does not
                 exist: it sets FAIL with the reason, pktgen says so, the VM
                 exits with guest code 1
+  wedged-free-ring  pktgen killed with SIGKILL, and the pool's free ring
+                left half-updated (as by a kill in mid-get): the next pktgen
+                repairs it, reclaims, runs to zero loss; the pool is whole
 
 Each case prints "ok - NAME" or "not ok - NAME: why", plus "# NAME: figures".
 Run from the repo root (env: BUILD, IVSHM, TEST_TMP), e.g. by `make test-fwd`.
@@ -29,59 +32,16 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from fwd_tests import (ENV, FWD_ELF, GUEST, IVSHM, PIN, cleanups, create, inspect_object,  # noqa: E402
+                       pool_state, run_cases, start_fwd, start_vm, tail, wait_fwd, wait_vm)
 import guest_qemu  # noqa: E402
 from guest_qemu import report  # noqa: E402
 
-BUILD = os.environ.get("BUILD", "build")
-IVSHM = os.environ.get("IVSHM", os.path.join(BUILD, "bin", "ivshm"))
-FWD_HOST = os.path.join(BUILD, "bin", "ivshm-fwd")
-GUEST = os.path.join(BUILD, "guest")
-TMP = os.environ.get("TEST_TMP") or tempfile.mkdtemp(prefix="ivshm-fwd-")
-SEG_DIR = os.path.join(TMP, "segments")
 COUNT = 100000
-# Pollers on both sides: with two CPUs or more, keep the forwarder (QEMU or
-# ivshm-fwd) on CPU 1 and pktgen on CPU 0, else the scheduler may stack them.
-PIN = (os.cpu_count() or 1) >= 2
-FWD_CPU = ["taskset", "-c", "1"] if PIN else []
-PKTGEN_CPU = ["--cpu", "0"] if PIN else []
-
-os.makedirs(SEG_DIR, exist_ok=True)
-ENV = dict(os.environ, IVSHM_DIR=SEG_DIR)
-cleanups = []
-
-
-def ivshm(*args, check=True):
-    proc = subprocess.run([IVSHM, *args], env=ENV, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True)
-    if check and proc.returncode != 0:
-        raise RuntimeError(f"ivshm {' '.join(args)}: {proc.stderr.strip()}")
-    return proc
-
-
-def create(name, preset="fwd", size="16M"):
-    ivshm("destroy", name, "--force", check=False)
-    ivshm("create", name, "--size", size, "--preset", preset)
-    cleanups.append(lambda: ivshm("destroy", name, "--force", check=False))
-
-
-def pool_state(name):
-    info = json.loads(ivshm("inspect", name, "--json").stdout)
-    pool = next(o for o in info["objects"] if o["name"] == "pkts")
-    return pool["free_objects"], pool["count"]
-
-
-def start_vm(image_path, segments, cmdline="", uefi=False, tag="vm"):
-    """Starts QEMU in the background; returns (Popen, log path)."""
-    args = FWD_CPU + guest_qemu.guest_args(image_path, uefi, TMP, cmdline)
-    args += ivshm("qemu-args", *segments).stdout.split()
-    log = os.path.join(TMP, f"{tag}.log")
-    proc = guest_qemu.spawn(args, log)
-    cleanups.append(lambda: proc.poll() is None and proc.kill())
-    return proc, log
+PKTGEN_CPU = ["--cpu", "0"] if PIN else []  # the forwarder runs on CPU 1
 
 
 def pktgen(name, *extra, timeout=240):
@@ -93,26 +53,21 @@ def pktgen(name, *extra, timeout=240):
 check_summary = guest_qemu.summary_problem
 
 
-def wait_vm(proc, log, seconds=60):
-    """Waits for the VM to exit; returns a problem or None. Guest code 0 is
-    QEMU status 1 (isa-debug-exit: (code << 1) | 1)."""
-    try:
-        status = proc.wait(timeout=seconds)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        return f"VM did not exit after EXIT; log: {tail(log)}"
-    text = open(log, errors="replace").read()
-    if status != 1 or "fwd: done" not in text:
-        return f"VM exit status {status}, log: {tail(log)}"
-    return None
-
-
-def tail(path, lines=6):
-    try:
-        return " | ".join(open(path, errors="replace").read().replace("\r", "")
-                          .strip().splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
+def kill_pktgen_mid_run(name, settle=0.0):
+    """Starts a pktgen on segment `name` and kills it with SIGKILL once it
+    holds buffers (it is sending), `settle` seconds later."""
+    first = subprocess.Popen([IVSHM, "pktgen", name, "--duration", "120", "--keep", *PKTGEN_CPU],
+                             env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cleanups.append(lambda: first.poll() is None and first.kill())
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and first.poll() is None:
+        free, count = pool_state(name)
+        if free < count:
+            break
+        time.sleep(0.1)
+    time.sleep(settle)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
 
 
 def figures(summary):
@@ -123,16 +78,10 @@ def figures(summary):
 
 def case_host_only():
     create("fh")
-    fwd = subprocess.Popen([FWD_HOST, "fh"] + (["--cpu", "1"] if PIN else []), env=ENV, stderr=subprocess.PIPE, text=True)
-    cleanups.append(lambda: fwd.poll() is None and fwd.kill())
+    fwd = start_fwd("fh")
     status, summary, err = pktgen("fh", "--count", str(COUNT))
     problem = check_summary(summary, COUNT) or (status != 0 and f"pktgen exit {status}: {err}")
-    try:
-        fwd_status = fwd.wait(timeout=20)
-        if not problem and fwd_status != 0:
-            problem = f"ivshm-fwd exit {fwd_status}: {fwd.stderr.read().strip()}"
-    except subprocess.TimeoutExpired:
-        problem = problem or "ivshm-fwd did not exit after EXIT"
+    problem = wait_fwd(fwd, 20) or problem
     if not problem and summary["forwarder"]["received"] != COUNT:
         problem = f"forwarder counters not final: {summary['forwarder']}"
     report("host-only", problem, summary and figures(summary))
@@ -140,7 +89,7 @@ def case_host_only():
 
 def guest_case(name, uefi, queues=1):
     seg = name.replace("-", "")[:20]
-    create(seg, preset=f"fwd,queues={queues}" if queues > 1 else "fwd")
+    create(seg, queues=queues)
     image = os.path.join(GUEST, "fwd.efi" if uefi else "fwd.elf")
     vm, log = start_vm(image, [seg], uefi=uefi, tag=name)
     extra = ["--count", str(COUNT)]
@@ -175,9 +124,9 @@ def case_vm_to_vm():
     # (tx0), B's ctrl. Both VMs attach both segments: B needs the buffers.
     create("h2a")
     create("a2b")
-    vm_a, log_a = start_vm(os.path.join(GUEST, "fwd.elf"), ["h2a", "a2b"],
+    vm_a, log_a = start_vm(FWD_ELF, ["h2a", "a2b"],
                            "rx=h2a/rx0 tx=a2b/rx0 pool=h2a/pkts ctrl=h2a/ctrl", tag="vm-a")
-    vm_b, log_b = start_vm(os.path.join(GUEST, "fwd.elf"), ["h2a", "a2b"],
+    vm_b, log_b = start_vm(FWD_ELF, ["h2a", "a2b"],
                            "rx=a2b/rx0 tx=a2b/tx0 pool=h2a/pkts ctrl=a2b/ctrl", tag="vm-b")
     status, summary, err = pktgen("h2a", "--rx-from", "a2b", "--count", str(COUNT))
     problem = check_summary(summary, COUNT) or (status != 0 and f"pktgen exit {status}: {err}")
@@ -187,21 +136,8 @@ def case_vm_to_vm():
 
 def case_host_restart():
     create("hr")
-    vm, log = start_vm(os.path.join(GUEST, "fwd.elf"), ["hr"], tag="host-restart")
-    first = subprocess.Popen([IVSHM, "pktgen", "hr", "--duration", "120", "--keep", *PKTGEN_CPU],
-                             env=ENV,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    cleanups.append(lambda: first.poll() is None and first.kill())
-    # Kill it while traffic flows: once it holds buffers (it is sending).
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and first.poll() is None:
-        free, count = pool_state("hr")
-        if free < count:
-            break
-        time.sleep(0.2)
-    time.sleep(1.0)
-    first.send_signal(signal.SIGKILL)
-    first.wait()
+    vm, log = start_vm(FWD_ELF, ["hr"], tag="host-restart")
+    kill_pktgen_mid_run("hr", settle=1.0)
     free_after_kill, count = pool_state("hr")
     if vm.poll() is not None:
         report("host-restart", f"the VM stopped when pktgen was killed: {tail(log)}")
@@ -224,9 +160,7 @@ def case_forwarder_stops():
     # comes back. pktgen must give up after --timeout seconds, say so and
     # exit 1, not spin for ever.
     create("fs")
-    fwd = subprocess.Popen([FWD_HOST, "fs"] + (["--cpu", "1"] if PIN else []), env=ENV,
-                           stderr=subprocess.DEVNULL)
-    cleanups.append(lambda: fwd.poll() is None and fwd.kill())
+    fwd = start_fwd("fs", stderr=subprocess.DEVNULL)
     gen = subprocess.Popen([IVSHM, "pktgen", "fs", "--duration", "60", "--timeout", "2", "--json",
                             *PKTGEN_CPU], env=ENV, stdout=subprocess.PIPE,
                            stderr=subprocess.DEVNULL, text=True)
@@ -257,8 +191,7 @@ def case_stale_ctrl():
     # A VM that died mid-run leaves state FWD in ctrl. pktgen must not take
     # that for a live forwarder: no heartbeat, no traffic, a clear error.
     create("sc")
-    info = json.loads(ivshm("inspect", "sc", "--json").stdout)
-    ctrl = next(o for o in info["objects"] if o["name"] == "ctrl")
+    info, ctrl = inspect_object("sc", "ctrl")
     with open(info["path"], "r+b") as f:
         f.seek(ctrl["offset"])
         f.write((2).to_bytes(4, "little"))  # IVSHM_FWD_FWD
@@ -280,11 +213,8 @@ def case_garbage_queue_count():
     # announced itself: pktgen must ignore it (16 queues at most), not index
     # past its tables, and forward on the one real queue pair.
     create("gq")
-    fwd = subprocess.Popen([FWD_HOST, "gq"] + (["--cpu", "1"] if PIN else []), env=ENV,
-                           stderr=subprocess.DEVNULL)
-    cleanups.append(lambda: fwd.poll() is None and fwd.kill())
-    info = json.loads(ivshm("inspect", "gq", "--json").stdout)
-    ctrl = next(o for o in info["objects"] if o["name"] == "ctrl")
+    fwd = start_fwd("gq", stderr=subprocess.DEVNULL)
+    info, ctrl = inspect_object("gq", "ctrl")
     deadline = time.monotonic() + 20
     with open(info["path"], "r+b") as f:
         while time.monotonic() < deadline:  # until the forwarder is READY
@@ -303,7 +233,7 @@ def case_garbage_queue_count():
 
 def case_missing_ring():
     create("mr")
-    vm, log = start_vm(os.path.join(GUEST, "fwd.elf"), ["mr"], "rx=mr/rx7 tx=mr/tx0",
+    vm, log = start_vm(FWD_ELF, ["mr"], "rx=mr/rx7 tx=mr/tx0",
                        tag="missing-ring")
     proc = subprocess.run([IVSHM, "pktgen", "mr", "--count", "1000", "--timeout", "20"], env=ENV,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
@@ -321,30 +251,38 @@ def case_missing_ring():
     report("missing-ring", problem)
 
 
+def case_wedged_free_ring():
+    # A pktgen killed between the two halves of a get or put on the free
+    # ring leaves its head ahead of its tail (simulated: the head moved by
+    # one after a kill). The next pktgen must repair the ring (it is alone on
+    # the pool: the forwarder never allocates) rather than wait for ever in
+    # its first put.
+    create("wf")
+    fwd = start_fwd("wf")
+    kill_pktgen_mid_run("wf")
+    info, pool = inspect_object("wf", "pkts")
+    with open(info["path"], "r+b") as f:  # the free ring's prod.head, first in the pool
+        f.seek(pool["offset"])
+        head = int.from_bytes(f.read(4), "little")
+        f.seek(pool["offset"])
+        f.write(((head + 1) % 2**32).to_bytes(4, "little"))
+    status, summary, err = pktgen("wf", "--count", "20000", timeout=120)
+    problem = (status != 0 and f"pktgen exit {status}: {err}") or check_summary(summary, 20000)
+    if not problem and summary["reclaimed"] == 0:
+        problem = "the new pktgen reclaimed nothing from the killed one"
+    problem = problem or wait_fwd(fwd)
+    free, count = pool_state("wf")
+    if not problem and free != count:
+        problem = f"pool holds {free} of {count} free buffers after the run"
+    report("wedged-free-ring", problem, summary and f"{summary['reclaimed']} reclaimed")
+
+
 CASES = [("host-only", case_host_only), ("direct", case_direct), ("uefi", case_uefi),
          ("two-queues", case_two_queues), ("vm-to-vm", case_vm_to_vm),
          ("host-restart", case_host_restart), ("forwarder-stops", case_forwarder_stops),
          ("stale-ctrl", case_stale_ctrl), ("garbage-queue-count", case_garbage_queue_count),
-         ("missing-ring", case_missing_ring)]
-
-
-def main():
-    wanted = sys.argv[1:]
-    for name, fn in CASES:
-        if wanted and not any(w in name for w in wanted):
-            continue
-        try:
-            fn()
-        except Exception as e:  # a broken case must not stop the others
-            report(name, f"{type(e).__name__}: {e}")
-        finally:
-            while cleanups:
-                try:
-                    cleanups.pop()()
-                except Exception:
-                    pass
-    return 1 if guest_qemu.failures else 0
+         ("missing-ring", case_missing_ring), ("wedged-free-ring", case_wedged_free_ring)]
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cases(CASES, sys.argv[1:]))

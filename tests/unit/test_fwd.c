@@ -2,8 +2,9 @@
 /*
  * The fwd module: preset, ring names, test frames, ivshm_fwd_open (defaults,
  * explicit paths, every error), FAIL reporting, ivshm_fwd_run with the
- * drain policy (a clean exit, and tx that nobody empties), and adaptive mode
- * (modes, sleeping, doorbells and their counters) with a fake doorbell.
+ * drain policy (a clean exit, and tx that nobody empties), the MAC modes
+ * (rewrite, keep), and adaptive mode (modes, sleeping, doorbells and their
+ * counters) with a fake doorbell.
  */
 #include <check.h>
 #include <errno.h>
@@ -172,6 +173,7 @@ START_TEST(test_open_paths_and_errors)
         {{.ctrl = "unit/nope"}, IVSHM_E_NOENT, "unit/nope: no memzone of that name"},
         {{.pool = "unit/rx0"}, IVSHM_E_NOENT, "unit/rx0: no mempool of that name"},
         {{.burst = IVSHM_BURST_MAX + 1}, IVSHM_E_INVAL, "burst 65: not in 1..64"},
+        {{.mac_mode = 2}, IVSHM_E_INVAL, "mac mode 2: not rewrite (0) or keep (1)"},
     };
     for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         int rc = open_fwd(&fwd, &v, &bad[i].cfg, &err);
@@ -190,6 +192,132 @@ START_TEST(test_open_paths_and_errors)
     ck_assert_uint_eq(atomic_load(&fwd.ctrl->state), IVSHM_FWD_FAIL);
     ck_assert_str_eq(fwd.ctrl->reason, "a reason longer than the forty bytes ct");
     free(mem);
+}
+END_TEST
+
+/* ---- MAC modes: rewrite (l2fwd) changes exactly the Ethernet addresses,
+ * keep leaves every byte as it came; both drop frames that do not lie inside
+ * their buffer. ---- */
+
+START_TEST(test_mac_mode_names)
+{
+    enum ivshm_fwd_mac_mode m = IVSHM_FWD_MAC_REWRITE;
+    struct ivshm_error err = {0};
+    ck_assert_int_eq(ivshm_fwd_mac_mode_parse("keep", &m, &err), IVSHM_OK);
+    ck_assert_int_eq(m, IVSHM_FWD_MAC_KEEP);
+    ck_assert_int_eq(ivshm_fwd_mac_mode_parse("rewrite", &m, &err), IVSHM_OK);
+    ck_assert_int_eq(m, IVSHM_FWD_MAC_REWRITE);
+    ck_assert_int_eq(ivshm_fwd_mac_mode_parse("Keep", &m, &err), IVSHM_E_INVAL);
+    ck_assert_str_eq(err.msg, "mac mode 'Keep': not rewrite or keep");
+    ck_assert_int_eq(ivshm_fwd_mac_mode_parse("", &m, &err), IVSHM_E_INVAL);
+    ck_assert_int_eq(m, IVSHM_FWD_MAC_REWRITE); /* untouched on error */
+    ck_assert_str_eq(ivshm_fwd_mac_mode_name(IVSHM_FWD_MAC_KEEP), "keep");
+    ck_assert_str_eq(ivshm_fwd_mac_mode_name(IVSHM_FWD_MAC_REWRITE), "rewrite");
+    ck_assert_ptr_null(ivshm_fwd_mac_mode_name((enum ivshm_fwd_mac_mode)2));
+}
+END_TEST
+
+/* A forwarder of one queue pair in `mode` on a fresh segment. */
+static void *open_mode(struct ivshm_fwd *fwd, enum ivshm_fwd_mac_mode mode)
+{
+    struct ivshm_segment_view v;
+    void *mem = make_fwd_segment(1, &v);
+    struct ivshm_error err = {0};
+    struct ivshm_fwd_config cfg = {.mac_mode = mode};
+    ck_assert_int_eq(open_fwd(fwd, &v, &cfg, &err), IVSHM_OK);
+    ck_assert_uint_eq(fwd->port[0].mac_mode, mode);
+    return mem;
+}
+
+/* Puts a frame of `len` bytes at data_off `off` into rx0: byte i is i * 7 + 3. */
+static uint64_t send_raw(struct ivshm_fwd *fwd, uint32_t off, uint32_t len)
+{
+    uint64_t h;
+    ck_assert_int_eq(ivshm_mempool_get(&fwd->pool, NULL, &h), IVSHM_OK);
+    uint8_t *obj = ivshm_mempool_ptr(&fwd->pool, h);
+    struct ivshm_pkt *pkt = (struct ivshm_pkt *)obj;
+    pkt->data_off = (uint16_t)off;
+    pkt->data_len = len;
+    for (uint32_t i = 0; off + i < IVSHM_FWD_PKT_SIZE && i < len; i++)
+        obj[off + i] = (uint8_t)(i * 7 + 3);
+    ck_assert_int_eq(ivshm_ring_enqueue(&fwd->rx[0], h), IVSHM_OK);
+    return h;
+}
+
+static void check_payload(const uint8_t *frame, uint32_t from, uint32_t len)
+{
+    for (uint32_t i = from; i < len; i++)
+        EXPECT_EQ(frame[i], (uint8_t)(i * 7 + 3));
+}
+
+START_TEST(test_mac_keep_leaves_every_byte)
+{
+    static struct ivshm_fwd fwd;
+    void *mem = open_mode(&fwd, IVSHM_FWD_MAC_KEEP);
+    static const uint32_t lens[] = {14, 60, 64, 65, 128, IVSHM_FWD_PKT_SIZE - IVSHM_PKT_HEADROOM};
+    enum { N = sizeof(lens) / sizeof(lens[0]) };
+    uint64_t h[N];
+    for (unsigned i = 0; i < N; i++)
+        h[i] = send_raw(&fwd, IVSHM_PKT_HEADROOM, lens[i]);
+    ck_assert_uint_eq(ivshm_fwd_poll(&fwd.port[0]), N);
+    for (unsigned i = 0; i < N; i++) {
+        uint64_t out;
+        ck_assert_int_eq(ivshm_ring_dequeue(&fwd.tx[0], &out), IVSHM_OK);
+        ck_assert_uint_eq(out, h[i]); /* in order */
+        const uint8_t *obj = ivshm_mempool_ptr(&fwd.pool, out);
+        ck_assert_uint_eq(((const struct ivshm_pkt *)obj)->data_len, lens[i]);
+        check_payload(obj + IVSHM_PKT_HEADROOM, 0, lens[i]);
+    }
+    ck_assert_uint_eq(fwd.port[0].sent, N);
+    ck_assert_uint_eq(fwd.port[0].dropped, 0);
+    free(mem);
+}
+END_TEST
+
+START_TEST(test_mac_rewrite_changes_the_addresses_only)
+{
+    static struct ivshm_fwd fwd;
+    void *mem = open_mode(&fwd, IVSHM_FWD_MAC_REWRITE);
+    send_raw(&fwd, IVSHM_PKT_HEADROOM, 100);
+    ck_assert_uint_eq(ivshm_fwd_poll(&fwd.port[0]), 1);
+    uint64_t out;
+    ck_assert_int_eq(ivshm_ring_dequeue(&fwd.tx[0], &out), IVSHM_OK);
+    const uint8_t *frame = (const uint8_t *)ivshm_mempool_ptr(&fwd.pool, out) + IVSHM_PKT_HEADROOM;
+    static const uint8_t want[12] = {0x02, 0, 0, 0, 0, 0, 0x02, 0, 0, 0, 0x42, 0};
+    ck_assert_mem_eq(frame, want, 12); /* to 02:00:00:00:00:<queue 0>, from the forwarder */
+    check_payload(frame, 12, 100);
+    free(mem);
+}
+END_TEST
+
+/* Both modes check that a frame lies inside its buffer before forwarding. */
+static void check_bounds(enum ivshm_fwd_mac_mode mode)
+{
+    static struct ivshm_fwd fwd;
+    void *mem = open_mode(&fwd, mode);
+    send_raw(&fwd, IVSHM_PKT_HEADROOM, IVSHM_FWD_PKT_SIZE - IVSHM_PKT_HEADROOM + 1); /* 1 past */
+    send_raw(&fwd, 8, 64);                                                           /* header */
+    send_raw(&fwd, IVSHM_PKT_HEADROOM, IVSHM_ETH_HLEN - 1); /* no Ethernet header */
+    uint64_t good = send_raw(&fwd, IVSHM_PKT_HEADROOM, 64);
+    ck_assert_int_eq(ivshm_ring_enqueue(&fwd.rx[0], 12345), IVSHM_OK); /* not a buffer */
+    ck_assert_uint_eq(ivshm_fwd_poll(&fwd.port[0]), 1);
+    ck_assert_uint_eq(fwd.port[0].dropped, 4);
+    uint64_t out;
+    ck_assert_int_eq(ivshm_ring_dequeue(&fwd.tx[0], &out), IVSHM_OK);
+    ck_assert_uint_eq(out, good);
+    ck_assert_uint_eq(ivshm_ring_count(&fwd.tx[0]), 0);
+    free(mem);
+}
+
+START_TEST(test_mac_keep_checks_bounds)
+{
+    check_bounds(IVSHM_FWD_MAC_KEEP);
+}
+END_TEST
+
+START_TEST(test_mac_rewrite_checks_bounds)
+{
+    check_bounds(IVSHM_FWD_MAC_REWRITE);
 }
 END_TEST
 
@@ -509,6 +637,10 @@ int main(void)
     test_case(s, "module",
               (const TTest *[]){test_preset, test_frames, test_open_defaults,
                                 test_open_paths_and_errors, NULL});
+    test_case(s, "mac",
+              (const TTest *[]){test_mac_mode_names, test_mac_keep_leaves_every_byte,
+                                test_mac_rewrite_changes_the_addresses_only,
+                                test_mac_keep_checks_bounds, test_mac_rewrite_checks_bounds, NULL});
     TCase *run =
         test_case(s, "run", (const TTest *[]){test_run_clean_exit, test_run_drain_gives_up, NULL});
     tcase_set_tags(run, "threads");

@@ -1,0 +1,381 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The host side of the fwd ctrl protocol (host/fwd_host.h). */
+#include <string.h>
+#include <time.h>
+
+#include "host/fwd_host.h"
+#include "host/internal.h"
+#include "ivshm/doorbell.h"
+#include "ivshm/party.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static bool stopped(const struct ivshm_fwd_host *host)
+{
+    return host->stop && atomic_load(host->stop);
+}
+
+/* Seconds for a message (the library's formatter has no %f). */
+static unsigned whole(double seconds)
+{
+    return (unsigned)(seconds + 0.5);
+}
+
+static uint32_t state_of(const struct ivshm_fwd_ctrl *ctrl)
+{
+    return atomic_load_explicit(&ctrl->state, memory_order_acquire);
+}
+
+static uint64_t heartbeat_of(const struct ivshm_fwd_ctrl *ctrl)
+{
+    return atomic_load_explicit(&((struct ivshm_fwd_ctrl *)ctrl)->heartbeat, memory_order_relaxed);
+}
+
+void ivshm_fwd_host_init(struct ivshm_fwd_host *host, const _Atomic bool *stop)
+{
+    host->stop = stop;
+    host->count = 0;
+}
+
+int ivshm_fwd_host_add(struct ivshm_fwd_host *host, const struct ivshm_segment_view *view,
+                       struct ivshm_fwd_ctrl **ctrl, struct ivshm_error *err)
+{
+    *ctrl = NULL;
+    void *addr;
+    uint64_t len;
+    if (ivshm_memzone_lookup(view, IVSHM_FWD_CTRL, &addr, &len, NULL) != IVSHM_OK ||
+        len < sizeof(struct ivshm_fwd_ctrl))
+        return IVSHM_OK;
+    if (host->count == IVSHM_FWD_HOST_MAX)
+        return ivshm_fail(err, IVSHM_E_NOSPC, "%s: more than %u forwarders to drive", view->name,
+                          IVSHM_FWD_HOST_MAX);
+    memcpy(host->fwd[host->count].segment, view->name, IVSHM_NAME_SIZE);
+    host->fwd[host->count].doorbell = NULL;
+    host->fwd[host->count++].ctrl = addr;
+    *ctrl = addr;
+    return IVSHM_OK;
+}
+
+void ivshm_fwd_host_set_doorbell(struct ivshm_fwd_host *host, const struct ivshm_fwd_ctrl *ctrl,
+                                 struct ivshm_doorbell *doorbell)
+{
+    for (unsigned i = 0; i < host->count; i++)
+        if (host->fwd[i].ctrl == ctrl)
+            host->fwd[i].doorbell = doorbell;
+}
+
+/* Rings forwarder i if it sleeps when idle (ctrl.doorbell: its peer ID + 1).
+ * A peer that is gone (or a garbage ID) is refused by the client: nothing
+ * to do, the forwarder's sleep is bounded. */
+static void ring_forwarder(const struct ivshm_fwd_host *host, unsigned i)
+{
+    uint16_t id = atomic_load_explicit(&host->fwd[i].ctrl->doorbell, memory_order_relaxed);
+    if (id && host->fwd[i].doorbell)
+        ivshm_doorbell_ring(host->fwd[i].doorbell, id - 1, IVSHM_FWD_VECTOR, NULL);
+}
+
+bool ivshm_fwd_active(const struct ivshm_fwd_ctrl *ctrl)
+{
+    if (!ctrl)
+        return false;
+    uint32_t st = state_of(ctrl);
+    return st == IVSHM_FWD_READY || st == IVSHM_FWD_FWD || st == IVSHM_FWD_EXIT;
+}
+
+int ivshm_fwd_host_wait_ready(const struct ivshm_fwd_host *host, double timeout,
+                              struct ivshm_error *err)
+{
+    double deadline = now_s() + timeout;
+    uint64_t first_beat[IVSHM_FWD_HOST_MAX];
+    for (unsigned i = 0; i < host->count; i++)
+        first_beat[i] = heartbeat_of(host->fwd[i].ctrl);
+    for (;;) {
+        sleep_ms(5);
+        const char *stale = NULL, *down = NULL;
+        for (unsigned i = 0; i < host->count; i++) {
+            const struct ivshm_fwd_ctrl *c = host->fwd[i].ctrl;
+            uint32_t st = state_of(c);
+            if (st == IVSHM_FWD_FAIL) {
+                char reason[sizeof(c->reason) + 1]; /* a peer may leave it unterminated */
+                memcpy(reason, c->reason, sizeof(c->reason));
+                reason[sizeof(c->reason)] = '\0';
+                return ivshm_fail(err, IVSHM_E_CORRUPT, "%s: the forwarder failed: %s",
+                                  host->fwd[i].segment, reason);
+            }
+            if (st != IVSHM_FWD_READY && st != IVSHM_FWD_FWD) {
+                down = host->fwd[i].segment;
+            } else if (heartbeat_of(c) == first_beat[i]) {
+                stale = host->fwd[i].segment;
+                ring_forwarder(host, i); /* asleep? its heart beats when it wakes */
+            }
+        }
+        if (!down && !stale)
+            return IVSHM_OK;
+        if (stopped(host))
+            return ivshm_fail(err, IVSHM_E_TIMEOUT, "interrupted while waiting for the forwarder");
+        if (now_s() > deadline) {
+            if (stale)
+                return ivshm_fail(err, IVSHM_E_TIMEOUT,
+                                  "%s: ctrl says a forwarder is there, but its heartbeat has not "
+                                  "moved in %u s (did the VM stop?)",
+                                  stale, whole(timeout));
+            return ivshm_fail(err, IVSHM_E_TIMEOUT,
+                              "%s: no forwarder became READY within %u s (is the VM running fwd?)",
+                              down, whole(timeout));
+        }
+    }
+}
+
+/* from_a or from_b -> to on every control block. Compare-and-swap: a
+ * forwarder may set FAIL meanwhile, another host party may move it too. */
+static void move_state(const struct ivshm_fwd_host *host, uint32_t from_a, uint32_t from_b,
+                       uint32_t to)
+{
+    for (unsigned i = 0; i < host->count; i++) {
+        struct ivshm_fwd_ctrl *c = host->fwd[i].ctrl;
+        uint32_t st = state_of(c);
+        if ((st == from_a || st == from_b) &&
+            atomic_compare_exchange_strong_explicit(&c->state, &st, to, memory_order_acq_rel,
+                                                    memory_order_acquire))
+            ring_forwarder(host, i); /* after the store: ctrl's wake-up rule */
+    }
+}
+
+void ivshm_fwd_host_start(const struct ivshm_fwd_host *host)
+{
+    move_state(host, IVSHM_FWD_READY, IVSHM_FWD_READY, IVSHM_FWD_FWD);
+}
+
+void ivshm_fwd_host_exit(const struct ivshm_fwd_host *host)
+{
+    move_state(host, IVSHM_FWD_READY, IVSHM_FWD_FWD, IVSHM_FWD_EXIT);
+}
+
+bool ivshm_fwd_host_wait_done(const struct ivshm_fwd_host *host, double seconds)
+{
+    double deadline = now_s() + seconds;
+    for (;;) {
+        bool all = true;
+        for (unsigned i = 0; i < host->count; i++)
+            all &= state_of(host->fwd[i].ctrl) != IVSHM_FWD_EXIT;
+        if (all)
+            return true;
+        if (now_s() > deadline)
+            return false;
+        sleep_ms(2);
+    }
+}
+
+void ivshm_fwd_host_counters(const struct ivshm_fwd_host *host, uint64_t *received, uint64_t *sent,
+                             uint64_t *dropped)
+{
+    *received = *sent = *dropped = 0;
+    for (unsigned i = 0; i < host->count; i++)
+        for (uint32_t q = 0; q < IVSHM_FWD_MAX_QUEUES; q++) {
+            struct ivshm_fwd_counters *c = &host->fwd[i].ctrl->q[q];
+            *received += atomic_load_explicit(&c->received, memory_order_relaxed);
+            *sent += atomic_load_explicit(&c->sent, memory_order_relaxed);
+            *dropped += atomic_load_explicit(&c->dropped, memory_order_relaxed);
+        }
+}
+
+void ivshm_fwd_host_wake_counters(const struct ivshm_fwd_host *host, uint64_t *sleeps,
+                                  uint64_t *wakeups, uint64_t *rings)
+{
+    *sleeps = *wakeups = *rings = 0;
+    for (unsigned i = 0; i < host->count; i++)
+        for (uint32_t q = 0; q < IVSHM_FWD_MAX_QUEUES; q++) {
+            struct ivshm_fwd_counters *c = &host->fwd[i].ctrl->q[q];
+            *sleeps += atomic_load_explicit(&c->sleeps, memory_order_relaxed);
+            *wakeups += atomic_load_explicit(&c->wakeups, memory_order_relaxed);
+            *rings += atomic_load_explicit(&c->rings, memory_order_relaxed);
+        }
+}
+
+/* Whether every active forwarder holds nothing: received = sent + dropped on
+ * every queue. */
+static bool forwarders_idle(const struct ivshm_fwd_host *host)
+{
+    for (unsigned i = 0; i < host->count; i++) {
+        struct ivshm_fwd_ctrl *ctrl = host->fwd[i].ctrl;
+        if (!ivshm_fwd_active(ctrl))
+            continue;
+        for (uint32_t q = 0; q < IVSHM_FWD_MAX_QUEUES; q++) {
+            struct ivshm_fwd_counters *c = &ctrl->q[q];
+            uint64_t r = atomic_load_explicit(&c->received, memory_order_relaxed);
+            uint64_t s = atomic_load_explicit(&c->sent, memory_order_relaxed);
+            uint64_t d = atomic_load_explicit(&c->dropped, memory_order_relaxed);
+            if (r != s + d)
+                return false;
+        }
+    }
+    return true;
+}
+
+/* ---- buffers of dead host parties ---- */
+
+uint32_t ivshm_fwd_host_put(struct ivshm_mempool *pool, struct ivshm_mempool_cache *cache,
+                            const uint64_t *handles, uint32_t n)
+{
+    uint32_t refused = 0;
+    while (n) {
+        uint32_t freed = 0;
+        if (ivshm_mempool_put_bulk(pool, cache, handles, n, &freed) == IVSHM_OK || freed >= n)
+            break;
+        refused++;
+        handles += freed + 1;
+        n -= freed + 1;
+    }
+    return refused;
+}
+
+uint32_t ivshm_fwd_host_held(const struct ivshm_mempool *pool, uint64_t parties)
+{
+    static struct ivshm_mempool_audit audit; /* large; one thread calls this */
+    ivshm_mempool_audit(pool, &audit);
+    uint32_t n = 0;
+    for (uint32_t p = 0; p < IVSHM_MAX_PARTIES; p++)
+        if (parties >> p & 1)
+            n += audit.by_party[p];
+    return n;
+}
+
+/* Host parties of `view` other than ours whose process is gone (bit p for
+ * slot p); *users_alive: whether a live one other than us, and other than a
+ * forwarder, is attached (it may use the free ring). */
+static uint64_t dead_parties(const struct ivshm_segment_view *view, bool *users_alive)
+{
+    uint64_t dead = 0;
+    *users_alive = false;
+    for (uint32_t i = 0; i < view->party_capacity && i < IVSHM_MAX_PARTIES; i++) {
+        const struct ivshm_party *p = &view->parties[i];
+        uint32_t st = atomic_load_explicit(&p->state, memory_order_acquire);
+        if ((int)i == view->party || p->kind != IVSHM_PARTY_HOST ||
+            (st != IVSHM_PARTY_ALIVE && st != IVSHM_PARTY_CLAIMING))
+            continue;
+        if (!ivshm_party_alive(p))
+            dead |= 1ull << i;
+        else if (strncmp(p->label, IVSHM_FWD_HOST_FORWARDER_LABEL, sizeof(p->label)) != 0)
+            *users_alive = true;
+    }
+    return dead;
+}
+
+/* Whether the free ring stays in the middle of a get or put (a head ahead of
+ * its tail) for 20 ms: a process died there, and every later get or put
+ * would wait for that tail for ever. */
+static bool free_ring_wedged(const struct ivshm_mempool *pool)
+{
+    for (int i = 0;; i++) {
+        struct ivshm_ring_stats st;
+        ivshm_ring_stats(&pool->ring, &st);
+        if (st.prod_head == st.prod_tail && st.cons_head == st.cons_tail)
+            return false;
+        if (i == 2)
+            return true;
+        sleep_ms(10);
+    }
+}
+
+/* The dead parties' frames in flight come home (into `drain`): see
+ * ivshm_fwd_host_reclaim. Returns whether they did. */
+static bool drain_in_flight(const struct ivshm_fwd_host *host, struct ivshm_mempool *drain,
+                            struct ivshm_mempool_cache *cache, uint64_t dead,
+                            const struct ivshm_fwd_host_queue *queues, unsigned nqueues,
+                            double timeout)
+{
+    double deadline = now_s() + timeout;
+    uint32_t quiet = 0, last_held = UINT32_MAX;
+    while (quiet < 3) {
+        uint32_t moved = 0;
+        bool empty = true;
+        for (unsigned i = 0; i < nqueues; i++) {
+            const struct ivshm_fwd_host_queue *q = &queues[i];
+            uint64_t h[IVSHM_BURST_MAX];
+            uint32_t n = ivshm_ring_dequeue_burst(q->from_fwd, h, IVSHM_BURST_MAX, NULL);
+            ivshm_fwd_host_put(drain, cache, h, n);
+            moved += n;
+            /* With no forwarder to consume them, frames the dead sent would
+             * sit in to_fwd for ever: take them back ourselves. */
+            if (!ivshm_fwd_active(q->fwd)) {
+                n = ivshm_ring_dequeue_burst(q->to_fwd, h, IVSHM_BURST_MAX, NULL);
+                ivshm_fwd_host_put(drain, cache, h, n);
+                moved += n;
+            }
+            empty &= ivshm_ring_count(q->from_fwd) == 0 && ivshm_ring_count(q->to_fwd) == 0;
+        }
+        uint32_t held = ivshm_fwd_host_held(drain, dead);
+        bool still = moved == 0 && empty && held == last_held && forwarders_idle(host);
+        last_held = held;
+        quiet = still ? quiet + 1 : 0;
+        if (quiet < 3 && (now_s() > deadline || stopped(host)))
+            return false;
+        sleep_ms(quiet ? 20 : 1);
+    }
+    return true;
+}
+
+int ivshm_fwd_host_reclaim(const struct ivshm_fwd_host *host, struct ivshm_mempool *pool,
+                           const struct ivshm_segment_view *view, const char *what,
+                           const struct ivshm_fwd_host_queue *queues, unsigned nqueues,
+                           double timeout, uint32_t *reclaimed, struct ivshm_error *err)
+{
+    *reclaimed = 0;
+    bool users_alive;
+    uint64_t dead = dead_parties(view, &users_alive);
+    if (!dead)
+        return IVSHM_OK;
+    /* A dead process killed between the two halves of a get or put: the
+     * draining below would wait for ever in its first put that reaches the
+     * ring. Alone on the pool we rebuild the ring first (taking nothing back
+     * yet; the forwarders never touch it); beside live users we cannot. */
+    if (free_ring_wedged(pool)) {
+        if (users_alive)
+            return ivshm_fail(err, IVSHM_E_CORRUPT,
+                              "%s: its free ring was left half-updated by a process that died "
+                              "in mid-operation, and other processes use it: stop them all, "
+                              "then start one alone (it repairs the ring)",
+                              what);
+        ivshm_mempool_rebuild(pool, 0);
+    }
+    /* Our handle with a cache of its own: what we drain is marked ours at
+     * once, so the give-back below cannot take it twice. */
+    static struct ivshm_mempool_cache cache; /* large; one thread calls this */
+    struct ivshm_mempool drain = *pool;
+    ivshm_mempool_cache_init(&cache, IVSHM_MEMPOOL_CACHE_MAX);
+    bool home = drain_in_flight(host, &drain, &cache, dead, queues, nqueues, timeout);
+    ivshm_mempool_cache_flush(&drain, &cache); /* back to the pool in every case */
+    if (!home && stopped(host))
+        return ivshm_fail(err, IVSHM_E_TIMEOUT,
+                          "%s: interrupted while taking back a dead process's buffers", what);
+    if (!home)
+        return ivshm_fail(err, IVSHM_E_TIMEOUT,
+                          "%s: a dead process's buffers are still in flight after %u s (is the "
+                          "forwarder running?)",
+                          what, whole(timeout));
+    if (!users_alive) {
+        /* Nobody else uses the free ring: the forwarders never allocate, the
+         * dead are dead. A rebuild also finds objects a dead party had
+         * dequeued but not yet marked. */
+        *reclaimed = ivshm_mempool_rebuild(pool, dead);
+    } else {
+        for (uint32_t p = 0; p < IVSHM_MAX_PARTIES; p++)
+            if (dead >> p & 1)
+                *reclaimed += ivshm_mempool_reclaim(pool, (int)p);
+    }
+    for (uint32_t p = 0; p < IVSHM_MAX_PARTIES; p++)
+        if (dead >> p & 1)
+            ivshm_party_release(view, (int)p);
+    return IVSHM_OK;
+}
