@@ -70,8 +70,9 @@ const struct cli_command cli_cmd_serve = {
     .max_args = IVSHM_SERVE_MAX_SEGMENTS,
     .segment_args = true,
     .summary = "doorbell server: QEMU's ivshmem server protocol for the segments",
-    .details = "Hands each client (QEMU's ivshmem-doorbell device, `ivshm qemu-args --doorbell`,\n"
-               "or a host process) the segment file, its peer ID and its eventfds, and tells\n"
+    .details = "Hands each client (QEMU's ivshmem-doorbell device, which `ivshm qemu-args`\n"
+               "sets up with its doorbell option, or a host process) the segment file, its\n"
+               "peer ID and its eventfds, and tells\n"
                "the peers when others come and go (docs/abi.md, section 5). Runs until SIGTERM\n"
                "or SIGINT, then removes its sockets and pidfile and exits 0.\n"
                "Exit status: 0 after a signal (or once the daemon serves); 1 when it cannot\n"

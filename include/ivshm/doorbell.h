@@ -112,13 +112,15 @@ int ivshm_doorbell_fd(const struct ivshm_doorbell *db);
  * Errors: IVSHM_E_CORRUPT when the server sent a malformed message: it is
  * disconnected, as when it closes the connection (ivshm_doorbell_server_up
  * turns false); the peers already known can still be rung and ring us.
+ * IVSHM_E_SYSTEM (out of memory for a newcomer's descriptors, epoll).
  */
 int ivshm_doorbell_process(struct ivshm_doorbell *db, uint64_t *fired, struct ivshm_error *err);
 
 /*
  * Sleeps until one of our vectors is rung (IVSHM_OK, *fired as above), or
  * timeout_ms passes (IVSHM_E_TIMEOUT; -1: no bound). Server messages are
- * handled meanwhile and do not end the wait. Errors: as process.
+ * handled meanwhile and do not end the wait. Errors: as
+ * ivshm_doorbell_process.
  */
 int ivshm_doorbell_wait(struct ivshm_doorbell *db, int timeout_ms, uint64_t *fired,
                         struct ivshm_error *err);
