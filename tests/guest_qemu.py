@@ -109,3 +109,24 @@ def wait_for(cond, seconds, step=0.02):
             return True
         time.sleep(step)
     return cond()
+
+
+def run_cases(cases, wanted, cleanups):
+    """Runs the (name, function) cases whose name contains one of `wanted`
+    (all when empty), each followed by the functions it left in `cleanups`
+    (last first); returns the exit status: 1 when a case failed."""
+    for name, fn in cases:
+        if wanted and not any(w in name for w in wanted):
+            continue
+        try:
+            fn()
+        except Exception as e:  # a broken case must not stop the others
+            report(name, f"{type(e).__name__}: {e}")
+        finally:
+            while cleanups:
+                try:
+                    cleanups.pop()()
+                except Exception:
+                    pass
+    sys.stdout.flush()
+    return 1 if failures else 0

@@ -1069,21 +1069,7 @@ CASES = [
 
 
 def main():
-    wanted = sys.argv[1:]
-    for name, fn in CASES:
-        if wanted and not any(w in name for w in wanted):
-            continue
-        try:
-            fn()
-        except Exception as e:  # a broken case is a failure, the others still run
-            report(name, f"{type(e).__name__}: {e}")
-        finally:
-            while cleanups:
-                try:
-                    cleanups.pop()()
-                except Exception:
-                    pass
-    sys.exit(1 if guest_qemu.failures else 0)
+    sys.exit(guest_qemu.run_cases(CASES, sys.argv[1:], cleanups))
 
 
 if __name__ == "__main__":

@@ -536,19 +536,30 @@ static uint32_t await_sleeper(struct ivshm_fwd *fwd)
     return w;
 }
 
+/* A forwarder on a fresh one-pair segment (*mem, to free), with the fake
+ * doorbell, running ivshm_fwd_run in thread *t. */
+static void start_with_fake(struct ivshm_fwd *fwd, struct ivshm_fwd_config *cfg, void **mem,
+                            struct run_arg *a, pthread_t *t)
+{
+    static struct ivshm_segment_view v;
+    struct ivshm_error err = {0};
+    *mem = make_fwd_segment(1, &v);
+    fake_reset(true);
+    cfg->doorbells = &fake_doorbells;
+    ck_assert_int_eq(open_fwd(fwd, &v, cfg, &err), IVSHM_OK);
+    *a = (struct run_arg){fwd, 0};
+    ck_assert_int_eq(pthread_create(t, NULL, run_thread, a), 0);
+}
+
 START_TEST(test_adaptive_sleeps_and_wakes)
 {
     static struct ivshm_fwd fwd;
-    struct ivshm_segment_view v;
-    void *mem = make_fwd_segment(1, &v);
-    struct ivshm_error err = {0};
-    fake_reset(true);
-    /* A long sleep bound: every wake-up below must come from a doorbell. */
-    struct ivshm_fwd_config cfg = {.doorbells = &fake_doorbells, .sleep_ns = 30000000000ull};
-    ck_assert_int_eq(open_fwd(&fwd, &v, &cfg, &err), IVSHM_OK);
-    struct run_arg a = {&fwd, 0};
+    void *mem;
+    struct run_arg a;
     pthread_t t;
-    ck_assert_int_eq(pthread_create(&t, NULL, run_thread, &a), 0);
+    /* A long sleep bound: every wake-up below must come from a doorbell. */
+    struct ivshm_fwd_config cfg = {.sleep_ns = 30000000000ull};
+    start_with_fake(&fwd, &cfg, &mem, &a, &t);
     for (unsigned burst = 0; burst < 3; burst++) {
         uint32_t w = await_sleeper(&fwd);
         ck_assert_uint_eq(ivshm_wake_peer(w), FAKE_ID);
@@ -604,15 +615,11 @@ END_TEST
 START_TEST(test_poll_mode_rings_nothing)
 {
     static struct ivshm_fwd fwd;
-    struct ivshm_segment_view v;
-    void *mem = make_fwd_segment(1, &v);
-    struct ivshm_error err = {0};
-    fake_reset(true);
-    struct ivshm_fwd_config cfg = {.doorbells = &fake_doorbells, .mode = IVSHM_FWD_MODE_POLL};
-    ck_assert_int_eq(open_fwd(&fwd, &v, &cfg, &err), IVSHM_OK);
-    struct run_arg a = {&fwd, 0};
+    void *mem;
+    struct run_arg a;
     pthread_t t;
-    ck_assert_int_eq(pthread_create(&t, NULL, run_thread, &a), 0);
+    struct ivshm_fwd_config cfg = {.mode = IVSHM_FWD_MODE_POLL};
+    start_with_fake(&fwd, &cfg, &mem, &a, &t);
     for (unsigned i = 0; i < 200; i++) { /* idle spells between bursts: still no sleep */
         send_frames(&fwd, 20, i * 20);
         take_frames(&fwd, 20);
