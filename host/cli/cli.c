@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* The command-line framework (cli.h). */
 #include <errno.h>
-#include <limits.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,7 +10,6 @@
 
 #include "common/internal.h"
 #include "host/cli/cli.h"
-#include "ivshm/doorbell.h"
 
 #ifndef IVSHM_VERSION
 #define IVSHM_VERSION "unknown"
@@ -64,35 +62,6 @@ int cli_pin_cpu(int cpu)
                         "--cpu %d: cannot run there: %s (this machine has %ld CPUs)", cpu,
                         strerror(errno), sysconf(_SC_NPROCESSORS_ONLN));
     return CLI_EXIT_OK;
-}
-
-/* ---- doorbells and adaptive mode (ivshm-fwd, pktgen) ---- */
-
-int cli_parse_fwd_mode(void *opts, const struct cli_option *option, const char *value)
-{
-    enum ivshm_fwd_mode *mode = (enum ivshm_fwd_mode *)((char *)opts + option->offset);
-    if (ivshm_fwd_mode_parse(value, mode, NULL) != IVSHM_OK || *mode == IVSHM_FWD_MODE_AUTO)
-        return cli_fail(CLI_EXIT_USAGE, "%s '%s': must be poll or adaptive", option->name, value);
-    return CLI_EXIT_OK;
-}
-
-int cli_doorbell_connect(const char *dir, const char *name, const char *socket, bool needed,
-                         struct ivshm_doorbell **db, struct ivshm_error *err)
-{
-    char path[PATH_MAX];
-    *db = NULL;
-    if (socket)
-        snprintf(path, sizeof(path), "%s", socket);
-    else {
-        int rc = ivshm_doorbell_socket_path(dir, name, path, sizeof(path), err);
-        if (rc)
-            return rc;
-    }
-    int rc = ivshm_doorbell_connect(path, NULL, db, err);
-    if (rc == IVSHM_E_NOENT && needed)
-        return cli_error(err, rc, "%s: no doorbell server (mode adaptive needs `ivshm serve %s`)",
-                         name, name);
-    return rc == IVSHM_E_NOENT && !socket ? IVSHM_OK : rc;
 }
 
 /* ---- help ---- */

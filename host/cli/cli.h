@@ -23,7 +23,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ivshm/fwd.h"
 #include "ivshm/status.h"
 
 enum { CLI_EXIT_OK = 0, CLI_EXIT_RUNTIME = 1, CLI_EXIT_USAGE = 2 };
@@ -119,24 +118,6 @@ int cli_pin_cpu(int cpu);
 
 /* The running program's name, e.g. for a command's own messages. */
 const char *cli_program_name(void);
-
-/* ---- doorbells and adaptive mode (ivshm-fwd, pktgen) ---- */
-
-/* A CLI_CALL parse function: "poll" or "adaptive" into the enum
- * ivshm_fwd_mode at option->offset. */
-int cli_parse_fwd_mode(void *opts, const struct cli_option *option, const char *value);
-
-struct ivshm_doorbell;
-
-/*
- * Connects to the doorbell server of segment `name` (ivshm serve): at
- * `socket`, else at the segment's own socket, where no server running is no
- * error unless `needed` (IVSHM_OK with *db NULL: nobody there sleeps on a
- * doorbell). Errors: IVSHM_E_NOENT (no server, and needed or at `socket`),
- * those of ivshm_doorbell_socket_path and ivshm_doorbell_connect.
- */
-int cli_doorbell_connect(const char *dir, const char *name, const char *socket, bool needed,
-                         struct ivshm_doorbell **db, struct ivshm_error *err);
 
 /* ---- numbers (units.c) ---- */
 

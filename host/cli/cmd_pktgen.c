@@ -14,6 +14,7 @@
 
 #include "common/internal.h"
 #include "host/cli/cli.h"
+#include "host/cli/doorbells.h"
 #include "host/cli/commands.h"
 #include "host/cli/traffic.h"
 #include "ivshm/doorbell.h"

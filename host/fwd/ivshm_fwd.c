@@ -27,6 +27,7 @@
 
 #include "common/internal.h"
 #include "host/cli/cli.h"
+#include "host/cli/doorbells.h"
 #include "host/fwd_host.h"
 #include "ivshm/doorbell.h"
 #include "ivshm/fwd.h"
