@@ -52,6 +52,8 @@ CLEAN_DIRS := $(B)
 -include tests/port/port.mk
 -include tests/bench/bench.mk
 -include tests/doorbell/doorbell.mk
+-include tests/fuzz/fuzz.mk
+-include tests/hostile/hostile.mk
 # Last: the lists they install come from the fragments above.
 -include pkg/install.mk
 -include man/man.mk

@@ -17,7 +17,8 @@
 
 /* ---- messages (common/format.c) ---- */
 
-/* snprintf subset: %s %c %d %u %x with l/ll/z modifiers, %%. Always
+/* snprintf subset: %s %c %d %u %x %f, flags - and 0, width, precision
+ * (%.Ns, %.*s), l/ll/z modifiers, %% (common/format.c lists it). Always
  * terminates; returns the length the whole text would have. */
 int ivshm_format(char *buf, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -26,9 +27,12 @@ int ivshm_format(char *buf, size_t size, const char *fmt, ...)
 int ivshm_fail(struct ivshm_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* The one wording of a bad name: "<kind> name '<name>': must be 1 to 31
- * characters of [A-Za-z0-9_-]". Returns IVSHM_OK for a valid name, else
- * fails with `code`. name may be NULL (then it is reported as ''). */
+/* The one wording of a bad name: "<kind> name 'a.b': byte 0x2e at offset 1;
+ * must be 1 to 31 characters of [A-Za-z0-9_-]" (also "is empty", "longer
+ * than 31 characters"). The name is quoted only when it is printable ASCII,
+ * else described by its offending byte, and read no further than
+ * IVSHM_NAME_SIZE bytes. Returns IVSHM_OK for a valid name, else fails with
+ * `code`. name may be NULL (reported as empty). */
 int ivshm_name_check(const char *kind, const char *name, int code, struct ivshm_error *err);
 
 /* Whether two names (each terminated within IVSHM_NAME_SIZE bytes, or cut

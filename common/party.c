@@ -58,8 +58,12 @@ int ivshm_party_get(const struct ivshm_segment_view *view, uint32_t index, struc
                           atomic_load_explicit(&p->heartbeat, memory_order_relaxed),
                           memory_order_relaxed);
     out->attach_count = *(const volatile uint64_t *)&p->attach_count;
-    for (size_t i = 0; i < sizeof(out->label); i++)
-        out->label[i] = ((const volatile char *)p->label)[i];
+    /* The label is printed as it is: a byte outside printable ASCII (a
+     * newline, an escape sequence from a peer) becomes '?'. */
+    for (size_t i = 0; i < sizeof(out->label); i++) {
+        unsigned char c = ((const volatile unsigned char *)p->label)[i];
+        out->label[i] = (char)(c && (c < 0x20 || c > 0x7e) ? '?' : c);
+    }
     out->label[sizeof(out->label) - 1] = '\0';
     return IVSHM_OK;
 }

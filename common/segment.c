@@ -55,12 +55,37 @@ bool ivshm_name_valid(const char *name)
     return n >= 1 && n <= IVSHM_NAME_MAX;
 }
 
+/* A bad name is described, not echoed: it may come from a segment a peer
+ * wrote, or from a command line, and hold a newline or a terminal escape
+ * sequence. It is quoted only when every byte read is printable ASCII, and
+ * at most IVSHM_NAME_SIZE bytes of it are ever read. */
 int ivshm_name_check(const char *kind, const char *name, int code, struct ivshm_error *err)
 {
     if (name && ivshm_name_valid(name))
         return IVSHM_OK;
-    return ivshm_fail(err, code, "%s name '%s': must be 1 to 31 characters of [A-Za-z0-9_-]", kind,
-                      name ? name : "");
+    static const char rule[] = "must be 1 to 31 characters of [A-Za-z0-9_-]";
+    if (!name || !name[0])
+        return ivshm_fail(err, code, "%s name is empty; %s", kind, rule);
+    size_t n = 0;
+    bool printable = true;
+    size_t bad = IVSHM_NAME_SIZE; /* first byte outside the set */
+    while (n < IVSHM_NAME_SIZE && name[n]) {
+        uint8_t c = (uint8_t)name[n];
+        if (c < 0x20 || c > 0x7e)
+            printable = false;
+        if (bad == IVSHM_NAME_SIZE && !name_char_ok(name[n]))
+            bad = n;
+        n++;
+    }
+    /* At most the 32 bytes read are quoted: a longer name is shown cut. */
+    if (bad == IVSHM_NAME_SIZE) /* every byte allowed: too long */
+        return ivshm_fail(err, code, "%s name '%.*s': longer than %u characters; %s", kind, (int)n,
+                          name, IVSHM_NAME_MAX, rule);
+    if (printable)
+        return ivshm_fail(err, code, "%s name '%.*s': byte 0x%02x at offset %u; %s", kind, (int)n,
+                          name, (unsigned)(uint8_t)name[bad], (unsigned)bad, rule);
+    return ivshm_fail(err, code, "%s name: byte 0x%02x at offset %u; %s", kind,
+                      (unsigned)(uint8_t)name[bad], (unsigned)bad, rule);
 }
 
 static size_t bounded_len(const char *s, size_t max)
@@ -147,8 +172,12 @@ int ivshm_segment_validate(void *base, uint64_t mapped_size, struct ivshm_segmen
                           "segment size %llu is not a power of two within the %llu bytes mapped",
                           (unsigned long long)h.segment_size, (unsigned long long)mapped_size);
     uint64_t size = h.segment_size;
+    /* Messages name the segment: its name must be printable as it is. */
     if (bounded_len(h.name, IVSHM_NAME_SIZE) == IVSHM_NAME_SIZE)
         return ivshm_fail(err, IVSHM_E_BADSEG, "segment name is not terminated");
+    int rc = ivshm_name_check("segment", h.name, IVSHM_E_BADSEG, err);
+    if (rc)
+        return rc;
     if (h.party_capacity > IVSHM_MAX_PARTIES || h.party_offset != sizeof(h))
         return ivshm_fail(err, IVSHM_E_BADSEG,
                           "party table: %u entries at 0x%llx (at most %u at 0x100)",

@@ -5,13 +5,18 @@
  *   check          the arguments alone (ivshm_create_check)
  *   prepare_file   DIR, NAME not taken, the size, the metadata fits, the NUMA
  *                  node exists, enough free hugepages
- *   place_memory   a temporary file, sized, mapped, bound to the node and
- *                  allocated (no SIGBUS later)
+ *   place_memory   an unnamed file (O_TMPFILE), or where the file system
+ *                  has none a temporary DIR/.ivshm-NAME.tmp-PID; sized,
+ *                  mapped, bound to the node and allocated (no SIGBUS later)
  *   build          the layout, through the object-type table; magic last
- *   publish        rename to DIR/ivshm-NAME, never replacing a file
+ *   publish        link or rename to DIR/ivshm-NAME, never replacing a file
  *
- * From place_memory on a temporary file exists: the usual termination
- * signals are held until it is published or removed.
+ * An unnamed file disappears with the process however it ends (SIGKILL
+ * included); a named temporary one is left behind by a SIGKILL, and then
+ * `ivshm_segment_list` shows it and `ivshm_segment_destroy` removes it
+ * (segment_file.c). From place_memory on, the usual termination signals are
+ * held until the file is published or removed: one that arrived meanwhile
+ * cancels the creation.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -75,6 +80,7 @@ struct creation {
     uint64_t size;
     uint32_t dir_capacity, party_capacity;
     int fd;
+    bool unnamed; /* fd is an O_TMPFILE file: nothing to remove */
     void *base;
     sigset_t held, saved;
 };
@@ -137,6 +143,21 @@ static int prepare_file(struct creation *c, struct ivshm_error *err)
 
 /* ---- place the memory ---- */
 
+const char *ivshm_signal_name(int sig)
+{
+    switch (sig) {
+    case SIGINT:
+        return "SIGINT";
+    case SIGTERM:
+        return "SIGTERM";
+    case SIGHUP:
+        return "SIGHUP";
+    case SIGQUIT:
+        return "SIGQUIT";
+    }
+    return "a signal";
+}
+
 /* Holds off SIGINT, SIGTERM, SIGHUP and SIGQUIT while a temporary file
  * exists. */
 static void hold_signals(struct creation *c)
@@ -183,17 +204,37 @@ static int allocate_pages(int fd, void *base, uint64_t size, int node, struct iv
     return rc;
 }
 
-/* The temporary file DIR/.ivshm-NAME.tmp-PID, sized, mapped and allocated:
- * a shortage is an error here rather than a SIGBUS on first touch (tmpfs
- * full, hugepages taken meanwhile). */
-static int place_memory(struct creation *c, struct ivshm_error *err)
+/* An unnamed file in DIR (O_TMPFILE), or the temporary file
+ * DIR/.ivshm-NAME.tmp-PID where the file system has no O_TMPFILE. */
+static int open_file(struct creation *c, struct ivshm_error *err)
 {
-    const char *name = c->o->name;
-    snprintf(c->tmp, sizeof(c->tmp), "%s/.%s%s.tmp-%d", c->dir, IVSHM_FILE_PREFIX, name,
-             (int)getpid());
+    c->fd = open(c->dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (c->fd >= 0) {
+        c->unnamed = true;
+        snprintf(c->tmp, sizeof(c->tmp), "%s (unnamed)", c->dir);
+        return IVSHM_OK;
+    }
+    /* Anything else than "not supported here" is worth reporting. */
+    if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+        return ivshm_fail(err, IVSHM_E_SYSTEM, "segment '%s': a new file in %s: %s", c->o->name,
+                          c->dir, strerror(errno));
+    snprintf(c->tmp, sizeof(c->tmp), "%s/.%s%s%s%d", c->dir, IVSHM_FILE_PREFIX, c->o->name,
+             IVSHM_TMP_INFIX, (int)getpid());
     c->fd = open(c->tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (c->fd < 0)
         return ivshm_fail(err, IVSHM_E_SYSTEM, "create '%s': %s", c->tmp, strerror(errno));
+    return IVSHM_OK;
+}
+
+/* The new file, sized, mapped and allocated: a shortage is an error here
+ * rather than a SIGBUS on first touch (tmpfs full, hugepages taken
+ * meanwhile). */
+static int place_memory(struct creation *c, struct ivshm_error *err)
+{
+    const char *name = c->o->name;
+    int rc = open_file(c, err);
+    if (rc)
+        return rc;
     /* Group/other access follows the umask, as for any new file. */
     mode_t mask = umask(0);
     umask(mask);
@@ -206,8 +247,9 @@ static int place_memory(struct creation *c, struct ivshm_error *err)
         return ivshm_fail(err, errno == ENOMEM ? IVSHM_E_NOSPC : IVSHM_E_SYSTEM,
                           "segment '%s': mmap of %llu bytes: %s", name, (unsigned long long)c->size,
                           strerror(errno));
+    ivshm_mapping_add(c->base, c->size, c->fd, c->res->path);
     struct ivshm_error why;
-    int rc = allocate_pages(c->fd, c->base, c->size, c->o->numa_node, &why);
+    rc = allocate_pages(c->fd, c->base, c->size, c->o->numa_node, &why);
     if (rc)
         return ivshm_fail(err, rc, "segment '%s': allocating %llu bytes in %s: %s", name,
                           (unsigned long long)c->size, c->dir, why.msg);
@@ -249,17 +291,39 @@ static int cancelled(const struct creation *c, struct ivshm_error *err)
     for (int sig = 1; sig < NSIG; sig++)
         if (sigismember(&c->held, sig) == 1 && sigismember(&pending, sig) == 1 &&
             sigismember(&c->saved, sig) != 1)
-            return ivshm_fail(err, IVSHM_E_SYSTEM, "segment '%s': interrupted by signal %d",
-                              c->o->name, sig);
+            return ivshm_fail(err, IVSHM_E_SYSTEM,
+                              "segment '%s': creation interrupted by %s; nothing was created",
+                              c->o->name, ivshm_signal_name(sig));
     return IVSHM_OK;
 }
 
-/* Gives the temporary file its name, never replacing one. */
+/* Gives the unnamed file its name: linkat fails on an existing name. With
+ * AT_EMPTY_PATH the kernel may ask for CAP_DAC_READ_SEARCH; the
+ * /proc/self/fd link works for the file's opener without it. */
+static int link_unnamed(const struct creation *c, struct ivshm_error *err)
+{
+    const char *path = c->res->path;
+    int rc = linkat(c->fd, "", AT_FDCWD, path, AT_EMPTY_PATH);
+    if (rc != 0 && errno != EEXIST) {
+        char self[64];
+        snprintf(self, sizeof(self), "/proc/self/fd/%d", c->fd);
+        rc = linkat(AT_FDCWD, self, AT_FDCWD, path, AT_SYMLINK_FOLLOW);
+    }
+    if (rc == 0)
+        return IVSHM_OK;
+    if (errno == EEXIST)
+        return ivshm_fail(err, IVSHM_E_EXIST, "segment '%s': exists already", path);
+    return ivshm_fail(err, IVSHM_E_SYSTEM, "link to '%s': %s", path, strerror(errno));
+}
+
+/* Gives the new file its name, never replacing one. */
 static int publish(const struct creation *c, struct ivshm_error *err)
 {
     int rc = cancelled(c, err);
     if (rc)
         return rc;
+    if (c->unnamed)
+        return link_unnamed(c, err);
     const char *path = c->res->path;
     if (renameat2(AT_FDCWD, c->tmp, AT_FDCWD, path, RENAME_NOREPLACE) == 0)
         return IVSHM_OK;
@@ -275,14 +339,17 @@ static int publish(const struct creation *c, struct ivshm_error *err)
     return IVSHM_OK;
 }
 
-/* Unmaps and closes; removes the temporary file unless it was published;
- * delivers what the signal mask held. */
+/* Unmaps and closes; removes a named temporary file unless it was
+ * published (an unnamed one goes with its last descriptor); delivers what
+ * the signal mask held. */
 static void finish(struct creation *c, bool published)
 {
-    if (c->fd >= 0 && !published)
+    if (c->fd >= 0 && !c->unnamed && !published)
         unlink(c->tmp);
-    if (c->base != MAP_FAILED)
+    if (c->base != MAP_FAILED) {
+        ivshm_mapping_remove(c->base);
         munmap(c->base, c->size);
+    }
     if (c->fd >= 0)
         close(c->fd);
     pthread_sigmask(SIG_SETMASK, &c->saved, NULL);

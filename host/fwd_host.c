@@ -26,12 +26,6 @@ static bool stopped(const struct ivshm_fwd_host *host)
     return host->stop && atomic_load(host->stop);
 }
 
-/* Seconds for a message (the library's formatter has no %f). */
-static unsigned whole(double seconds)
-{
-    return (unsigned)(seconds + 0.5);
-}
-
 static uint32_t state_of(const struct ivshm_fwd_ctrl *ctrl)
 {
     return atomic_load_explicit(&ctrl->state, memory_order_acquire);
@@ -128,11 +122,12 @@ int ivshm_fwd_host_wait_ready(const struct ivshm_fwd_host *host, double timeout,
             if (stale)
                 return ivshm_fail(err, IVSHM_E_TIMEOUT,
                                   "%s: ctrl says a forwarder is there, but its heartbeat has not "
-                                  "moved in %u s (did the VM stop?)",
-                                  stale, whole(timeout));
-            return ivshm_fail(err, IVSHM_E_TIMEOUT,
-                              "%s: no forwarder became READY within %u s (is the VM running fwd?)",
-                              down, whole(timeout));
+                                  "moved in %.0f s (did the VM stop?)",
+                                  stale, timeout);
+            return ivshm_fail(
+                err, IVSHM_E_TIMEOUT,
+                "%s: no forwarder became READY within %.0f s (is the VM running fwd?)", down,
+                timeout);
         }
     }
 }
@@ -361,9 +356,9 @@ int ivshm_fwd_host_reclaim(const struct ivshm_fwd_host *host, struct ivshm_mempo
                           "%s: interrupted while taking back a dead process's buffers", what);
     if (!home)
         return ivshm_fail(err, IVSHM_E_TIMEOUT,
-                          "%s: a dead process's buffers are still in flight after %u s (is the "
+                          "%s: a dead process's buffers are still in flight after %.0f s (is the "
                           "forwarder running?)",
-                          what, whole(timeout));
+                          what, timeout);
     if (!users_alive) {
         /* Nobody else uses the free ring: the forwarders never allocate, the
          * dead are dead. A rebuild also finds objects a dead party had
@@ -377,5 +372,101 @@ int ivshm_fwd_host_reclaim(const struct ivshm_fwd_host *host, struct ivshm_mempo
     for (uint32_t p = 0; p < IVSHM_MAX_PARTIES; p++)
         if (dead >> p & 1)
             ivshm_party_release(view, (int)p);
+    return IVSHM_OK;
+}
+
+/* ---- the traffic source of a queue (docs/abi.md 4.1) ----
+ * A host program that drives queue q claims ctrl->q[q].source as its party,
+ * so that a second one refuses to start on that queue instead of mixing
+ * its counts and buffers with the first one's. A claim whose party is
+ * dead, or whose slot has been claimed again since (another attach_count),
+ * is stale and taken over. */
+
+/* A CAS that keeps failing means a peer rewrites the word without pause. */
+#define CLAIM_TRIES 64
+
+/* Whether `word` names a live party of view other than ours; fills *owner
+ * and *index then. */
+static bool live_owner(const struct ivshm_segment_view *view, uint64_t word,
+                       struct ivshm_party *owner, uint32_t *index)
+{
+    uint32_t source = (uint32_t)word;
+    if (source == 0 || source > view->party_capacity || (int)(source - 1) == view->party)
+        return false;
+    *index = source - 1;
+    if (ivshm_party_get(view, *index, owner, NULL) != IVSHM_OK)
+        return false;
+    return (uint32_t)owner->attach_count == (uint32_t)(word >> 32) && ivshm_party_alive(owner);
+}
+
+static int refuse(const struct ivshm_segment_view *view, uint32_t queue,
+                  const struct ivshm_party *owner, uint32_t index, struct ivshm_error *err)
+{
+    return ivshm_fail(err, IVSHM_E_EXIST,
+                      "%s: queue %u is driven by %s (pid %llu, party %u); stop it first",
+                      view->name, queue, owner->label[0] ? owner->label : "another process",
+                      (unsigned long long)owner->pid, index);
+}
+
+/* The ctrl->q[q].source word of party `party` at attach count `attach`. */
+static uint64_t source_word(uint32_t party, uint64_t attach)
+{
+    return (uint64_t)(uint32_t)attach << 32 | (party + 1u);
+}
+
+/* Our own source word: view->party at its current attach count. */
+static bool own_word(const struct ivshm_segment_view *view, uint64_t *word)
+{
+    struct ivshm_party me;
+    if (view->party < 0 || ivshm_party_get(view, (uint32_t)view->party, &me, NULL) != IVSHM_OK)
+        return false;
+    *word = source_word((uint32_t)view->party, me.attach_count);
+    return true;
+}
+
+int ivshm_fwd_host_claim_source(const struct ivshm_segment_view *view, struct ivshm_fwd_ctrl *ctrl,
+                                uint32_t queue, struct ivshm_error *err)
+{
+    uint64_t mine;
+    if (queue >= IVSHM_FWD_MAX_QUEUES || !own_word(view, &mine))
+        return ivshm_fail(err, IVSHM_E_INVAL, "%s: queue %u: no party of ours to claim it",
+                          view->name, queue);
+    _Atomic uint64_t *source = &ctrl->q[queue].source;
+    for (int i = 0; i < CLAIM_TRIES; i++) {
+        uint64_t seen = atomic_load_explicit(source, memory_order_acquire);
+        if (seen == mine)
+            return IVSHM_OK;
+        struct ivshm_party owner;
+        uint32_t index;
+        if (live_owner(view, seen, &owner, &index))
+            return refuse(view, queue, &owner, index, err);
+        /* Free, or a stale claim: take it. */
+        if (atomic_compare_exchange_strong_explicit(source, &seen, mine, memory_order_acq_rel,
+                                                    memory_order_acquire))
+            return IVSHM_OK;
+    }
+    return ivshm_fail(err, IVSHM_E_CORRUPT, "%s: queue %u: its source claim keeps changing",
+                      view->name, queue);
+}
+
+void ivshm_fwd_host_release_source(const struct ivshm_segment_view *view,
+                                   struct ivshm_fwd_ctrl *ctrl, uint32_t queue)
+{
+    uint64_t mine;
+    if (queue < IVSHM_FWD_MAX_QUEUES && own_word(view, &mine))
+        atomic_compare_exchange_strong(&ctrl->q[queue].source, &mine, 0);
+}
+
+int ivshm_fwd_host_check_source(const struct ivshm_segment_view *view,
+                                const struct ivshm_fwd_ctrl *ctrl, uint32_t queue,
+                                struct ivshm_error *err)
+{
+    if (queue >= IVSHM_FWD_MAX_QUEUES)
+        return ivshm_fail(err, IVSHM_E_INVAL, "%s: queue %u: out of range", view->name, queue);
+    uint64_t seen = atomic_load_explicit(&ctrl->q[queue].source, memory_order_acquire);
+    struct ivshm_party owner;
+    uint32_t index;
+    if (live_owner(view, seen, &owner, &index))
+        return refuse(view, queue, &owner, index, err);
     return IVSHM_OK;
 }

@@ -11,6 +11,7 @@
  *   ivshm_fwd_host_exit       READY/FWD -> EXIT: finish
  *   ivshm_fwd_host_wait_done  every forwarder past EXIT (DONE, or FAIL)
  *   ivshm_fwd_host_reclaim    give a pool back what dead host parties left
+ *   ivshm_fwd_host_claim_source  claim a queue as its traffic source
  *
  * A forwarder in adaptive mode sleeps when idle (docs/forwarding.md): given
  * a doorbell client for its segment (ivshm_fwd_host_set_doorbell), the host
@@ -139,5 +140,28 @@ uint32_t ivshm_fwd_host_held(const struct ivshm_mempool *pool, uint64_t parties)
  * garbage, or a handle sent twice). Returns how many it refused. */
 uint32_t ivshm_fwd_host_put(struct ivshm_mempool *pool, struct ivshm_mempool_cache *cache,
                             const uint64_t *handles, uint32_t n);
+
+/* ---- the traffic source of a queue (docs/abi.md 4.1) ----
+ * ctrl->q[q].source names the live host party driving queue q (pktgen,
+ * ivshm-port). view->party is the caller's party, in the segment holding
+ * ctrl. */
+
+/* Claims queue `queue` (CAS), taking over a stale claim (party dead, or its
+ * slot claimed again since). Call before touching the queue's rings.
+ * Errors: IVSHM_E_EXIST (a live party drives it: "SEG: queue Q is driven by
+ * pktgen (pid N, party P); stop it first"), IVSHM_E_INVAL (queue out of
+ * range, view->party < 0), IVSHM_E_CORRUPT (the word keeps changing). */
+int ivshm_fwd_host_claim_source(const struct ivshm_segment_view *view, struct ivshm_fwd_ctrl *ctrl,
+                                uint32_t queue, struct ivshm_error *err);
+
+/* Gives the claim back, if it is still ours. */
+void ivshm_fwd_host_release_source(const struct ivshm_segment_view *view,
+                                   struct ivshm_fwd_ctrl *ctrl, uint32_t queue);
+
+/* IVSHM_OK, or IVSHM_E_EXIST as ivshm_fwd_host_claim_source when a live
+ * party other than view->party drives the queue; claims nothing. */
+int ivshm_fwd_host_check_source(const struct ivshm_segment_view *view,
+                                const struct ivshm_fwd_ctrl *ctrl, uint32_t queue,
+                                struct ivshm_error *err);
 
 #endif

@@ -26,4 +26,35 @@ int ivshm_process_start_time(pid_t pid, uint64_t *start_time, struct ivshm_error
 int ivshm_dir_resolve_from(const char *dir, const char *mounts, char *out, size_t size,
                            bool *fallback, struct ivshm_error *err);
 
+/* ---- creation's temporary files (host/create.c, host/segment_file.c) ---- */
+
+/* Where a file system has no O_TMPFILE, create writes DIR/.ivshm-NAME.tmp-PID
+ * first. */
+#define IVSHM_TMP_INFIX ".tmp-"
+
+/* Whether DIR/<file> is such a temporary file left by a creator that is
+ * gone (no process PID, or one started after the file was last written).
+ * Sets *name (NAME, at most 31 bytes; may be NULL) and *pid. */
+bool ivshm_leftover(const char *dir, const char *file, char name[IVSHM_NAME_SIZE], long *pid);
+
+/* "SIGTERM" etc. for the termination signals create holds; "a signal" for
+ * others. */
+const char *ivshm_signal_name(int sig);
+
+/* ---- SIGBUS from a truncated segment file (host/sigbus.c) ---- */
+
+/* Records a mapping of the segment file at `path` (fd open on it), for the
+ * SIGBUS handler; attach and create call it. Does nothing when the table is
+ * full. ivshm_mapping_remove forgets it again (before munmap). */
+void ivshm_mapping_add(void *base, uint64_t size, int fd, const char *path);
+void ivshm_mapping_remove(const void *base);
+
+/* Installs a SIGBUS handler: a fault in a recorded mapping ends the process
+ * with one line on stderr, "PROGRAM: segment file NAME was truncated under
+ * us (N of M bytes left)" (or, if the file kept its size, "...: memory
+ * access at offset 0x... failed (SIGBUS)"), and exit status 1. Any other
+ * SIGBUS goes to the handler installed before. Every host tool calls it
+ * (cli_main does). Returns IVSHM_OK or IVSHM_E_SYSTEM. */
+int ivshm_sigbus_catch(const char *program);
+
 #endif

@@ -109,11 +109,18 @@ int ivshm_segment_attach_path(const char *path, unsigned flags, const char *labe
     bool ro = flags & IVSHM_ATTACH_READONLY;
     if (ro && (flags & IVSHM_ATTACH_CLAIM))
         return ivshm_fail(err, IVSHM_E_INVAL, "%s: a read-only attach cannot claim a party", path);
-    int fd = open(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOFOLLOW);
+    /* Only a regular file can be a segment. Check before opening: opening a
+     * FIFO blocks until a writer comes, and opening a device may act on it.
+     * O_NONBLOCK covers a file swapped in between (the fstat below then
+     * refuses it); on a regular file it changes nothing. */
+    struct stat st;
+    if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return ivshm_fail(err, IVSHM_E_NOTSEG, "%s: not an ivshm segment (not a regular file)",
+                          path);
+    int fd = open(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0)
         return ivshm_fail(err, errno == ENOENT ? IVSHM_E_NOENT : IVSHM_E_SYSTEM, "%s: %s", path,
                           errno == ENOENT ? "no such segment" : strerror(errno));
-    struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close(fd);
         return ivshm_fail(err, IVSHM_E_NOTSEG, "%s: not an ivshm segment (not a regular file)",
@@ -141,6 +148,7 @@ int ivshm_segment_attach_path(const char *path, unsigned flags, const char *labe
         close(fd);
         return ivshm_fail(err, IVSHM_E_SYSTEM, "%s: mmap: %s", path, strerror(e));
     }
+    ivshm_mapping_add(base, (uint64_t)st.st_size, fd, path);
     seg->fd = fd;
     seg->base = base;
     seg->mapped_size = (uint64_t)st.st_size;
@@ -190,12 +198,95 @@ void ivshm_segment_detach(struct ivshm_segment *seg)
     if (seg->view.party >= 0 && seg->base != MAP_FAILED && seg->base)
         ivshm_party_release(&seg->view, seg->view.party);
     seg->view.party = -1;
-    if (seg->base != MAP_FAILED && seg->base)
+    if (seg->base != MAP_FAILED && seg->base) {
+        ivshm_mapping_remove(seg->base);
         munmap(seg->base, seg->mapped_size);
+    }
     seg->base = MAP_FAILED;
     if (seg->fd >= 0)
         close(seg->fd);
     seg->fd = -1;
+}
+
+/* ---- leftovers of a create that died (create.c) ---- */
+
+/* Start of process pid, in seconds since the epoch (0: unknown). */
+static double process_started(pid_t pid)
+{
+    uint64_t ticks;
+    if (ivshm_process_start_time(pid, &ticks, NULL) != IVSHM_OK)
+        return 0;
+    FILE *f = fopen("/proc/stat", "r");
+    char line[256];
+    unsigned long long boot = 0;
+    while (f && fgets(line, sizeof(line), f))
+        if (sscanf(line, "btime %llu", &boot) == 1)
+            break;
+    if (f)
+        fclose(f);
+    long hz = sysconf(_SC_CLK_TCK);
+    return boot && hz > 0 ? (double)boot + (double)ticks / (double)hz : 0;
+}
+
+bool ivshm_leftover(const char *dir, const char *file, char name[IVSHM_NAME_SIZE], long *pid)
+{
+    const size_t plen = strlen(IVSHM_FILE_PREFIX);
+    if (file[0] != '.' || strncmp(file + 1, IVSHM_FILE_PREFIX, plen) != 0)
+        return false;
+    const char *start = file + 1 + plen, *infix = NULL;
+    for (const char *p = strstr(start, IVSHM_TMP_INFIX); p; p = strstr(p + 1, IVSHM_TMP_INFIX))
+        infix = p;
+    if (!infix || infix == start || (size_t)(infix - start) > IVSHM_NAME_MAX)
+        return false;
+    char n[IVSHM_NAME_SIZE] = {0};
+    memcpy(n, start, (size_t)(infix - start));
+    const char *digits = infix + strlen(IVSHM_TMP_INFIX);
+    char *end;
+    errno = 0;
+    long p = strtol(digits, &end, 10);
+    if (!ivshm_name_valid(n) || *digits < '1' || *digits > '9' || *end || errno || p <= 0 ||
+        p > 0x7fffffff)
+        return false;
+    char path[IVSHM_PATH_MAX + 300];
+    struct stat st;
+    snprintf(path, sizeof(path), "%s/%s", dir, file);
+    if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode))
+        return false;
+    /* Gone: no such process, or the pid now names a process that started
+     * after the file was last written (the creator died, the pid was
+     * reused). */
+    bool gone = kill((pid_t)p, 0) != 0 && errno == ESRCH;
+    if (!gone) {
+        double started = process_started((pid_t)p);
+        gone = started > (double)st.st_mtime + 1;
+    }
+    if (gone && name)
+        memcpy(name, n, IVSHM_NAME_SIZE);
+    if (gone)
+        *pid = p;
+    return gone;
+}
+
+/* Removes DIR/.ivshm-NAME.tmp-PID files whose creator is gone; returns how
+ * many. */
+static int remove_leftovers(const char *dir, const char *name)
+{
+    DIR *dp = opendir(dir);
+    if (!dp)
+        return 0;
+    int removed = 0;
+    struct dirent *de;
+    while ((de = readdir(dp)) != NULL) {
+        char n[IVSHM_NAME_SIZE];
+        long pid;
+        char path[IVSHM_PATH_MAX + 300];
+        if (!ivshm_leftover(dir, de->d_name, n, &pid) || strcmp(n, name) != 0)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+        removed += unlink(path) == 0;
+    }
+    closedir(dp);
+    return removed;
 }
 
 /* ---- destroy ---- */
@@ -209,8 +300,11 @@ int ivshm_segment_destroy(const char *dir, const char *name, unsigned flags,
         rc = ivshm_segment_path(d, name, path, sizeof(path), err);
     if (rc)
         return rc;
+    int leftovers = remove_leftovers(d, name);
     struct ivshm_segment seg;
     rc = ivshm_segment_attach_path(path, IVSHM_ATTACH_READONLY, NULL, &seg, err);
+    if (rc == IVSHM_E_NOENT && leftovers)
+        return IVSHM_OK; /* only what a dead create left */
     /* A damaged segment or one of another ABI version is still ours to
      * delete; anything without the magic is not. */
     if (rc && rc != IVSHM_E_BADSEG && rc != IVSHM_E_VERSION)
@@ -241,9 +335,42 @@ int ivshm_segment_destroy(const char *dir, const char *name, unsigned flags,
 
 /* ---- list ---- */
 
-static int cmp_names(const void *a, const void *b)
+/* A file of DIR that list reports: a segment file, or what a dead create
+ * left (pid > 0). */
+struct listed {
+    char *file;
+    char name[256];
+    long pid;
+};
+
+static int cmp_listed(const void *a, const void *b)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    const struct listed *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : strcmp(x->file, y->file);
+}
+
+static void list_one(const char *d, const struct listed *l, ivshm_list_fn fn, void *ctx, bool *stop)
+{
+    char path[IVSHM_PATH_MAX + 300];
+    struct ivshm_segment seg;
+    struct ivshm_error why;
+    snprintf(path, sizeof(path), "%s/%s", d, l->file);
+    if (strlen(path) >= IVSHM_PATH_MAX) {
+        *stop = fn(l->name, path, NULL, &(struct ivshm_error){IVSHM_E_INVAL, "path too long"},
+                   ctx) != 0;
+    } else if (l->pid) {
+        ivshm_fail(&why, IVSHM_E_NOTSEG,
+                   "left by a create that did not finish (pid %ld); destroying %s removes it",
+                   l->pid, l->name);
+        *stop = fn(l->name, path, NULL, &why, ctx) != 0;
+    } else if (ivshm_segment_attach_path(path, IVSHM_ATTACH_READONLY, NULL, &seg, &why) ==
+               IVSHM_OK) {
+        *stop = fn(l->name, path, &seg, NULL, ctx) != 0;
+        ivshm_segment_detach(&seg);
+    } else {
+        *stop = fn(l->name, path, NULL, &why, ctx) != 0;
+    }
 }
 
 int ivshm_segment_list(const char *dir, ivshm_list_fn fn, void *ctx, struct ivshm_error *err)
@@ -256,47 +383,39 @@ int ivshm_segment_list(const char *dir, ivshm_list_fn fn, void *ctx, struct ivsh
     if (!dp)
         return ivshm_fail(err, errno == ENOENT ? IVSHM_E_NOENT : IVSHM_E_SYSTEM,
                           "directory '%s': %s", d, strerror(errno));
-    char **names = NULL;
+    struct listed *found = NULL;
     size_t n = 0, cap = 0;
     struct dirent *de;
     const size_t plen = strlen(IVSHM_FILE_PREFIX);
     while ((de = readdir(dp)) != NULL) {
-        if (strncmp(de->d_name, IVSHM_FILE_PREFIX, plen) != 0)
+        struct listed l = {.pid = 0};
+        char name[IVSHM_NAME_SIZE];
+        if (strncmp(de->d_name, IVSHM_FILE_PREFIX, plen) == 0)
+            snprintf(l.name, sizeof(l.name), "%s", de->d_name + plen);
+        else if (ivshm_leftover(d, de->d_name, name, &l.pid))
+            snprintf(l.name, sizeof(l.name), "%s", name);
+        else
             continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 16;
-            char **grown = realloc(names, cap * sizeof(*names));
+            struct listed *grown = realloc(found, cap * sizeof(*found));
             if (!grown)
                 break;
-            names = grown;
+            found = grown;
         }
-        names[n] = strdup(de->d_name + plen);
-        if (names[n])
-            n++;
+        l.file = strdup(de->d_name);
+        if (l.file)
+            found[n++] = l;
     }
     closedir(dp);
-    qsort(names, n, sizeof(*names), cmp_names);
-    rc = IVSHM_OK;
+    if (n)
+        qsort(found, n, sizeof(*found), cmp_listed);
     bool stop = false;
     for (size_t i = 0; i < n; i++) {
-        if (!stop) {
-            char path[IVSHM_PATH_MAX + 300];
-            struct ivshm_segment seg;
-            struct ivshm_error why;
-            snprintf(path, sizeof(path), "%s/%s%s", d, IVSHM_FILE_PREFIX, names[i]);
-            if (strlen(path) >= IVSHM_PATH_MAX)
-                stop = fn(names[i], path, NULL,
-                          &(struct ivshm_error){IVSHM_E_INVAL, "path too long"}, ctx) != 0;
-            else if (ivshm_segment_attach_path(path, IVSHM_ATTACH_READONLY, NULL, &seg, &why) ==
-                     IVSHM_OK) {
-                stop = fn(names[i], path, &seg, NULL, ctx) != 0;
-                ivshm_segment_detach(&seg);
-            } else {
-                stop = fn(names[i], path, NULL, &why, ctx) != 0;
-            }
-        }
-        free(names[i]);
+        if (!stop)
+            list_one(d, &found[i], fn, ctx, &stop);
+        free(found[i].file);
     }
-    free(names);
-    return rc;
+    free(found);
+    return IVSHM_OK;
 }

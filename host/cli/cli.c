@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/internal.h"
+#include "host/internal.h"
 #include "host/cli/cli.h"
 
 #ifndef IVSHM_VERSION
@@ -22,27 +23,31 @@ const char *cli_program_name(void)
     return program_name;
 }
 
-int cli_fail(int status, const char *fmt, ...)
+bool cli_printable(const char *in, char *out, size_t size)
 {
-    va_list ap;
-    fprintf(stderr, "%s: ", program_name);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    return status;
+    bool changed = false;
+    size_t n = 0;
+    for (; in[n] && n + 1 < size; n++) {
+        unsigned char c = (unsigned char)in[n];
+        changed |= c < 0x20 || c == 0x7f;
+        out[n] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+    }
+    out[n] = '\0';
+    return changed;
 }
 
-int cli_error(struct ivshm_error *err, int code, const char *fmt, ...)
+int cli_fail(int status, const char *fmt, ...)
 {
-    if (err) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-        va_end(ap);
-        err->code = code;
-    }
-    return code;
+    char line[IVSHM_PATH_MAX + 512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    /* One line whatever the values quoted (a name from a directory, an
+     * argument) hold. */
+    cli_printable(line, line, sizeof(line));
+    fprintf(stderr, "%s: %s\n", program_name, line);
+    return status;
 }
 
 int cli_exit_status(int code)
@@ -278,6 +283,8 @@ static int run_command(const struct cli_command *cmd, int argc, char **argv)
 int cli_main(const struct cli_program *p, int argc, char **argv)
 {
     program_name = p->name;
+    /* A segment file truncated under us: one line, not a bare SIGBUS. */
+    ivshm_sigbus_catch(p->name);
     const struct cli_command *const *cmds = p->commands;
     if (cmds[0] && !cmds[0]->name) /* a program of one command */
         return run_command(cmds[0], argc - 1, argv + 1);

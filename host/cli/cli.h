@@ -99,13 +99,13 @@ int cli_main(const struct cli_program *program, int argc, char **argv);
 
 /* ---- what commands use ---- */
 
-/* One line on stderr, "<program>: <message>"; returns status. */
-int cli_fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Copies in to out (size bytes, terminated; in == out is fine) with each
+ * control byte (a newline, an escape) as '?'; returns whether one was. */
+bool cli_printable(const char *in, char *out, size_t size);
 
-/* ivshm_fail with the C library's formatting (%f, precisions): sets err (if
- * not NULL) and returns code. */
-int cli_error(struct ivshm_error *err, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* One line on stderr, "<program>: <message>", control bytes as '?';
+ * returns status. */
+int cli_fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* The exit status for a library status: usage for IVSHM_E_INVAL, run time
  * for the others. */

@@ -5,6 +5,7 @@
  * The object options (--ring, --mempool, --memzone, and any type registered
  * later) come from the object-type table: each row's keys, usage and help.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "common/object.h"
 #include "host/cli/cli.h"
 #include "host/cli/commands.h"
+#include "host/internal.h"
 #include "ivshm/builder.h"
 #include "ivshm/fwd.h"
 
@@ -203,6 +205,34 @@ static const struct cli_option *object_options(void)
     return options;
 }
 
+/* The termination signals create holds while its file exists. */
+static const int create_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+static volatile sig_atomic_t create_signal;
+
+static void on_create_signal(int sig)
+{
+    create_signal = sig;
+}
+
+/* A termination signal during create: the library removed its file (or the
+ * signal came after the creation, and we remove the segment). One line, then
+ * the signal's own death, as a shell expects. */
+static void die_of_signal(const struct ivshm_create_opts *o, int rc, const struct ivshm_error *err)
+{
+    int sig = create_signal;
+    struct ivshm_error why;
+    if (rc != IVSHM_OK)
+        cli_fail(CLI_EXIT_RUNTIME, "%s", err->msg);
+    else if (ivshm_segment_destroy(o->dir, o->name, 0, &why) == IVSHM_OK)
+        cli_fail(CLI_EXIT_RUNTIME, "segment '%s': creation interrupted by %s; nothing was created",
+                 o->name, ivshm_signal_name(sig));
+    else
+        cli_fail(CLI_EXIT_RUNTIME, "segment '%s': interrupted by %s after it was created (%s)",
+                 o->name, ivshm_signal_name(sig), why.msg);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
 static int create_run(void *opts, char **args, unsigned nargs)
 {
     (void)nargs;
@@ -225,8 +255,18 @@ static int create_run(void *opts, char **args, unsigned nargs)
         status = cli_fail(CLI_EXIT_USAGE, "create %s: --size is required", args[0]);
     else if ((rc = ivshm_create_check(&o, &err)) != IVSHM_OK)
         status = cli_fail(CLI_EXIT_USAGE, "%s", err.msg);
-    else if ((rc = ivshm_segment_create(&o, &res, &err)) != IVSHM_OK)
-        status = cli_fail(rc == IVSHM_E_TOOBIG ? CLI_EXIT_USAGE : CLI_EXIT_RUNTIME, "%s", err.msg);
+    if (status == CLI_EXIT_OK) {
+        struct sigaction sa = {.sa_handler = on_create_signal};
+        sigemptyset(&sa.sa_mask);
+        for (unsigned i = 0; i < sizeof(create_signals) / sizeof(create_signals[0]); i++)
+            sigaction(create_signals[i], &sa, NULL);
+        rc = ivshm_segment_create(&o, &res, &err);
+        if (create_signal)
+            die_of_signal(&o, rc, &err);
+        if (rc != IVSHM_OK)
+            status =
+                cli_fail(rc == IVSHM_E_TOOBIG ? CLI_EXIT_USAGE : CLI_EXIT_RUNTIME, "%s", err.msg);
+    }
     if (status == CLI_EXIT_OK) {
         if (res.shm_fallback)
             fprintf(stderr,

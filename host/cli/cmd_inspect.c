@@ -3,11 +3,18 @@
  * ivshm inspect NAME [--json] [--dir DIR]: the header, every object (as its
  * row of the object-type table describes it) and the party table, through
  * the one printer (report.h) for text and JSON.
+ *
+ * A peer may rewrite the metadata while we print it (issue 13 F3). So the
+ * header and the directory are copied once into private memory, checked
+ * there (each entry, and the checksum over the copies), and only the copies
+ * are printed; when they do not check out, inspect says so in one line.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "common/internal.h"
 #include "common/object.h"
 #include "host/cli/cli.h"
 #include "host/cli/commands.h"
@@ -17,37 +24,30 @@
 #define FIELDS(a) (a), (unsigned)(sizeof(a) / sizeof((a)[0]))
 
 /* Name, type, offset and length as columns, then what the type's row
- * describes as key=value pairs (JSON: one object each). */
-static void inspect_object(struct report *r, const struct ivshm_segment_view *v, unsigned index)
+ * describes as key=value pairs (JSON: one object each). `e` is a checked
+ * private copy of the entry. */
+static void inspect_object(struct report *r, const struct ivshm_segment_view *v,
+                           const struct ivshm_dir_entry *e)
 {
-    struct ivshm_dir_entry e;
-    struct ivshm_error err;
     struct report_field f[4 + IVSHM_FIELDS_MAX];
     unsigned n = 0;
-    if (ivshm_object_get(v, index, &e, &err) != IVSHM_OK) {
-        /* (validated a moment ago: only a peer rewriting the directory gets here) */
-        f[n++] = (struct report_field){
-            .key = "error", .label = "error", .kind = REPORT_TEXT, .s = err.msg, .sep = "  "};
-        report_row(r, f, n);
-        return;
-    }
     char offset[24];
-    snprintf(offset, sizeof(offset), "0x%010llx", (unsigned long long)e.offset);
+    snprintf(offset, sizeof(offset), "0x%010llx", (unsigned long long)e->offset);
     f[n++] = (struct report_field){
-        .key = "name", .label = "", .kind = REPORT_TEXT, .s = e.name, .sep = "  ", .width = -31};
+        .key = "name", .label = "", .kind = REPORT_TEXT, .s = e->name, .sep = "  ", .width = -31};
     f[n++] = (struct report_field){.key = "type",
                                    .label = "",
                                    .kind = REPORT_TEXT,
-                                   .s = ivshm_object_type_name(e.type),
+                                   .s = ivshm_object_type_name(e->type),
                                    .width = -7};
     f[n++] = (struct report_field){
-        .key = "offset", .label = "", .kind = REPORT_UINT, .u = e.offset, .text = offset};
+        .key = "offset", .label = "", .kind = REPORT_UINT, .u = e->offset, .text = offset};
     f[n++] = (struct report_field){
-        .key = "length", .label = "", .kind = REPORT_UINT, .u = e.length, .width = 12};
+        .key = "length", .label = "", .kind = REPORT_UINT, .u = e->length, .width = 12};
     struct ivshm_fields details = {0};
-    const struct ivshm_object_class *t = ivshm_object_class_find(e.type);
+    const struct ivshm_object_class *t = ivshm_object_class_find(e->type);
     if (t)
-        t->describe(v, &e, &details);
+        t->describe(v, e, &details);
     for (unsigned i = 0; i < details.count; i++) {
         const struct ivshm_field *d = &details.field[i];
         f[n++] = (struct report_field){.key = d->json_key ? d->json_key : d->key,
@@ -91,10 +91,43 @@ static void inspect_party(struct report *r, const struct ivshm_segment_view *v, 
     report_row(r, FIELDS(f));
 }
 
-static void inspect_header(struct report *r, const struct ivshm_segment *seg)
+/* The header and directory as one private, checked copy. */
+struct snapshot {
+    struct ivshm_segment_header hdr;
+    struct ivshm_dir_entry *dir; /* view.object_count entries */
+};
+
+/* Copies the header and every directory entry once, checks each entry
+ * (ivshm_object_get) and the checksum over the copies: what was validated
+ * a moment ago, unless a peer rewrote it meanwhile. */
+static int take_snapshot(const struct ivshm_segment *seg, struct snapshot *s,
+                         struct ivshm_error *err)
 {
     const struct ivshm_segment_view *v = &seg->view;
-    const struct ivshm_segment_header *h = v->hdr;
+    const volatile uint8_t *from = (const volatile uint8_t *)v->hdr;
+    uint8_t *to = (uint8_t *)&s->hdr;
+    for (size_t i = 0; i < sizeof(s->hdr); i++)
+        to[i] = from[i];
+    s->dir = calloc(v->object_count ? v->object_count : 1, sizeof(*s->dir));
+    if (!s->dir)
+        return ivshm_fail(err, IVSHM_E_NOSPC, "%s: out of memory", v->name);
+    struct ivshm_error why;
+    for (uint32_t i = 0; i < v->object_count; i++)
+        if (ivshm_object_get(v, i, &s->dir[i], &why) != IVSHM_OK)
+            return ivshm_fail(err, IVSHM_E_BADSEG, "%s: the directory changed while read: %s",
+                              v->name, why.msg);
+    if (s->hdr.object_count != v->object_count ||
+        ivshm_segment_checksum(&s->hdr, s->dir, v->object_count) != s->hdr.checksum)
+        return ivshm_fail(err, IVSHM_E_BADSEG,
+                          "%s: the header or directory changed while read (checksum mismatch)",
+                          v->name);
+    return IVSHM_OK;
+}
+
+static void inspect_header(struct report *r, const struct ivshm_segment *seg,
+                           const struct ivshm_segment_header *h)
+{
+    const struct ivshm_segment_view *v = &seg->view;
     char size[64], sz[32], flags[32], checksum[16], objects[48], data[96], created[64];
     cli_format_size(v->size, sz, sizeof(sz));
     snprintf(size, sizeof(size), "%llu (%s)", (unsigned long long)v->size, sz);
@@ -107,7 +140,9 @@ static void inspect_header(struct report *r, const struct ivshm_segment *seg)
              (unsigned long long)v->data_offset, (unsigned long long)h->data_end,
              (unsigned long long)(v->size - h->data_end));
     time_t t = (time_t)(h->created_unix_ns / 1000000000ull);
-    strftime(created, sizeof(created), "%Y-%m-%d %H:%M:%S UTC", gmtime(&t));
+    const struct tm *tm = gmtime(&t);
+    if (!tm || !strftime(created, sizeof(created), "%Y-%m-%d %H:%M:%S UTC", tm))
+        snprintf(created, sizeof(created), "?");
     const struct report_field f[] = {
         {.key = "name", .kind = REPORT_TEXT, .s = v->name},
         {.key = "path", .label = "path", .kind = REPORT_TEXT, .s = seg->path},
@@ -148,22 +183,30 @@ static int inspect_run(void *opts, char **args, unsigned nargs)
     int rc = ivshm_segment_attach(c->dir, args[0], IVSHM_ATTACH_READONLY, NULL, &seg, &err);
     if (rc)
         return cli_fail(cli_exit_status(rc), "%s", err.msg);
+    struct snapshot snap = {0};
+    rc = take_snapshot(&seg, &snap, &err);
+    if (rc) {
+        free(snap.dir);
+        ivshm_segment_detach(&seg);
+        return cli_fail(cli_exit_status(rc), "%s", err.msg);
+    }
     struct report r;
     report_init(&r, c->json, stdout);
     report_begin(&r);
-    inspect_header(&r, &seg);
+    inspect_header(&r, &seg, &snap.hdr);
     char heading[128];
     snprintf(heading, sizeof(heading), "objects:\n  %-31s %-7s %-12s %12s  %s", "NAME", "TYPE",
              "OFFSET", "LENGTH", "DETAILS");
     report_list_begin(&r, "objects", heading);
     for (uint32_t i = 0; i < seg.view.object_count; i++)
-        inspect_object(&r, &seg.view, i);
+        inspect_object(&r, &seg.view, &snap.dir[i]);
     report_list_end(&r, NULL);
     report_list_begin(&r, "parties", "parties:");
     for (uint32_t i = 0; i < seg.view.party_capacity; i++)
         inspect_party(&r, &seg.view, i);
     report_list_end(&r, "  (none)");
     report_end(&r);
+    free(snap.dir);
     ivshm_segment_detach(&seg);
     return CLI_EXIT_OK;
 }

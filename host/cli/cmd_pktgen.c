@@ -46,6 +46,7 @@ static void frame_fill(struct pg_state *pg, uint64_t handle, uint32_t queue, uin
     pkt->data_len = pg->opt.size;
     pkt->port = (uint16_t)queue;
     ivshm_frame_fill(obj + IVSHM_PKT_HEADROOM, pg->opt.size, seq, pktgen_mac);
+    pg->seq_issued = seq + 1; /* seq only grows */
 }
 
 /* ---- doorbells ---- */
@@ -342,7 +343,7 @@ static int frames_fit(const struct pg_state *pg, struct ivshm_error *err)
 {
     if (pg->opt.size + IVSHM_PKT_HEADROOM <= pg->pool.obj_size)
         return IVSHM_OK;
-    return cli_error(
+    return ivshm_fail(
         err, IVSHM_E_INVAL,
         "--size %u: frames must fit the pool's %u-byte buffers after %u bytes of headroom",
         pg->opt.size, pg->pool.obj_size, IVSHM_PKT_HEADROOM);
@@ -367,7 +368,7 @@ static int pktgen_run(void *opts, char **args, unsigned nargs)
     int status;
     if (pg_open_all(pg, &err) || frames_fit(pg, &err) || connect_doorbells(pg, &err) ||
         ivshm_fwd_host_wait_ready(&pg->fwds, pg->opt.timeout, &err) || pg_open_queues(pg, &err) ||
-        pg_reclaim_dead(pg, pg->opt.timeout, &err)) {
+        pg_claim_queues(pg, true, &err) || pg_reclaim_dead(pg, pg->opt.timeout, &err)) {
         status = cli_fail(cli_exit_status(err.code), "%s", err.msg);
     } else {
         double seconds = 0;

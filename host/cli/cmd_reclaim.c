@@ -15,7 +15,7 @@ static int reclaim_run(void *opts, char **args, unsigned nargs)
     struct pg_state *pg = pg_start(opts, args[0]);
     struct ivshm_error err = {0};
     int status;
-    if (pg_open_all(pg, &err) || pg_open_queues(pg, &err) ||
+    if (pg_open_all(pg, &err) || pg_open_queues(pg, &err) || pg_claim_queues(pg, false, &err) ||
         pg_reclaim_dead(pg, pg->opt.timeout, &err)) {
         status = cli_fail(cli_exit_status(err.code), "%s", err.msg);
     } else {

@@ -3,6 +3,7 @@
 #include <limits.h>
 #include <stdio.h>
 
+#include "common/internal.h"
 #include "host/cli/doorbells.h"
 #include "ivshm/doorbell.h"
 
@@ -28,7 +29,7 @@ int cli_doorbell_connect(const char *dir, const char *name, const char *socket, 
     }
     int rc = ivshm_doorbell_connect(path, NULL, db, err);
     if (rc == IVSHM_E_NOENT && needed)
-        return cli_error(err, rc, "%s: no doorbell server (mode adaptive needs `ivshm serve %s`)",
-                         name, name);
+        return ivshm_fail(err, rc, "%s: no doorbell server (mode adaptive needs `ivshm serve %s`)",
+                          name, name);
     return rc == IVSHM_E_NOENT && !socket ? IVSHM_OK : rc;
 }

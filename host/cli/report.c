@@ -3,7 +3,9 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "host/cli/cli.h"
 #include "host/cli/report.h"
+#include "ivshm/segment.h"
 
 void report_init(struct report *r, bool json, FILE *out)
 {
@@ -80,11 +82,15 @@ static void json_fields(struct report *r, const struct report_field *f, unsigned
     }
 }
 
-/* The text of a field's value, into buf. */
+/* The text of a field's value, into buf; as text output prints it: a file
+ * name from a directory or a label from a segment may hold a newline or an
+ * escape sequence, printed as '?'. */
 static const char *text_value(const struct report_field *f, char *buf, size_t size)
 {
-    if (f->text)
-        return f->text;
+    if (f->text || f->kind == REPORT_TEXT) {
+        const char *s = f->text ? f->text : f->s ? f->s : "";
+        return cli_printable(s, buf, size) ? buf : s;
+    }
     switch (f->kind) {
     case REPORT_UINT:
         snprintf(buf, size, "%" PRIu64, f->u);
@@ -92,8 +98,8 @@ static const char *text_value(const struct report_field *f, char *buf, size_t si
     case REPORT_INT:
         snprintf(buf, size, "%" PRId64, f->i);
         break;
-    case REPORT_TEXT:
-        return f->s ? f->s : "";
+    case REPORT_TEXT: /* above */
+        break;
     case REPORT_BOOL:
         return f->b ? "yes" : "no";
     }
@@ -120,7 +126,7 @@ void report_lines(struct report *r, const struct report_field *f, unsigned n)
         json_fields(r, f, n);
         return;
     }
-    char buf[32];
+    char buf[IVSHM_PATH_MAX + 256];
     for (unsigned i = 0; i < n; i++)
         if (f[i].label)
             fprintf(r->out, "  %-16s%s\n", f[i].label, text_value(&f[i], buf, sizeof(buf)));
@@ -152,7 +158,7 @@ void report_row(struct report *r, const struct report_field *f, unsigned n)
         json_close(r, '}');
         return;
     }
-    char buf[32];
+    char buf[IVSHM_PATH_MAX + 256];
     for (unsigned i = 0; i < n; i++) {
         if (!f[i].label)
             continue;

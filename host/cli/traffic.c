@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/internal.h"
 #include "host/cli/cli.h"
 #include "host/cli/traffic.h"
 #include "ivshm/doorbell.h"
@@ -54,8 +55,37 @@ struct pg_state *pg_start(const void *opts, const char *name)
     return &pg;
 }
 
+static void release_queues(struct pg_state *pg)
+{
+    for (int i = 0; i < pg->nsegs; i++) {
+        struct pg_segment *s = &pg->segs[i];
+        for (uint32_t q = 0; q < s->claimed; q++)
+            ivshm_fwd_host_release_source(&s->seg.view, s->ctrl, q);
+        s->claimed = 0;
+    }
+}
+
+int pg_claim_queues(struct pg_state *pg, bool claim, struct ivshm_error *err)
+{
+    for (int i = 0; i < pg->nsegs; i++) {
+        struct pg_segment *s = &pg->segs[i];
+        bool ours = claim && s->seg.view.party >= 0;
+        for (uint32_t q = 0; s->ctrl && q < pg->nqueues; q++) {
+            int rc = ours ? ivshm_fwd_host_claim_source(&s->seg.view, s->ctrl, q, err)
+                          : ivshm_fwd_host_check_source(&s->seg.view, s->ctrl, q, err);
+            if (rc) {
+                release_queues(pg);
+                return rc;
+            }
+            s->claimed += ours;
+        }
+    }
+    return IVSHM_OK;
+}
+
 void pg_close(struct pg_state *pg)
 {
+    release_queues(pg);
     pg_segments_detach(pg);
     free(pg->seen);
     pg->seen = NULL;
@@ -85,6 +115,7 @@ static struct pg_segment *segment_get(struct pg_state *pg, const char *name, uns
         return NULL;
     s->name = name;
     s->db = NULL;
+    s->claimed = 0;
     pg->nsegs++; /* detached with the others, even when the next step fails */
     if (ivshm_fwd_host_add(&pg->fwds, &s->seg.view, &s->ctrl, err) != IVSHM_OK)
         return NULL;
@@ -101,12 +132,18 @@ void pg_segments_detach(struct pg_state *pg)
     pg->nsegs = 0;
 }
 
+/* Marks seq as received (seq < seq_issued, so the bitmap stays within twice
+ * what was sent); *duplicate when it was already. */
 static void seen_mark(struct pg_state *pg, uint64_t seq, bool *duplicate)
 {
     if (seq >= pg->seen_bits) {
         uint64_t bits = pg->seen_bits ? pg->seen_bits : 1u << 20;
-        while (bits <= seq)
+        while (bits <= seq && bits <= UINT64_MAX / 2)
             bits *= 2;
+        if (bits <= seq) {
+            *duplicate = false; /* (cannot happen below seq_issued) */
+            return;
+        }
         uint64_t *grown = realloc(pg->seen, bits / 8);
         if (!grown) {
             *duplicate = false; /* cannot tell; memory is short */
@@ -134,7 +171,8 @@ static bool frame_check(struct pg_state *pg, struct pg_queue *q, uint32_t qi, ui
     const struct ivshm_pkt *pkt = (const struct ivshm_pkt *)obj;
     uint64_t seq;
     if (pkt->data_off != IVSHM_PKT_HEADROOM || pkt->data_len != pg->opt.size ||
-        !ivshm_frame_check(obj + IVSHM_PKT_HEADROOM, pg->opt.size, (uint8_t)qi, &seq)) {
+        !ivshm_frame_check(obj + IVSHM_PKT_HEADROOM, pg->opt.size, (uint8_t)qi, &seq) ||
+        seq >= pg->seq_issued) {
         pg->st.corrupted++;
         return true;
     }
@@ -207,8 +245,8 @@ int pg_open_all(struct pg_state *pg, struct ivshm_error *err)
     for (int i = 0; i < pg->nsegs; i++)
         any_ctrl |= pg->segs[i].ctrl != NULL;
     if (!any_ctrl)
-        return cli_error(err, IVSHM_E_NOENT, "%s: no '%s' memzone (create it with --preset fwd)",
-                         o->name, IVSHM_FWD_CTRL);
+        return ivshm_fail(err, IVSHM_E_NOENT, "%s: no '%s' memzone (create it with --preset fwd)",
+                          o->name, IVSHM_FWD_CTRL);
     return IVSHM_OK;
 }
 

@@ -41,6 +41,7 @@ struct pg_segment {
     const char *name;
     struct ivshm_segment seg;
     struct ivshm_fwd_ctrl *ctrl; /* NULL when the segment has no control block */
+    uint32_t claimed;            /* queues 0..claimed-1 of ctrl have us as their source */
     struct ivshm_doorbell *db;   /* client of its doorbell server (pktgen); NULL: none */
 };
 
@@ -71,6 +72,9 @@ struct pg_state {
     bool stalled;   /* nothing moved for --timeout seconds */
     uint64_t *seen; /* bitmap of received sequence numbers */
     uint64_t seen_bits;
+    /* Sequence numbers 0..seq_issued-1 went into frames: a frame that comes
+     * back with a higher one was forged (it must not grow `seen`). */
+    uint64_t seq_issued;
     struct pg_stats st;
 };
 
@@ -87,6 +91,12 @@ const struct cli_option *pg_shared_options(void);
 void pg_defaults(void *opts);
 /* A fresh state for a run, with the command's options and NAME. */
 struct pg_state *pg_start(const void *opts, const char *name);
+/* Makes sure no other live traffic source drives our queues (docs/abi.md
+ * 4.1): with `claim`, claims queues 0..nqueues-1 of ctrl in every segment
+ * where we hold a party (NAME's), and checks them in the others; without,
+ * only checks. Call after pg_open_queues and before touching a ring. On
+ * refusal nothing stays claimed. pg_close gives the claims back. */
+int pg_claim_queues(struct pg_state *pg, bool claim, struct ivshm_error *err);
 /* Detaches everything, frees what the run allocated. */
 void pg_close(struct pg_state *pg);
 

@@ -104,11 +104,11 @@ int cli_parse_number(enum cli_kind kind, const char *text, const char *what, uin
         return cli_parse_u64(text, what, min, max, out, err);
     int rc = cli_parse_size(text, what, out, err);
     if (rc == IVSHM_OK && *out < min)
-        return cli_error(err, IVSHM_E_INVAL, "%s '%s': must be at least %llu", what, text,
-                         (unsigned long long)min);
+        return ivshm_fail(err, IVSHM_E_INVAL, "%s '%s': must be at least %llu", what, text,
+                          (unsigned long long)min);
     if (rc == IVSHM_OK && *out > max)
-        return cli_error(err, IVSHM_E_INVAL, "%s '%s': above %llu", what, text,
-                         (unsigned long long)max);
+        return ivshm_fail(err, IVSHM_E_INVAL, "%s '%s': above %llu", what, text,
+                          (unsigned long long)max);
     return rc;
 }
 

@@ -30,6 +30,7 @@
 #include <rte_mbuf.h>
 #include <rte_memory.h>
 
+#include "common/internal.h"
 #include "host/cli/cli.h"
 #include "port.h"
 
@@ -146,25 +147,25 @@ static int resolve_port(struct port_state *ps, struct port_map *m, struct ivshm_
     uint64_t id;
     if (cli_parse_u64(m->dev, "P", 0, RTE_MAX_ETHPORTS - 1, &id, NULL) == IVSHM_OK) {
         if (!rte_eth_dev_is_valid_port((uint16_t)id))
-            return cli_error(err, IVSHM_E_INVAL,
-                             "--port %s: no DPDK port %u (%u ports; give them with --vdev or a "
-                             "NIC bound to vfio-pci)",
-                             m->spec, (unsigned)id, rte_eth_dev_count_avail());
+            return ivshm_fail(err, IVSHM_E_INVAL,
+                              "--port %s: no DPDK port %u (%u ports; give them with --vdev or a "
+                              "NIC bound to vfio-pci)",
+                              m->spec, (unsigned)id, rte_eth_dev_count_avail());
         m->port_id = (uint16_t)id;
     } else {
         uint16_t pid;
         if (rte_eth_dev_get_port_by_name(m->dev, &pid) != 0)
-            return cli_error(err, IVSHM_E_INVAL, "--port %s: no DPDK port named '%s'", m->spec,
-                             m->dev);
+            return ivshm_fail(err, IVSHM_E_INVAL, "--port %s: no DPDK port named '%s'", m->spec,
+                              m->dev);
         m->port_id = pid;
     }
     if (rte_eth_dev_get_name_by_port(m->port_id, m->dev_name) != 0)
         snprintf(m->dev_name, sizeof(m->dev_name), "port%u", m->port_id);
     for (struct port_map *o = ps->maps; o < m; o++)
         if (o->port_id == m->port_id)
-            return cli_error(err, IVSHM_E_INVAL,
-                             "--port %s: port %u (%s) is already joined by --port %s", m->spec,
-                             m->port_id, m->dev_name, o->spec);
+            return ivshm_fail(err, IVSHM_E_INVAL,
+                              "--port %s: port %u (%s) is already joined by --port %s", m->spec,
+                              m->port_id, m->dev_name, o->spec);
     return 0;
 }
 
@@ -175,7 +176,8 @@ static int check_rings_once(struct port_state *ps, struct ivshm_error *err)
     for (unsigned i = 0; i < ps->nmaps; i++) {
         const struct port_map *m = &ps->maps[i];
         if (strcmp(m->to_vm_path, m->from_vm_path) == 0)
-            return cli_error(err, IVSHM_E_INVAL, "--port %s: %s both ways", m->spec, m->to_vm_path);
+            return ivshm_fail(err, IVSHM_E_INVAL, "--port %s: %s both ways", m->spec,
+                              m->to_vm_path);
         for (unsigned j = 0; j < i; j++) {
             const struct port_map *o = &ps->maps[j];
             const char *a[2] = {m->to_vm_path, m->from_vm_path};
@@ -183,9 +185,9 @@ static int check_rings_once(struct port_state *ps, struct ivshm_error *err)
             for (int x = 0; x < 2; x++)
                 for (int y = 0; y < 2; y++)
                     if (strcmp(a[x], b[y]) == 0)
-                        return cli_error(err, IVSHM_E_INVAL,
-                                         "--port %s and --port %s both use ring %s", o->spec,
-                                         m->spec, a[x]);
+                        return ivshm_fail(err, IVSHM_E_INVAL,
+                                          "--port %s and --port %s both use ring %s", o->spec,
+                                          m->spec, a[x]);
         }
     }
     return 0;
@@ -210,14 +212,14 @@ static int open_segments(struct port_state *ps, struct ivshm_error *err)
             return rc;
         uint32_t size = m->pool->mp.obj_size;
         if (size <= IVSHM_PKT_HEADROOM)
-            return cli_error(err, IVSHM_E_INVAL,
-                             "%s: %u-byte buffers leave no room after the %u-byte headroom",
-                             m->pool_path, size, IVSHM_PKT_HEADROOM);
+            return ivshm_fail(err, IVSHM_E_INVAL,
+                              "%s: %u-byte buffers leave no room after the %u-byte headroom",
+                              m->pool_path, size, IVSHM_PKT_HEADROOM);
         m->room = size - IVSHM_PKT_HEADROOM;
         if (ps->opt.zero_copy && size > UINT16_MAX)
-            return cli_error(err, IVSHM_E_INVAL,
-                             "%s: %u-byte buffers are too large for zero-copy (64 KiB at most)",
-                             m->pool_path, size);
+            return ivshm_fail(err, IVSHM_E_INVAL,
+                              "%s: %u-byte buffers are too large for zero-copy (64 KiB at most)",
+                              m->pool_path, size);
     }
     return check_rings_once(ps, err);
 }
@@ -240,17 +242,17 @@ static int create_mbuf_pools(struct port_state *ps, struct ivshm_error *err)
     ps->mbufs = rte_pktmbuf_pool_create("ivshm_port", count, MBUF_CACHE, 0,
                                         (uint16_t)(room + RTE_PKTMBUF_HEADROOM), SOCKET_ID_ANY);
     if (!ps->mbufs)
-        return cli_error(err, IVSHM_E_INVAL,
-                         "mbuf pool of %u x %u bytes: %s (more memory: -m or hugepages)", count,
-                         room + RTE_PKTMBUF_HEADROOM, rte_strerror(rte_errno));
+        return ivshm_fail(err, IVSHM_E_INVAL,
+                          "mbuf pool of %u x %u bytes: %s (more memory: -m or hugepages)", count,
+                          room + RTE_PKTMBUF_HEADROOM, rte_strerror(rte_errno));
     if (ps->opt.zero_copy) {
         count = ps->nmaps * (TX_DESC + 2 * IVSHM_BURST_MAX) +
                 rte_lcore_count() * (MBUF_CACHE + IVSHM_BURST_MAX);
         ps->ext_mbufs =
             rte_pktmbuf_pool_create("ivshm_port_ext", count, MBUF_CACHE, 0, 0, SOCKET_ID_ANY);
         if (!ps->ext_mbufs)
-            return cli_error(err, IVSHM_E_INVAL, "mbuf pool of %u headers: %s", count,
-                             rte_strerror(rte_errno));
+            return ivshm_fail(err, IVSHM_E_INVAL, "mbuf pool of %u headers: %s", count,
+                              rte_strerror(rte_errno));
     }
     return 0;
 }
@@ -274,28 +276,28 @@ static int zero_copy_setup(struct port_map *m, const struct rte_eth_dev_info *in
 {
     m->shinfo = calloc(m->pool->mp.count, sizeof(*m->shinfo));
     if (!m->shinfo)
-        return cli_error(err, IVSHM_E_INVAL, "--port %s: no memory for %u buffer descriptors",
-                         m->spec, m->pool->mp.count);
+        return ivshm_fail(err, IVSHM_E_INVAL, "--port %s: no memory for %u buffer descriptors",
+                          m->spec, m->pool->mp.count);
     if (is_virtual(info)) {
         m->iova_ok = rte_eal_iova_mode() == RTE_IOVA_VA;
         return 0;
     }
     if (rte_eal_iova_mode() != RTE_IOVA_VA)
-        return cli_error(err, IVSHM_E_INVAL,
-                         "--port %s: zero-copy on a DMA device needs IOVA as VA (vfio-pci with "
-                         "an IOMMU, --iova-mode=va); run without --zero-copy",
-                         m->spec);
+        return ivshm_fail(err, IVSHM_E_INVAL,
+                          "--port %s: zero-copy on a DMA device needs IOVA as VA (vfio-pci with "
+                          "an IOMMU, --iova-mode=va); run without --zero-copy",
+                          m->spec);
     void *base;
     uint64_t len;
     pi_pool_memory(m->pool, &base, &len);
     if (rte_extmem_register(base, len, NULL, 0, (size_t)sysconf(_SC_PAGESIZE)) != 0 &&
         rte_errno != EEXIST)
-        return cli_error(err, IVSHM_E_INVAL, "--port %s: cannot register %s with EAL: %s", m->spec,
-                         m->pool_path, rte_strerror(rte_errno));
+        return ivshm_fail(err, IVSHM_E_INVAL, "--port %s: cannot register %s with EAL: %s", m->spec,
+                          m->pool_path, rte_strerror(rte_errno));
     if (rte_dev_dma_map(info->device, base, (uint64_t)(uintptr_t)base, len) != 0 &&
         rte_errno != EEXIST)
-        return cli_error(err, IVSHM_E_INVAL, "--port %s: cannot map %s for DMA by %s: %s", m->spec,
-                         m->pool_path, m->dev_name, rte_strerror(rte_errno));
+        return ivshm_fail(err, IVSHM_E_INVAL, "--port %s: cannot map %s for DMA by %s: %s", m->spec,
+                          m->pool_path, m->dev_name, rte_strerror(rte_errno));
     m->iova_ok = true;
     return 0;
 }
@@ -305,8 +307,8 @@ static int port_start(struct port_state *ps, struct port_map *m, struct ivshm_er
     struct rte_eth_dev_info info;
     int rc = rte_eth_dev_info_get(m->port_id, &info);
     if (rc != 0)
-        return cli_error(err, IVSHM_E_INVAL, "--port %s: device info: %s", m->spec,
-                         rte_strerror(-rc));
+        return ivshm_fail(err, IVSHM_E_INVAL, "--port %s: device info: %s", m->spec,
+                          rte_strerror(-rc));
     struct rte_eth_conf conf;
     memset(&conf, 0, sizeof(conf));
     /* Frames longer than an mbuf arrive chained rather than dropped unseen:
@@ -320,14 +322,14 @@ static int port_start(struct port_state *ps, struct port_map *m, struct ivshm_er
                                      ps->mbufs)) != 0 ||
         (rc = rte_eth_tx_queue_setup(m->port_id, 0, nb_txd, rte_eth_dev_socket_id(m->port_id),
                                      NULL)) != 0)
-        return cli_error(err, IVSHM_E_INVAL, "--port %s: cannot set up %s: %s", m->spec,
-                         m->dev_name, rte_strerror(rc < 0 ? -rc : rc));
+        return ivshm_fail(err, IVSHM_E_INVAL, "--port %s: cannot set up %s: %s", m->spec,
+                          m->dev_name, rte_strerror(rc < 0 ? -rc : rc));
     if (ps->opt.zero_copy && (rc = zero_copy_setup(m, &info, err)) != 0)
         return rc;
     m->zero_copy = ps->opt.zero_copy;
     if ((rc = rte_eth_dev_start(m->port_id)) != 0)
-        return cli_error(err, IVSHM_E_INVAL, "--port %s: cannot start %s: %s", m->spec, m->dev_name,
-                         rte_strerror(rc < 0 ? -rc : rc));
+        return ivshm_fail(err, IVSHM_E_INVAL, "--port %s: cannot start %s: %s", m->spec,
+                          m->dev_name, rte_strerror(rc < 0 ? -rc : rc));
     /* A wire passes every frame, whatever its destination. Some PMDs have
      * no such mode (and need none): not an error. */
     rte_eth_promiscuous_enable(m->port_id);
@@ -601,6 +603,10 @@ static int run(struct port_state *ps)
             goto out;
     if (ivshm_fwd_host_wait_ready(&ps->set.fwds, ps->opt.timeout, &err) != IVSHM_OK)
         goto out;
+    /* Our queues, before any ring is touched: one live source each. */
+    for (unsigned i = 0; i < ps->nmaps; i++)
+        if (pi_claim_source(ps->maps[i].to_vm_seg, ps->maps[i].to_vm_path, &err) != IVSHM_OK)
+            goto out;
     for (unsigned i = 0; i < ps->set.npools; i++)
         if (reclaim_pool(ps, &ps->set.pools[i], &err) != 0)
             goto out;

@@ -108,9 +108,30 @@ void pi_pool_memory(const struct pi_pool *pool, void **base, uint64_t *len)
     *len = pool->seg->seg.mapped_size;
 }
 
+int pi_claim_source(struct pi_seg *seg, const char *path, struct ivshm_error *err)
+{
+    char seg_name[PI_NAME_SIZE], name[PI_NAME_SIZE];
+    unsigned q;
+    char more;
+    if (!seg->ctrl || !pi_split_path(path, seg_name, name, NULL) ||
+        sscanf(name, "rx%u%c", &q, &more) != 1 || q >= IVSHM_FWD_MAX_QUEUES)
+        return IVSHM_OK;
+    if (!seg->claimed)
+        return ivshm_fwd_host_check_source(&seg->seg.view, seg->ctrl, q, err);
+    int rc = ivshm_fwd_host_claim_source(&seg->seg.view, seg->ctrl, q, err);
+    if (rc == IVSHM_OK)
+        seg->sources |= 1u << q;
+    return rc;
+}
+
 void pi_close(struct pi_set *set, bool keep_claims)
 {
     for (unsigned i = 0; i < set->nsegs; i++) {
+        struct pi_seg *s = &set->segs[i];
+        for (uint32_t q = 0; q < IVSHM_FWD_MAX_QUEUES; q++)
+            if (s->sources >> q & 1)
+                ivshm_fwd_host_release_source(&s->seg.view, s->ctrl, q);
+        s->sources = 0;
         if (keep_claims)
             set->segs[i].seg.view.party = -1; /* detach then leaves the slot alone */
         ivshm_segment_detach(&set->segs[i].seg);

@@ -29,6 +29,7 @@ struct pi_seg {
     struct ivshm_segment seg;
     struct ivshm_fwd_ctrl *ctrl; /* its control block, or NULL */
     bool claimed;                /* we hold a party slot in it */
+    uint32_t sources;            /* bit q: we are the traffic source of ctrl's queue q */
 };
 
 /* A mempool we allocate from; `mp` is the handle reclaim uses (each mapping
@@ -65,6 +66,14 @@ int pi_open_pool(struct pi_set *set, const char *path, struct pi_pool **pool,
 /* Opens ring SEG/NAME. */
 int pi_open_ring(struct pi_set *set, const char *path, struct ivshm_ring *ring, struct pi_seg **seg,
                  struct ivshm_error *err);
+
+/* Makes us the traffic source of the queue whose forwarder reads ring
+ * `path` (SEG/rx<q>: queue q of SEG's control block; docs/abi.md 4.1):
+ * claimed where we hold a party slot in SEG, else only checked. Nothing for
+ * another ring name or a segment without a control block. Errors:
+ * IVSHM_E_EXIST (another live pktgen or ivshm-port drives it: the line
+ * names it), as ivshm_fwd_host_claim_source. pi_close gives claims back. */
+int pi_claim_source(struct pi_seg *seg, const char *path, struct ivshm_error *err);
 
 /* Segment of the pool's buffers: base address and mapped length. */
 void pi_pool_memory(const struct pi_pool *pool, void **base, uint64_t *len);

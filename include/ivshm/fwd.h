@@ -103,17 +103,23 @@ enum ivshm_fwd_state {
     IVSHM_FWD_FAIL = 5,
 };
 
-/* Counters of one queue pair, written by the forwarder only. */
+/* One queue pair: counters written by the forwarder only, and the traffic
+ * source that drives it (docs/abi.md 4.1). */
 struct ivshm_fwd_counters {
     _Atomic uint64_t received; /* dequeued from rx */
     _Atomic uint64_t sent;     /* enqueued to tx */
     _Atomic uint64_t dropped;  /* not forwarded: invalid handle or frame */
-    /* Adaptive mode (docs/abi.md 4.1; were pad, zero: a forwarder that never
-     * sleeps leaves them 0, and readers of ABI 1 ignore them). */
-    _Atomic uint64_t sleeps;  /* sleeps with a wake request on rx */
-    _Atomic uint64_t wakeups; /* of which rx's producer took the request (rang us) */
-    _Atomic uint64_t rings;   /* doorbells the forwarder rang for tx's consumer */
-    uint8_t pad[IVSHM_CACHE_LINE - 48];
+    /* +24: adaptive mode (docs/abi.md 4.1; was reserved, zero: a forwarder
+     * that never sleeps leaves it 0, readers of ABI 1 ignore it), as +40, +48 */
+    _Atomic uint64_t wakeups; /* sleeps rx's producer ended (it took the request, rang us) */
+    /* +32: the host traffic source (pktgen, ivshm-port) driving this queue,
+     * one 8-byte word changed by CAS only: bits 0..31 `source`, its party
+     * index + 1 in this segment (0: none); bits 32..63 `source_attach`, the
+     * low 32 bits of that party slot's attach_count when it claimed. */
+    _Atomic uint64_t source;
+    _Atomic uint64_t sleeps; /* +40: sleeps with a wake request on rx */
+    _Atomic uint64_t rings;  /* +48: doorbells the forwarder rang for tx's consumer */
+    uint8_t pad[IVSHM_CACHE_LINE - 56];
 };
 
 struct ivshm_fwd_ctrl {
@@ -130,10 +136,11 @@ struct ivshm_fwd_ctrl {
 };
 
 _Static_assert(sizeof(struct ivshm_fwd_counters) == IVSHM_CACHE_LINE, "one line per queue");
-_Static_assert(offsetof(struct ivshm_fwd_counters, sleeps) == 24 &&
-                   offsetof(struct ivshm_fwd_counters, wakeups) == 32 &&
-                   offsetof(struct ivshm_fwd_counters, rings) == 40,
-               "wake-up counters at 24, 32, 40 (were pad)");
+_Static_assert(offsetof(struct ivshm_fwd_counters, wakeups) == 24 &&
+                   offsetof(struct ivshm_fwd_counters, sleeps) == 40 &&
+                   offsetof(struct ivshm_fwd_counters, rings) == 48,
+               "wake-up counters at 24, 40, 48 (were reserved)");
+_Static_assert(offsetof(struct ivshm_fwd_counters, source) == 32, "source at +32");
 _Static_assert(offsetof(struct ivshm_fwd_ctrl, doorbell) == 22, "doorbell at 22 (was pad)");
 _Static_assert(offsetof(struct ivshm_fwd_ctrl, q) == IVSHM_CACHE_LINE, "counters at 64");
 _Static_assert(sizeof(struct ivshm_fwd_ctrl) == 17 * IVSHM_CACHE_LINE, "ctrl is 1088 bytes");

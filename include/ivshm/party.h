@@ -21,7 +21,8 @@
 
 /*
  * Copies party entry `index` (0..view->party_capacity-1) into *out with one
- * read of each field, so what the caller checks is what it uses.
+ * read of each field, so what the caller checks is what it uses. The label
+ * comes back terminated, each byte outside printable ASCII replaced by '?'.
  * Errors: IVSHM_E_INVAL (index out of range).
  */
 int ivshm_party_get(const struct ivshm_segment_view *view, uint32_t index, struct ivshm_party *out,

@@ -154,7 +154,9 @@ void ivshm_segment_detach(struct ivshm_segment *seg);
 /*
  * Removes DIR/ivshm-NAME. A damaged segment or one of another ABI version is
  * removed too; memory a VM or process still maps stays valid until it unmaps
- * it. Errors: IVSHM_E_INVAL (bad NAME), IVSHM_E_NOENT, IVSHM_E_NOTSEG (not a
+ * it. Also removes what a create of NAME that died left behind (a temporary
+ * DIR/.ivshm-NAME.tmp-PID, on file systems without O_TMPFILE), which alone
+ * is success. Errors: IVSHM_E_INVAL (bad NAME), IVSHM_E_NOENT, IVSHM_E_NOTSEG (not a
  * regular file or no ivshm magic: left untouched), IVSHM_E_EXIST (a live host
  * party is attached and no IVSHM_DESTROY_FORCE; the message names its pid),
  * IVSHM_E_SYSTEM (the file could not be opened or mapped, unlink failed, or
@@ -164,8 +166,11 @@ int ivshm_segment_destroy(const char *dir, const char *name, unsigned flags,
                           struct ivshm_error *err);
 
 /* Called by ivshm_segment_list for each DIR/ivshm-* file: name is the part
- * after the prefix; seg is NULL (and why says why) when the file could not be
- * attached. Return non-zero to stop. */
+ * after the prefix (as found: not necessarily a valid name); seg is NULL
+ * (and why says why) when the file could not be attached. Also called for
+ * each temporary file a dead create left (see ivshm_segment_destroy): name
+ * is its segment's, seg NULL, why IVSHM_E_NOTSEG "left by a create that did
+ * not finish (pid N); ...". Return non-zero to stop. */
 typedef int (*ivshm_list_fn)(const char *name, const char *path, const struct ivshm_segment *seg,
                              const struct ivshm_error *why, void *ctx);
 

@@ -773,10 +773,12 @@ class Ctrl:
     def doorbell(self):
         return self.u("<H", self.offset + 22)
 
+    # Queue q's counters: offsets in its line (docs/abi.md 4.1).
+    COUNTERS = {"received": 0, "sent": 8, "dropped": 16, "wakeups": 24, "sleeps": 40, "rings": 48}
+
     def counters(self, q=0):
-        names = ("received", "sent", "dropped", "sleeps", "wakeups", "rings")
         base = self.offset + 64 + 64 * q
-        return {n: self.u("<Q", base + 8 * i) for i, n in enumerate(names)}
+        return {n: self.u("<Q", base + off) for n, off in self.COUNTERS.items()}
 
     def set_wake(self, ring, word):
         """Writes a ring's prod.wake (ring offset 16), as a faulty peer might."""

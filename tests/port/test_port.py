@@ -24,6 +24,9 @@
   two-processes    one ivshm-port per tap through ivshm-fwd; one is killed and
                    restarted while the other runs; ping works before and
                    after; the pool is whole after both stop
+  one-queue-twice  a second ivshm-port, and a pktgen, on a queue a live
+                   ivshm-port drives: refused in one line naming it
+                   (docs/abi.md 4.1); the first runs on, the pool is whole
 
 Needs root (taps, namespaces) and build/bin/ivshm-port (DPDK): otherwise it
 prints "skipped: REASON", which tests/harness counts as skipped. Each case
@@ -545,10 +548,38 @@ def case_wedged_free_ring():
     report("wedged-free-ring", "; ".join(problems) or pool_problem(seg))
 
 
+def case_one_queue_twice():
+    seg = "oq"
+    create(seg)
+    fwd = start_wire(seg)  # rx0 -> tx0: what the port sends comes back to it
+    first = Port(eal("net_null0"), ["--port", f"0={seg}:0", "--exit"], "oq-first")
+    deadline = time.monotonic() + 30
+    while first.running() and pool_state(seg)[0] == pool_state(seg)[1] and \
+            time.monotonic() < deadline:
+        time.sleep(0.05)  # until it moves buffers: it has claimed queue 0 by then
+    problems = [p for p in (
+        expect_error(eal("net_null0") + ["--", "--port", f"0={seg}:0"], 1,
+                     ["queue 0 is driven by ivshm-port", f"pid {first.proc.pid}"],
+                     "a second ivshm-port"),
+        expect_error(eal("net_null0") + ["--", "--port", f"0={seg}/rx0,{seg}/tx0"], 1,
+                     ["queue 0 is driven by ivshm-port"], "a second one by ring paths")) if p]
+    gen = run(os.path.join(BUILD, "bin", "ivshm"), "pktgen", seg, "--queues", "1", "--count",
+              "1000", "--timeout", "3", check=False)
+    gen_err = gen.stderr.strip()
+    if gen.returncode != 1 or len(gen_err.splitlines()) != 1 or "driven by ivshm-port" not in gen_err:
+        problems.append(f"pktgen: exit {gen.returncode}, {gen_err!r}")
+    if not first.running():
+        problems.append(f"the first ivshm-port stopped: {first.stderr()}")
+    stopped, _ = stop_problem(first)
+    problem = "; ".join(problems) or stopped or wait_fwd(fwd) or pool_problem(seg)
+    report("one-queue-twice", problem)
+
+
 CASES = [("errors", case_errors), ("garbage", case_garbage),
          ("wedged-free-ring", case_wedged_free_ring), ("namespaces-vm", case_namespaces_vm),
          ("namespaces-host", case_namespaces_host), ("pcap", case_pcap),
-         ("kill-restart", case_kill_restart), ("two-processes", case_two_processes)]
+         ("kill-restart", case_kill_restart), ("two-processes", case_two_processes),
+         ("one-queue-twice", case_one_queue_twice)]
 
 
 def main():

@@ -385,12 +385,12 @@ START_TEST(test_validate_rejects)
         d[1].name[0] = 0;
         test_reseal(mem, SEG_SIZE);
         expect_invalid(mem, SEG_SIZE, IVSHM_E_BADSEG,
-                       "object name '': must be 1 to 31 characters of [A-Za-z0-9_-]");
+                       "object name is empty; must be 1 to 31 characters of [A-Za-z0-9_-]");
         break;
     case RULE_BAD_CHARACTER:
         strcpy(d[1].name, "t x");
         test_reseal(mem, SEG_SIZE);
-        expect_invalid(mem, SEG_SIZE, IVSHM_E_BADSEG, "object name 't x': must be 1 to 31");
+        expect_invalid(mem, SEG_SIZE, IVSHM_E_BADSEG, "object name 't x': byte 0x20 at offset 1");
         break;
     case RULE_DUPLICATE_NAME:
         strcpy(d[4].name, "rx");

@@ -104,7 +104,8 @@ START_TEST(test_counters_arguments)
     spec.count = 1;
     spec.name = "a.b";
     ck_assert_int_eq(ivshm_object_spec_check(&spec, &err), IVSHM_E_INVAL);
-    ck_assert_ptr_nonnull(strstr(err.msg, "counters name 'a.b': must be 1 to 31 characters"));
+    ck_assert_ptr_nonnull(
+        strstr(err.msg, "counters name 'a.b': byte 0x2e at offset 1; must be 1 to 31 characters"));
     spec.name = "c";
     ck_assert_int_eq(ivshm_object_spec_check(&spec, &err), IVSHM_OK);
     spec.type = 0x7e59;
