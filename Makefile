@@ -6,6 +6,7 @@
 #   make test       every test (installs missing packages first)
 #   make test-unit  Check unit tests (plus ASan/UBSan and TSan builds)
 #   make test-boot  QEMU boot tests of the guest runtime
+#   make test-doorbell  doorbell server, host clients, ivshmem-doorbell guests
 #   make test-api   exports of libivshm.so against the public headers
 #   make test-lint  formatting (what check-format checks) and SPDX lines
 #   make bench      benchmarks against DPDK
@@ -50,6 +51,7 @@ CLEAN_DIRS := $(B)
 -include tests/fwd/fwd.mk
 -include tests/port/port.mk
 -include tests/bench/bench.mk
+-include tests/doorbell/doorbell.mk
 -include tests/fuzz/fuzz.mk
 -include tests/hostile/hostile.mk
 # Last: the lists they install come from the fragments above.

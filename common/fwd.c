@@ -7,6 +7,7 @@
 #include "common/internal.h"
 #include "ivshm/builder.h"
 #include "ivshm/fwd.h"
+#include "ivshm/notify.h"
 
 /* ---- the preset ---- */
 
@@ -154,7 +155,16 @@ bool ivshm_frame_check(const uint8_t *frame, uint32_t len, uint8_t dst_last, uin
     return true;
 }
 
-/* ---- MAC modes ---- */
+/* ---- modes ---- */
+
+/* The index of `name` in names[0..n), or -1. */
+static int name_index(const char *const *names, unsigned n, const char *name)
+{
+    for (unsigned i = 0; i < n; i++)
+        if (__builtin_strcmp(name, names[i]) == 0)
+            return (int)i;
+    return -1;
+}
 
 static const char *const mac_mode_names[] = {"rewrite", "keep"};
 _Static_assert(IVSHM_FWD_MAC_REWRITE == 0 && IVSHM_FWD_MAC_KEEP == 1, "one name per mode above");
@@ -167,12 +177,29 @@ const char *ivshm_fwd_mac_mode_name(enum ivshm_fwd_mac_mode mode)
 int ivshm_fwd_mac_mode_parse(const char *name, enum ivshm_fwd_mac_mode *mode,
                              struct ivshm_error *err)
 {
-    for (unsigned m = 0; m < 2; m++)
-        if (__builtin_strcmp(name, mac_mode_names[m]) == 0) {
-            *mode = (enum ivshm_fwd_mac_mode)m;
-            return IVSHM_OK;
-        }
-    return ivshm_fail(err, IVSHM_E_INVAL, "mac mode '%s': not rewrite or keep", name);
+    int i = name_index(mac_mode_names, 2, name);
+    if (i < 0)
+        return ivshm_fail(err, IVSHM_E_INVAL, "mac mode '%s': not rewrite or keep", name);
+    *mode = (enum ivshm_fwd_mac_mode)i;
+    return IVSHM_OK;
+}
+
+static const char *const mode_names[] = {"auto", "poll", "adaptive"};
+_Static_assert(IVSHM_FWD_MODE_AUTO == 0 && IVSHM_FWD_MODE_POLL == 1 && IVSHM_FWD_MODE_ADAPTIVE == 2,
+               "one name per mode above");
+
+const char *ivshm_fwd_mode_name(enum ivshm_fwd_mode mode)
+{
+    return (unsigned)mode < 3 ? mode_names[mode] : NULL;
+}
+
+int ivshm_fwd_mode_parse(const char *name, enum ivshm_fwd_mode *mode, struct ivshm_error *err)
+{
+    int i = name_index(mode_names, 3, name);
+    if (i < 0)
+        return ivshm_fail(err, IVSHM_E_INVAL, "mode '%s': not poll or adaptive", name);
+    *mode = (enum ivshm_fwd_mode)i;
+    return IVSHM_OK;
 }
 
 /* ---- finding the objects ---- */
@@ -216,15 +243,14 @@ static int resolve(const struct ivshm_fwd_resolver *r, const char *path,
 }
 
 static int open_ctrl(struct ivshm_fwd *fwd, const struct ivshm_fwd_resolver *r, const char *path,
-                     struct ivshm_error *err)
+                     const struct ivshm_segment_view **view, struct ivshm_error *err)
 {
-    const struct ivshm_segment_view *view;
     const char *name;
     void *addr;
     uint64_t len;
-    int rc = resolve(r, path, &view, &name, fwd->ctrl_path, err);
+    int rc = resolve(r, path, view, &name, fwd->ctrl_path, err);
     if (rc == IVSHM_OK)
-        rc = ivshm_memzone_lookup(view, name, &addr, &len, err);
+        rc = ivshm_memzone_lookup(*view, name, &addr, &len, err);
     if (rc)
         return rc;
     if (len < sizeof(struct ivshm_fwd_ctrl))
@@ -236,18 +262,25 @@ static int open_ctrl(struct ivshm_fwd *fwd, const struct ivshm_fwd_resolver *r, 
 }
 
 static int open_ring(const struct ivshm_fwd_resolver *r, const char *path, struct ivshm_ring *ring,
-                     char out[2 * IVSHM_NAME_SIZE], struct ivshm_error *err)
+                     char out[2 * IVSHM_NAME_SIZE], const struct ivshm_segment_view **view,
+                     struct ivshm_error *err)
 {
-    const struct ivshm_segment_view *view;
     const char *name;
-    int rc = resolve(r, path, &view, &name, out, err);
-    return rc ? rc : ivshm_ring_lookup(view, name, ring, err);
+    int rc = resolve(r, path, view, &name, out, err);
+    return rc ? rc : ivshm_ring_lookup(*view, name, ring, err);
 }
 
+/* The segments each ring pair lies in, for the doorbells. */
+struct pair_views {
+    const struct ivshm_segment_view *rx[IVSHM_FWD_MAX_QUEUES];
+    const struct ivshm_segment_view *tx[IVSHM_FWD_MAX_QUEUES];
+};
+
 /* The ring pairs: those the config names, else rxN/txN of the default
- * segment. Opens them, fills their paths and fwd->queues. */
+ * segment. Opens them, fills their paths, views and fwd->queues. */
 static int find_pairs(struct ivshm_fwd *fwd, const struct ivshm_fwd_config *cfg,
-                      const struct ivshm_fwd_resolver *r, struct ivshm_error *err)
+                      const struct ivshm_fwd_resolver *r, struct pair_views *views,
+                      struct ivshm_error *err)
 {
     if (cfg->rx[0]) {
         if (cfg->queues < 1 || cfg->queues > IVSHM_FWD_MAX_QUEUES)
@@ -257,9 +290,9 @@ static int find_pairs(struct ivshm_fwd *fwd, const struct ivshm_fwd_config *cfg,
             if (!cfg->rx[q] || !cfg->tx[q])
                 return ivshm_fail(err, IVSHM_E_INVAL, "queue pair %u: no %s ring", q,
                                   cfg->rx[q] ? "tx" : "rx");
-            int rc = open_ring(r, cfg->rx[q], &fwd->rx[q], fwd->rx_path[q], err);
+            int rc = open_ring(r, cfg->rx[q], &fwd->rx[q], fwd->rx_path[q], &views->rx[q], err);
             if (rc == IVSHM_OK)
-                rc = open_ring(r, cfg->tx[q], &fwd->tx[q], fwd->tx_path[q], err);
+                rc = open_ring(r, cfg->tx[q], &fwd->tx[q], fwd->tx_path[q], &views->tx[q], err);
             if (rc)
                 return rc;
         }
@@ -272,11 +305,11 @@ static int find_pairs(struct ivshm_fwd *fwd, const struct ivshm_fwd_config *cfg,
     uint32_t want = cfg->queues ? cfg->queues : IVSHM_FWD_MAX_QUEUES;
     uint32_t q = 0;
     for (; q < want; q++) {
-        int rc =
-            open_ring(r, ivshm_fwd_ring_name(IVSHM_FWD_RX, q), &fwd->rx[q], fwd->rx_path[q], err);
+        int rc = open_ring(r, ivshm_fwd_ring_name(IVSHM_FWD_RX, q), &fwd->rx[q], fwd->rx_path[q],
+                           &views->rx[q], err);
         if (rc == IVSHM_OK)
             rc = open_ring(r, ivshm_fwd_ring_name(IVSHM_FWD_TX, q), &fwd->tx[q], fwd->tx_path[q],
-                           err);
+                           &views->tx[q], err);
         if (rc == IVSHM_E_NOENT && cfg->queues == 0 && q > 0)
             break; /* every pair there is */
         if (rc)
@@ -329,6 +362,44 @@ static void carry_on(struct ivshm_fwd_port *port, struct ivshm_fwd_counters *cou
     atomic_store_explicit(&counters->dropped, port->dropped, memory_order_relaxed);
 }
 
+/* Our doorbell in the segment of view (*id, *bell); false when it has none. */
+static bool bell_of(const struct ivshm_fwd *fwd, const struct ivshm_segment_view *view,
+                    uint16_t *id, void **bell)
+{
+    return fwd->doorbells.lookup && fwd->doorbells.lookup(fwd->doorbells.ctx, view, id, bell);
+}
+
+/* Looks the doorbells up and settles the mode (AUTO: ADAPTIVE when ctrl's
+ * and every rx ring's segment has one). */
+static int bind_doorbells(struct ivshm_fwd *fwd, const struct ivshm_fwd_config *cfg,
+                          const struct ivshm_segment_view *ctrl_view,
+                          const struct pair_views *views, struct ivshm_error *err)
+{
+    uint16_t id;
+    void *bell;
+    const char *missing = NULL;
+    fwd->ctrl_id = bell_of(fwd, ctrl_view, &id, &bell) ? id : -1;
+    if (fwd->ctrl_id < 0)
+        missing = fwd->ctrl_path;
+    for (uint32_t q = 0; q < fwd->queues; q++) {
+        struct ivshm_fwd_port *port = &fwd->port[q];
+        if (bell_of(fwd, views->rx[q], &id, &bell))
+            port->rx_id = id;
+        else if (!missing)
+            missing = fwd->rx_path[q];
+        port->ring = bell_of(fwd, views->tx[q], &id, &port->tx_bell) ? fwd->doorbells.ring : NULL;
+    }
+    fwd->mode = cfg->mode;
+    if (fwd->mode == IVSHM_FWD_MODE_AUTO)
+        fwd->mode = missing ? IVSHM_FWD_MODE_POLL : IVSHM_FWD_MODE_ADAPTIVE;
+    if (fwd->mode == IVSHM_FWD_MODE_ADAPTIVE && missing)
+        return ivshm_fail(err, IVSHM_E_INVAL,
+                          "adaptive mode: %s lies in a segment without a doorbell", missing);
+    if (fwd->mode == IVSHM_FWD_MODE_ADAPTIVE && !fwd->doorbells.wait)
+        return ivshm_fail(err, IVSHM_E_INVAL, "adaptive mode: no way to wait for a doorbell");
+    return IVSHM_OK;
+}
+
 int ivshm_fwd_open(struct ivshm_fwd *fwd, const struct ivshm_fwd_config *cfg,
                    const struct ivshm_fwd_resolver *resolve_fn, struct ivshm_error *err)
 {
@@ -337,6 +408,14 @@ int ivshm_fwd_open(struct ivshm_fwd *fwd, const struct ivshm_fwd_config *cfg,
     fwd->burst = cfg->burst ? cfg->burst : IVSHM_FWD_BURST_DEFAULT;
     fwd->now_ns = cfg->now_ns;
     fwd->pool_path[0] = fwd->ctrl_path[0] = '\0';
+    fwd->mode = IVSHM_FWD_MODE_POLL;
+    fwd->idle_ns = cfg->idle_ns ? cfg->idle_ns : IVSHM_FWD_IDLE_NS;
+    fwd->sleep_ns = cfg->sleep_ns ? cfg->sleep_ns : IVSHM_FWD_SLEEP_NS;
+    fwd->doorbells = cfg->doorbells ? *cfg->doorbells : (struct ivshm_fwd_doorbells){0};
+    fwd->ctrl_id = -1;
+    if (!ivshm_fwd_mode_name(cfg->mode))
+        return ivshm_fail(err, IVSHM_E_INVAL, "mode %u: not auto (0), poll (1) or adaptive (2)",
+                          (unsigned)cfg->mode);
     if (fwd->burst > IVSHM_BURST_MAX)
         return ivshm_fail(err, IVSHM_E_INVAL, "burst %u: not in 1..%u", fwd->burst,
                           IVSHM_BURST_MAX);
@@ -352,9 +431,11 @@ int ivshm_fwd_open(struct ivshm_fwd *fwd, const struct ivshm_fwd_config *cfg,
         return rc;
     if (!cfg->ctrl)
         ivshm_format(path, sizeof(path), "%s/%s", seg, IVSHM_FWD_CTRL);
-    rc = open_ctrl(fwd, resolve_fn, cfg->ctrl ? cfg->ctrl : path, err);
+    const struct ivshm_segment_view *ctrl_view;
+    rc = open_ctrl(fwd, resolve_fn, cfg->ctrl ? cfg->ctrl : path, &ctrl_view, err);
     if (rc)
         return rc;
+    struct pair_views views;
     const struct ivshm_segment_view *view;
     const char *name;
     if (!cfg->pool)
@@ -363,7 +444,7 @@ int ivshm_fwd_open(struct ivshm_fwd *fwd, const struct ivshm_fwd_config *cfg,
     if (rc == IVSHM_OK)
         rc = ivshm_mempool_lookup(view, name, &fwd->pool, err);
     if (rc == IVSHM_OK)
-        rc = find_pairs(fwd, cfg, resolve_fn, err);
+        rc = find_pairs(fwd, cfg, resolve_fn, &views, err);
     if (rc)
         return rc;
     for (unsigned i = 0; i < 6; i++)
@@ -382,8 +463,14 @@ int ivshm_fwd_open(struct ivshm_fwd *fwd, const struct ivshm_fwd_config *cfg,
         port->burst = fwd->burst;
         port->pending_len = port->pending_at = 0;
         carry_on(port, counters);
+        port->sleeps = atomic_load_explicit(&counters->sleeps, memory_order_relaxed);
+        port->wakeups = atomic_load_explicit(&counters->wakeups, memory_order_relaxed);
+        port->rings = atomic_load_explicit(&counters->rings, memory_order_relaxed);
+        port->ring = NULL;
+        port->tx_bell = NULL;
+        port->rx_id = 0;
     }
-    return IVSHM_OK;
+    return bind_doorbells(fwd, cfg, ctrl_view, &views, err);
 }
 
 void ivshm_fwd_fail(struct ivshm_fwd *fwd, const char *reason)
@@ -421,13 +508,28 @@ static bool pass_frame(const struct ivshm_fwd_port *port, uint64_t handle,
     return true;
 }
 
-static void publish(struct ivshm_fwd_port *port)
+/* A consumer sleeping on tx asked to be rung (notify.h): ring it, once. */
+static void wake_tx_consumer(struct ivshm_fwd_port *port)
+{
+    uint32_t w = ivshm_ring_wake_needed(port->tx, IVSHM_WAKE_CONSUMER);
+    if (IVSHM_UNLIKELY(w)) {
+        port->ring(port->tx_bell, ivshm_wake_peer(w), ivshm_wake_vector(w));
+        atomic_store_explicit(&port->counters->rings, ++port->rings, memory_order_relaxed);
+    }
+}
+
+/* After a poll that moved something: the counters, and the doorbell of a
+ * consumer that sleeps on tx (checked only when entries went to tx: the
+ * exchange comes after their tail store, as notify.h requires). */
+static void publish(struct ivshm_fwd_port *port, uint32_t moved)
 {
     /* Relaxed: counters are statistics; the host reads them only to report
      * and to see that the forwarder holds nothing back. */
     atomic_store_explicit(&port->counters->received, port->received, memory_order_relaxed);
     atomic_store_explicit(&port->counters->sent, port->sent, memory_order_relaxed);
     atomic_store_explicit(&port->counters->dropped, port->dropped, memory_order_relaxed);
+    if (moved && port->ring)
+        wake_tx_consumer(port);
 }
 
 uint32_t ivshm_fwd_poll(struct ivshm_fwd_port *port)
@@ -441,7 +543,7 @@ uint32_t ivshm_fwd_poll(struct ivshm_fwd_port *port)
         moved = n;
         if (port->pending_at < port->pending_len) {
             if (n)
-                publish(port);
+                publish(port, n);
             return moved;
         }
         port->pending_at = port->pending_len = 0;
@@ -451,7 +553,7 @@ uint32_t ivshm_fwd_poll(struct ivshm_fwd_port *port)
     uint32_t n = ivshm_ring_dequeue_burst(port->rx, burst, port->burst, NULL);
     if (n == 0) {
         if (moved)
-            publish(port);
+            publish(port, moved);
         return moved;
     }
     port->received += n;
@@ -473,7 +575,7 @@ uint32_t ivshm_fwd_poll(struct ivshm_fwd_port *port)
     moved += sent;
     for (uint32_t i = sent; i < good; i++)
         port->pending[port->pending_len++] = burst[i];
-    publish(port);
+    publish(port, moved);
     return moved;
 }
 
@@ -524,7 +626,7 @@ static bool pause_for_repair(struct ivshm_fwd *fwd, uint64_t *beat)
         struct ivshm_fwd_port *port = &fwd->port[i];
         port->dropped += ivshm_fwd_pending(port);
         port->pending_len = port->pending_at = 0;
-        publish(port);
+        publish(port, 0);
     }
     for (uint32_t st = IVSHM_FWD_PAUSE;;
          st = atomic_load_explicit(&ctrl->state, memory_order_acquire)) {
@@ -554,28 +656,103 @@ static bool pause_requested(const struct ivshm_fwd_ctrl *ctrl)
     return atomic_load_explicit(&ctrl->state, memory_order_acquire) == IVSHM_FWD_PAUSE;
 }
 
+static bool exit_requested(const struct ivshm_fwd_ctrl *ctrl)
+{
+    return atomic_load_explicit(&ctrl->state, memory_order_acquire) == IVSHM_FWD_EXIT;
+}
+
+/*
+ * Adaptive mode, after an idle spell: asks every rx ring's producer to ring
+ * us (the wake request, notify.h), sleeps until a doorbell or sleep_ns, and
+ * withdraws the requests. Does not sleep while a port holds frames that tx
+ * refused (the host empties tx: keep polling), when frames arrived while
+ * arming, or when the host has set EXIT meanwhile.
+ */
+static void fwd_sleep(struct ivshm_fwd *fwd)
+{
+    for (uint32_t q = 0; q < fwd->queues; q++)
+        if (ivshm_fwd_pending(&fwd->port[q]))
+            return;
+    uint32_t armed = 0;
+    bool work = false;
+    for (; armed < fwd->queues && !work; armed++) {
+        struct ivshm_fwd_port *port = &fwd->port[armed];
+        work =
+            !ivshm_ring_arm_wake(port->rx, IVSHM_WAKE_CONSUMER, port->rx_id, IVSHM_FWD_VECTOR, 1);
+    }
+    /* A host that sets EXIT rings us after its store: either we see EXIT
+     * here, or its doorbell ends the wait at once. */
+    bool slept = !work && !exit_requested(fwd->ctrl);
+    if (slept)
+        fwd->doorbells.wait(fwd->doorbells.ctx, fwd->sleep_ns);
+    for (uint32_t q = 0; q < armed; q++) {
+        struct ivshm_fwd_port *port = &fwd->port[q];
+        /* Still there: nobody took it. Taken: the producer rang us. */
+        bool untaken = ivshm_ring_disarm_wake(port->rx, IVSHM_WAKE_CONSUMER);
+        if (!slept)
+            continue;
+        atomic_store_explicit(&port->counters->sleeps, ++port->sleeps, memory_order_relaxed);
+        if (!untaken)
+            atomic_store_explicit(&port->counters->wakeups, ++port->wakeups, memory_order_relaxed);
+    }
+}
+
+/* Idle rounds between two readings of the clock, in adaptive mode. */
+#define IDLE_CHECK_ROUNDS 16u
+
 uint32_t ivshm_fwd_run(struct ivshm_fwd *fwd)
 {
     struct ivshm_fwd_ctrl *ctrl = fwd->ctrl;
     ctrl->queues = fwd->queues;
+    bool adaptive = fwd->mode == IVSHM_FWD_MODE_ADAPTIVE;
+    /* Where a host rings us when it changes state (0: we never sleep). */
+    atomic_store_explicit(&ctrl->doorbell,
+                          adaptive && fwd->ctrl_id >= 0 ? (uint16_t)(fwd->ctrl_id + 1) : 0,
+                          memory_order_relaxed);
     uint32_t state = atomic_load_explicit(&ctrl->state, memory_order_acquire);
     if (state != IVSHM_FWD_FWD) {
-        /* Release: queues and mac are visible with READY. */
+        /* Release: queues, mac and doorbell are visible with READY. */
         atomic_store_explicit(&ctrl->state, IVSHM_FWD_READY, memory_order_release);
     }
     uint64_t beat = atomic_load_explicit(&ctrl->heartbeat, memory_order_relaxed);
+    uint32_t idle = 0;
+    uint64_t idle_since = 0;
     for (;;) {
+        uint32_t moved = 0;
         for (uint32_t i = 0; i < fwd->queues; i++)
-            ivshm_fwd_poll(&fwd->port[i]);
+            moved += ivshm_fwd_poll(&fwd->port[i]);
         /* Check the state and beat the heart every few rounds only: both touch
          * a line the host reads, and the ring lines matter more. */
         if ((++beat % IVSHM_FWD_HEARTBEAT_POLLS) == 0) {
             atomic_store_explicit(&ctrl->heartbeat, beat, memory_order_relaxed);
-            if (atomic_load_explicit(&ctrl->state, memory_order_acquire) == IVSHM_FWD_EXIT)
+            if (exit_requested(ctrl))
                 break;
             if (pause_requested(ctrl) && pause_for_repair(fwd, &beat))
                 break;
         }
+        /* Adaptive mode: the fast path costs the test of moved; an idle
+         * round reads the clock every IDLE_CHECK_ROUNDS. */
+        if (moved) {
+            idle = 0;
+            continue;
+        }
+        if (!adaptive || ++idle % IDLE_CHECK_ROUNDS != 0)
+            continue;
+        uint64_t now = fwd->now_ns();
+        if (idle == IDLE_CHECK_ROUNDS)
+            idle_since = now;
+        if (now - idle_since < fwd->idle_ns)
+            continue;
+        fwd_sleep(fwd);
+        idle = 0;
+        /* Alive after a sleep too; and a host that rang us with EXIT is
+         * answered now, not some rounds later. A repair's PAUSE does not
+         * ring: it is seen here, at the latest a sleep (sleep_ns) after. */
+        atomic_store_explicit(&ctrl->heartbeat, ++beat, memory_order_relaxed);
+        if (exit_requested(ctrl))
+            break;
+        if (pause_requested(ctrl) && pause_for_repair(fwd, &beat))
+            break;
     }
     uint32_t held = drain(fwd);
     atomic_store_explicit(&ctrl->heartbeat, beat + 1, memory_order_relaxed);

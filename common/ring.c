@@ -18,6 +18,8 @@ int ivshm_ring_init_raw(struct ivshm_ring *r, void *mem, uint32_t slots, uint32_
         atomic_store_explicit(&s->cons.head, 0, memory_order_relaxed);
         atomic_store_explicit(&s->cons.tail, 0, memory_order_relaxed);
         atomic_store_explicit(&s->cons.events, 0, memory_order_relaxed);
+        atomic_store_explicit(&s->prod.wake, 0, memory_order_relaxed);
+        atomic_store_explicit(&s->cons.wake, 0, memory_order_relaxed);
     }
     r->shared = s;
     r->slots = (uint64_t *)(s + 1);

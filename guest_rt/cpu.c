@@ -49,7 +49,36 @@ struct idt_gate {
     uint32_t reserved;
 };
 
-static struct idt_gate idt[32] __attribute__((aligned(16)));
+/* 256 gates; only the 32 exception gates are loaded until an application
+ * asks for interrupts (irq.c extends the limit then), so a stray vector
+ * stays a #GP, reported as before. */
+static struct idt_gate idt[256] __attribute__((aligned(16)));
+static struct descriptor_pointer idt_pointer;
+
+static void set_gate(unsigned vector, uint64_t handler, uint8_t ist)
+{
+    idt[vector].offset_low = (uint16_t)handler;
+    idt[vector].selector = SEL_CODE64;
+    idt[vector].ist = ist;
+    idt[vector].type_attr = 0x8E; /* present, DPL 0, 64-bit interrupt gate */
+    idt[vector].offset_mid = (uint16_t)(handler >> 16);
+    idt[vector].offset_high = (uint32_t)(handler >> 32);
+    idt[vector].reserved = 0;
+}
+
+static void load_idt(unsigned gates)
+{
+    idt_pointer.limit = (uint16_t)(gates * sizeof(idt[0]) - 1);
+    idt_pointer.base = (uint64_t)(uintptr_t)idt;
+    __asm__ volatile("lidt %0" : : "m"(idt_pointer));
+}
+
+void cpu_enable_irq_gates(void)
+{
+    for (unsigned v = 32; v < 256; v++)
+        set_gate(v, (uint64_t)(uintptr_t)(irq_stubs_start + 16 * (v - 32)), 0);
+    load_idt(256);
+}
 
 /* Registers as exception_common in cpu.S pushes them, lowest address first. */
 struct exception_frame {
@@ -154,7 +183,7 @@ static void enable_sse(void)
 
 void cpu_init(void)
 {
-    static struct descriptor_pointer gdt_pointer, idt_pointer;
+    static struct descriptor_pointer gdt_pointer;
     uint64_t tss_base = (uint64_t)(uintptr_t)&tss, tss_limit = sizeof(tss) - 1;
     tss.ist[0] = (uint64_t)(uintptr_t)(exception_stack + sizeof(exception_stack));
     tss.iomap_base = sizeof(tss); /* no I/O permission bitmap */
@@ -166,19 +195,9 @@ void cpu_init(void)
     cpu_load_gdt(&gdt_pointer, SEL_CODE64, SEL_DATA);
     __asm__ volatile("ltr %w0" : : "r"(SEL_TSS));
 
-    for (int v = 0; v < 32; v++) {
-        uint64_t handler = (uint64_t)(uintptr_t)(exception_stubs_start + 16 * v);
-        idt[v].offset_low = (uint16_t)handler;
-        idt[v].selector = SEL_CODE64;
-        idt[v].ist = 1;
-        idt[v].type_attr = 0x8E; /* present, DPL 0, 64-bit interrupt gate */
-        idt[v].offset_mid = (uint16_t)(handler >> 16);
-        idt[v].offset_high = (uint32_t)(handler >> 32);
-        idt[v].reserved = 0;
-    }
-    idt_pointer.limit = sizeof(idt) - 1;
-    idt_pointer.base = (uint64_t)(uintptr_t)idt;
-    __asm__ volatile("lidt %0" : : "m"(idt_pointer));
+    for (unsigned v = 0; v < 32; v++)
+        set_gate(v, (uint64_t)(uintptr_t)(exception_stubs_start + 16 * v), 1);
+    load_idt(32);
     enable_sse();
 }
 

@@ -12,7 +12,8 @@
  * line words (argv[0] = "guest"); guest_arg() looks up key=value words.
  * main's return value becomes the guest exit code (see guest_exit).
  *
- * Everything here is single-threaded and runs with interrupts off.
+ * Everything here is single-threaded and runs with interrupts off (an
+ * application that uses doorbells has them on only inside guest_irq_wait).
  */
 #ifndef IVSHM_GUEST_H
 #define IVSHM_GUEST_H
@@ -22,6 +23,7 @@
 #include <stdint.h>
 
 #include <ivshm/mempool.h>
+#include <ivshm/notify.h>
 #include <ivshm/party.h>
 #include <ivshm/ring.h>
 #include <ivshm/segment.h>
@@ -184,6 +186,88 @@ int guest_memzone_lookup(const char *path, void **addr, uint64_t *length, struct
  * judges a guest by it (the forwarder's liveness is its ctrl heartbeat,
  * bumped by ivshm_fwd_run). */
 void guest_ivshm_heartbeat(void);
+
+/* ---- doorbells and interrupts -------------------------------------------
+ *
+ * An ivshmem-doorbell device (`ivshm qemu-args --doorbell`) is an ivshm
+ * device like the others (its BAR2 is the segment) plus a peer ID, given by
+ * the doorbell server and read from its IVPosition register, and MSI-X
+ * vectors that other peers ring. Nothing here is set up until the
+ * application asks: then the runtime enables the local APIC (xAPIC mode),
+ * masks the legacy PIC and the IOAPICs, adds device vectors to the IDT next
+ * to the exception entries (exceptions are reported as before) and points
+ * the device's MSI-X table at them. Interrupts are still off everywhere but
+ * inside guest_irq_wait.
+ *
+ * Sleeping on a ring (the wake request of <ivshm/notify.h>):
+ *
+ *     struct guest_doorbell *db;
+ *     if (guest_doorbell_open("vm1", &db, &err) != IVSHM_OK)
+ *         guest_panic("%s", err.msg);
+ *     for (;;) {
+ *         n = ivshm_ring_dequeue_burst(&rx, burst, 32, NULL);
+ *         if (n == 0) {
+ *             if (ivshm_ring_arm_wake(&rx, IVSHM_WAKE_CONSUMER, guest_doorbell_id(db), 0, 1))
+ *                 guest_irq_wait(1000);           // 1 ms at most
+ *             ivshm_ring_disarm_wake(&rx, IVSHM_WAKE_CONSUMER);
+ *             continue;
+ *         }
+ *         ...
+ *     }
+ */
+
+struct guest_doorbell; /* one ivshmem-doorbell device */
+
+/*
+ * Sets up the doorbell of the device holding segment `segment` (NULL: the
+ * first device, in PCI order, that has MSI-X): the local APIC on first use,
+ * then one IDT vector for each of the device's MSI-X vectors (at most 64),
+ * MSI-X enabled, bus mastering on. A second call
+ * for the same device returns the same handle. Call it before arming a wake
+ * request: QEMU drops a doorbell rung while MSI-X is off.
+ * Errors: IVSHM_E_NOENT (no such segment; no doorbell device), IVSHM_E_INVAL
+ * (no MSI-X capability: an ivshmem-plain device; unusable BAR0 or BAR1; no
+ * local APIC), IVSHM_E_NOSPC (out of the 176 device vectors).
+ */
+int guest_doorbell_open(const char *segment, struct guest_doorbell **out, struct ivshm_error *err);
+
+/* Our peer ID: the device's IVPosition register. */
+uint16_t guest_doorbell_id(const struct guest_doorbell *db);
+
+/* The device's MSI-X vectors (the `vectors=` QEMU was given). */
+unsigned guest_doorbell_vectors(const struct guest_doorbell *db);
+
+/* The ivshm device (segment) this doorbell belongs to. */
+const struct guest_ivshm_device *guest_doorbell_device(const struct guest_doorbell *db);
+
+/* Rings vector `vector` of peer `peer` through the Doorbell register.
+ * QEMU ignores a ring of a peer that is not connected or of a vector it does
+ * not have (as the device has no way to say so): nothing happens. */
+void guest_doorbell_ring(struct guest_doorbell *db, uint16_t peer, uint16_t vector);
+
+/* Bit v set: vector v fired since the last call. Clears them. */
+uint64_t guest_doorbell_take(struct guest_doorbell *db);
+
+/*
+ * Sleeps until a doorbell interrupt (any device, any vector) arrives or
+ * timeout_us microseconds pass (0: only collect what is pending; UINT64_MAX:
+ * no bound): enables interrupts, `hlt`, with the local APIC timer armed for
+ * the timeout. Returns IVSHM_OK when a doorbell interrupt was taken (see
+ * guest_doorbell_take for which), IVSHM_E_TIMEOUT otherwise, IVSHM_E_INVAL
+ * without a local APIC. A doorbell that arrived since the last call, while
+ * interrupts were off, was held by the local APIC and ends this call at once:
+ * a wake-up racing the sleep is never lost.
+ */
+int guest_irq_wait(uint64_t timeout_us);
+
+struct guest_irq_stats {
+    uint64_t device;   /* doorbell interrupts taken */
+    uint64_t timer;    /* timeout timer interrupts */
+    uint64_t stray;    /* interrupts on vectors nobody owns (ignored) */
+    uint64_t waits;    /* guest_irq_wait calls */
+    uint64_t timeouts; /* of which timed out */
+};
+void guest_irq_stats(struct guest_irq_stats *out);
 
 #ifdef __cplusplus
 }

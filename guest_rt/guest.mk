@@ -52,7 +52,7 @@ GUEST_CFLAGS := -std=gnu11 -O2 -g $(WARN) $(GUEST_CODEGEN) -nostdinc \
 	-isystem $(GCC_INCLUDE) -isystem $(NEWLIB_INC) -I. -Iguest_rt -Iinclude -MMD -MP
 EFI_CFLAGS := -I/usr/include/efi -I/usr/include/efi/x86_64 -fshort-wchar -DGNU_EFI_USE_MS_ABI
 
-GUEST_RT_SRCS := $(wildcard guest_rt/*.c) guest_rt/cpu.S
+GUEST_RT_SRCS := $(wildcard guest_rt/*.c) $(wildcard guest_rt/*.S)
 GUEST_RT_OBJS := $(patsubst %,$(GUEST_B)/obj/%.o,$(GUEST_RT_SRCS)) \
 	$(patsubst %,$(GUEST_B)/obj/%.o,$(COMMON_SRCS))
 GUEST_RT_LIB := $(GUEST_B)/libguest_rt.a

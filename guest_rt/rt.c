@@ -124,6 +124,11 @@ __attribute__((noreturn)) static void rt_continue(void *arg)
     exit(main(argc, argv));
 }
 
+const void *rt_acpi_table(const char signature[4])
+{
+    return acpi_find_table(boot->rsdp_address, signature);
+}
+
 uint64_t guest_boot_tsc(void)
 {
     return boot_tsc;

@@ -19,10 +19,14 @@ void console_put_dec(uint64_t v);
 /* cpu.c: GDT, IDT, SSE, exceptions */
 void cpu_init(void);
 __attribute__((noreturn)) void cpu_halt_forever(void);
+/* Installs the gates of vectors 32..255 (irq.S) and loads the whole IDT. */
+void cpu_enable_irq_gates(void);
 
 /* cpu.S */
 __attribute__((noreturn)) void rt_switch_stack(void *stack_top, void (*fn)(void *), void *arg);
 extern char exception_stubs_start[]; /* 32 stubs, 16 bytes apart */
+/* irq.S */
+extern char irq_stubs_start[]; /* vectors 32..255, 16 bytes apart */
 void cpu_load_gdt(const void *gdt_descriptor, uint16_t code_selector, uint16_t data_selector);
 
 /* paging.c */
@@ -51,6 +55,21 @@ void ivshm_devices_release(void);
 
 /* acpi.c */
 const void *acpi_find_table(uint64_t rsdp_address, const char signature[4]);
+/* rt.c: acpi_find_table on the firmware's RSDP */
+const void *rt_acpi_table(const char signature[4]);
+
+/* irq.c: local APIC, interrupt dispatch, timed sleep (guest_irq_wait) */
+#define IRQ_DEVICE_FIRST 0x40 /* device vectors: 0x40..0xef */
+#define IRQ_DEVICE_LAST  0xef
+/* Called for each device vector that fires: owner, vector index (doorbell.c). */
+typedef void (*irq_handler_fn)(void *owner, unsigned index);
+/* Sets interrupts up on first use (APIC, legacy PIC and IOAPIC masked, IDT
+ * gates); returns 0 or -1 when there is no usable local APIC. */
+int irq_init(void);
+/* Allocates `count` consecutive device vectors for owner; the first, or -1. */
+int irq_alloc_vectors(unsigned count, irq_handler_fn fn, void *owner);
+/* The local APIC ID of this CPU (the MSI destination). */
+uint32_t irq_apic_id(void);
 
 /* The runtime's own stack (rt.c): a guard page, then RT_STACK_SIZE bytes.
  * paging_init unmaps the guard page so an overflow faults (reported from the

@@ -5,6 +5,7 @@
 
 #include "host/fwd_host.h"
 #include "host/internal.h"
+#include "ivshm/doorbell.h"
 #include "ivshm/party.h"
 
 static double now_s(void)
@@ -54,9 +55,28 @@ int ivshm_fwd_host_add(struct ivshm_fwd_host *host, const struct ivshm_segment_v
         return ivshm_fail(err, IVSHM_E_NOSPC, "%s: more than %u forwarders to drive", view->name,
                           IVSHM_FWD_HOST_MAX);
     memcpy(host->fwd[host->count].segment, view->name, IVSHM_NAME_SIZE);
+    host->fwd[host->count].doorbell = NULL;
     host->fwd[host->count++].ctrl = addr;
     *ctrl = addr;
     return IVSHM_OK;
+}
+
+void ivshm_fwd_host_set_doorbell(struct ivshm_fwd_host *host, const struct ivshm_fwd_ctrl *ctrl,
+                                 struct ivshm_doorbell *doorbell)
+{
+    for (unsigned i = 0; i < host->count; i++)
+        if (host->fwd[i].ctrl == ctrl)
+            host->fwd[i].doorbell = doorbell;
+}
+
+/* Rings forwarder i if it sleeps when idle (ctrl.doorbell: its peer ID + 1).
+ * A peer that is gone (or a garbage ID) is refused by the client: nothing
+ * to do, the forwarder's sleep is bounded. */
+static void ring_forwarder(const struct ivshm_fwd_host *host, unsigned i)
+{
+    uint16_t id = atomic_load_explicit(&host->fwd[i].ctrl->doorbell, memory_order_relaxed);
+    if (id && host->fwd[i].doorbell)
+        ivshm_doorbell_ring(host->fwd[i].doorbell, id - 1, IVSHM_FWD_VECTOR, NULL);
 }
 
 bool ivshm_fwd_active(const struct ivshm_fwd_ctrl *ctrl)
@@ -90,10 +110,12 @@ int ivshm_fwd_host_wait_ready(const struct ivshm_fwd_host *host, double timeout,
                 return ivshm_fail(err, IVSHM_E_CORRUPT, "%s: the forwarder failed: %s",
                                   host->fwd[i].segment, reason);
             }
-            if (st != IVSHM_FWD_READY && st != IVSHM_FWD_FWD)
+            if (st != IVSHM_FWD_READY && st != IVSHM_FWD_FWD) {
                 down = host->fwd[i].segment;
-            else if (heartbeat_of(c) == first_beat[i])
+            } else if (heartbeat_of(c) == first_beat[i]) {
                 stale = host->fwd[i].segment;
+                ring_forwarder(host, i); /* asleep? its heart beats when it wakes */
+            }
         }
         if (!down && !stale)
             return IVSHM_OK;
@@ -127,9 +149,10 @@ static void move_state(const struct ivshm_fwd_host *host, uint32_t from_a, uint3
     for (unsigned i = 0; i < host->count; i++) {
         struct ivshm_fwd_ctrl *c = host->fwd[i].ctrl;
         uint32_t st = state_of(c);
-        if (st == from_a || st == from_b)
+        if ((st == from_a || st == from_b) &&
             atomic_compare_exchange_strong_explicit(&c->state, &st, to, memory_order_acq_rel,
-                                                    memory_order_acquire);
+                                                    memory_order_acquire))
+            ring_forwarder(host, i); /* after the store: ctrl's wake-up rule */
     }
 }
 
@@ -244,6 +267,19 @@ void ivshm_fwd_host_counters(const struct ivshm_fwd_host *host, uint64_t *receiv
             *received += atomic_load_explicit(&c->received, memory_order_relaxed);
             *sent += atomic_load_explicit(&c->sent, memory_order_relaxed);
             *dropped += atomic_load_explicit(&c->dropped, memory_order_relaxed);
+        }
+}
+
+void ivshm_fwd_host_wake_counters(const struct ivshm_fwd_host *host, uint64_t *sleeps,
+                                  uint64_t *wakeups, uint64_t *rings)
+{
+    *sleeps = *wakeups = *rings = 0;
+    for (unsigned i = 0; i < host->count; i++)
+        for (uint32_t q = 0; q < IVSHM_FWD_MAX_QUEUES; q++) {
+            struct ivshm_fwd_counters *c = &host->fwd[i].ctrl->q[q];
+            *sleeps += atomic_load_explicit(&c->sleeps, memory_order_relaxed);
+            *wakeups += atomic_load_explicit(&c->wakeups, memory_order_relaxed);
+            *rings += atomic_load_explicit(&c->rings, memory_order_relaxed);
         }
 }
 

@@ -13,6 +13,11 @@
  *   ivshm_fwd_host_reclaim    give a pool back what dead host parties left
  *   ivshm_fwd_host_claim_source  claim a queue as its traffic source
  *
+ * A forwarder in adaptive mode sleeps when idle (docs/forwarding.md): given
+ * a doorbell client for its segment (ivshm_fwd_host_set_doorbell), the host
+ * rings ctrl.doorbell after each state change and while it waits for a
+ * heartbeat, so the forwarder sees them at once.
+ *
  * Return convention: status.h (IVSHM_OK or a negative status, err filled).
  */
 #ifndef IVSHM_HOST_FWD_HOST_H
@@ -39,6 +44,7 @@ struct ivshm_fwd_host {
     struct {
         char segment[IVSHM_NAME_SIZE];
         struct ivshm_fwd_ctrl *ctrl;
+        struct ivshm_doorbell *doorbell; /* to ring a sleeping forwarder; NULL: none */
     } fwd[IVSHM_FWD_HOST_MAX];
 };
 
@@ -51,6 +57,13 @@ void ivshm_fwd_host_init(struct ivshm_fwd_host *host, const _Atomic bool *stop);
  * (more than IVSHM_FWD_HOST_MAX control blocks). */
 int ivshm_fwd_host_add(struct ivshm_fwd_host *host, const struct ivshm_segment_view *view,
                        struct ivshm_fwd_ctrl **ctrl, struct ivshm_error *err);
+
+struct ivshm_doorbell;
+
+/* The doorbell client (doorbell.h; not owned, may be NULL) of the segment
+ * whose control block is `ctrl`, through which its forwarder is rung. */
+void ivshm_fwd_host_set_doorbell(struct ivshm_fwd_host *host, const struct ivshm_fwd_ctrl *ctrl,
+                                 struct ivshm_doorbell *doorbell);
 
 /*
  * Waits until the forwarder of every control block is READY or FWD *and*
@@ -105,6 +118,10 @@ void ivshm_fwd_host_resume(struct ivshm_fwd_ctrl *ctrl);
 /* The forwarders' counters, summed over every control block and queue. */
 void ivshm_fwd_host_counters(const struct ivshm_fwd_host *host, uint64_t *received, uint64_t *sent,
                              uint64_t *dropped);
+
+/* Their wake-up counters (adaptive mode), summed the same way. */
+void ivshm_fwd_host_wake_counters(const struct ivshm_fwd_host *host, uint64_t *sleeps,
+                                  uint64_t *wakeups, uint64_t *rings);
 
 /* ---- buffers of dead host parties ---- */
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/internal.h"
+#include "ivshm/doorbell.h"
 #include "ivshm/qemu.h"
 
 struct buf {
@@ -34,11 +35,22 @@ static void emit_qemu_value(struct buf *b, const char *s)
         emit(b, *s == ',' ? ",," : "%c", *s);
 }
 
+/* The arguments go through the shell's word splitting unquoted. */
+static int check_shell_safe(const char *path, struct ivshm_error *err)
+{
+    if (strpbrk(path, " \t\n'\"\\$`*?[]{}()<>|&;#~"))
+        return ivshm_fail(err, IVSHM_E_INVAL,
+                          "path '%s': contains white space or a shell character, so "
+                          "$(ivshm qemu-args) cannot pass it",
+                          path);
+    return IVSHM_OK;
+}
+
 int ivshm_qemu_args(const struct ivshm_qemu_segment *segs, unsigned count,
                     const struct ivshm_qemu_opts *opts, char *out, size_t size,
                     struct ivshm_error *err)
 {
-    struct ivshm_qemu_opts def = {IVSHM_QEMU_Q35, IVSHM_QEMU_FIRST_SLOT};
+    struct ivshm_qemu_opts def = {IVSHM_QEMU_Q35, IVSHM_QEMU_FIRST_SLOT, false, 0};
     if (!opts)
         opts = &def;
     unsigned first = opts->first_slot ? opts->first_slot : IVSHM_QEMU_FIRST_SLOT;
@@ -49,15 +61,20 @@ int ivshm_qemu_args(const struct ivshm_qemu_segment *segs, unsigned count,
         return ivshm_fail(err, IVSHM_E_INVAL,
                           "qemu arguments: %u segments from slot 0x%x run past slot 0x1e", count,
                           first);
+    unsigned vectors = opts->vectors ? opts->vectors : IVSHM_DOORBELL_VECTORS;
+    if (opts->doorbell && vectors > IVSHM_DOORBELL_MAX_VECTORS)
+        return ivshm_fail(err, IVSHM_E_INVAL, "qemu arguments: %u doorbell vectors, at most %u",
+                          vectors, IVSHM_DOORBELL_MAX_VECTORS);
     struct buf b = {out, size, 0, false};
     for (unsigned i = 0; i < count; i++) {
         const struct ivshm_qemu_segment *s = &segs[i];
-        /* The arguments go through the shell's word splitting unquoted. */
-        if (strpbrk(s->path, " \t\n'\"\\$`*?[]{}()<>|&;#~"))
-            return ivshm_fail(err, IVSHM_E_INVAL,
-                              "path '%s': contains white space or a shell character, so "
-                              "$(ivshm qemu-args) cannot pass it",
-                              s->path);
+        int rc = check_shell_safe(s->path, err);
+        if (rc == IVSHM_OK && opts->doorbell)
+            rc = s->socket
+                     ? check_shell_safe(s->socket, err)
+                     : ivshm_fail(err, IVSHM_E_INVAL, "segment %s: no doorbell socket", s->name);
+        if (rc)
+            return rc;
         if (i)
             emit(&b, "\n");
         if (opts->machine == IVSHM_QEMU_Q35) {
@@ -68,12 +85,21 @@ int ivshm_qemu_args(const struct ivshm_qemu_segment *segs, unsigned count,
                  "chassis=%u ",
                  s->name, slot, fn, fn == 0 ? ",multifunction=on" : "", slot * 8 + fn);
         }
-        emit(&b, "-object memory-backend-file,id=ivshm-mem-%s,mem-path=", s->name);
-        emit_qemu_value(&b, s->path);
-        emit(&b, ",size=%llu,share=on", (unsigned long long)s->size);
-        if (s->numa_node >= 0)
-            emit(&b, ",host-nodes=%d,policy=bind", s->numa_node);
-        emit(&b, " -device ivshmem-plain,id=ivshm-%s,memdev=ivshm-mem-%s", s->name, s->name);
+        if (opts->doorbell) {
+            /* The memory comes from the server: the segment file itself, whose
+             * pages were bound to their node when it was created. */
+            emit(&b, "-chardev socket,id=ivshm-sock-%s,path=", s->name);
+            emit_qemu_value(&b, s->socket);
+            emit(&b, " -device ivshmem-doorbell,id=ivshm-%s,chardev=ivshm-sock-%s,vectors=%u",
+                 s->name, s->name, vectors);
+        } else {
+            emit(&b, "-object memory-backend-file,id=ivshm-mem-%s,mem-path=", s->name);
+            emit_qemu_value(&b, s->path);
+            emit(&b, ",size=%llu,share=on", (unsigned long long)s->size);
+            if (s->numa_node >= 0)
+                emit(&b, ",host-nodes=%d,policy=bind", s->numa_node);
+            emit(&b, " -device ivshmem-plain,id=ivshm-%s,memdev=ivshm-mem-%s", s->name, s->name);
+        }
         if (opts->machine == IVSHM_QEMU_Q35)
             emit(&b, ",bus=ivshm-port-%s", s->name);
     }

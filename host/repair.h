@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Repairing a damaged segment in place, so that the VMs that map it keep
- * running (`ivshm repair`, docs/cli.md; the rules: docs/abi.md 5). Internal
+ * running (`ivshm repair`, docs/cli.md; the rules: docs/abi.md 6). Internal
  * to libivshm, as host/fwd_host.h (the CLI links libivshm.a).
  *
  * Return convention: status.h.
@@ -37,7 +37,7 @@ struct ivshm_repair_report {
  *
  * 1. attaches it: header and directory must validate (a checksum that
  *    fails is not repaired: the VMs copied their geometry from there, see
- *    docs/abi.md 5); claims a party slot if one is free (else works
+ *    docs/abi.md 6); claims a party slot if one is free (else works
  *    without one);
  * 2. refuses while a live host process other than a forwarder (party label
  *    IVSHM_FWD_HOST_FORWARDER_LABEL) is attached: it may be using the pools;

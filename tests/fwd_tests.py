@@ -128,18 +128,4 @@ def run_cases(cases, wanted):
     """Runs the (name, function) cases whose name contains one of `wanted`
     (all when empty), each followed by its clean-ups; returns the exit
     status: 1 when a case failed."""
-    for name, fn in cases:
-        if wanted and not any(w in name for w in wanted):
-            continue
-        try:
-            fn()
-        except Exception as e:  # a broken case must not stop the others
-            guest_qemu.report(name, f"{type(e).__name__}: {e}")
-        finally:
-            while cleanups:
-                try:
-                    cleanups.pop()()
-                except Exception:
-                    pass
-    sys.stdout.flush()
-    return 1 if guest_qemu.failures else 0
+    return guest_qemu.run_cases(cases, wanted, cleanups)

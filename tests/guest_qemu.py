@@ -1,13 +1,18 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""What the QEMU test programs (tests/boot, tests/fwd) share: the command line
-that boots a guest image, and the "ok" / "not ok" lines tests/harness counts.
+"""What the QEMU test programs (tests/boot, tests/fwd, tests/doorbell) share:
+the command line that boots a guest image, the "ok" / "not ok" lines
+tests/harness counts, running pktgen and judging its summary, and a
+process's CPU time.
 
     sys.path.insert(0, <the tests directory>); import guest_qemu
 """
+import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
+import time
 
 OVMF = "/usr/share/ovmf/OVMF.fd"
 
@@ -52,3 +57,76 @@ def guest_args(image, uefi, scratch, cmdline="", mem="64M", machine="q35"):
         # option syntax).
         args += ["-fw_cfg", "name=opt/ivshm/cmdline,string=" + cmdline.replace(",", ",,")]
     return args
+
+
+def pktgen(ivshm, env, name, *args, timeout=240):
+    """Runs `ivshm pktgen NAME --json ARGS` to the end; returns (exit status or
+    "timeout", summary dict or None, stderr)."""
+    try:
+        proc = subprocess.run([ivshm, "pktgen", name, "--json", *args], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return "timeout", None, ""
+    try:
+        summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        summary = None
+    return proc.returncode, summary, proc.stderr.strip()
+
+
+def summary_problem(summary, count):
+    """What is wrong with a pktgen summary for `count` frames, or None."""
+    if summary is None:
+        return "pktgen printed no JSON summary"
+    for key in ("lost", "corrupted", "duplicated", "reordered"):
+        if summary[key] != 0:
+            return f"{key}={summary[key]} ({summary})"
+    if summary["sent"] != count or summary["received"] != count:
+        return f"sent={summary['sent']} received={summary['received']}, expected {count}"
+    return None
+
+
+def cpu_seconds(pid):
+    """utime + stime of process pid in seconds (fields 14 and 15 of /proc/PID/stat)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def spawn(args, log, env=None):
+    """Starts args in the background, stdout and stderr to the file `log`."""
+    with open(log, "w") as out:
+        return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, env=env)
+
+
+def wait_for(cond, seconds, step=0.02):
+    """Polls cond() until it is true or `seconds` pass; returns its last value."""
+    end = time.time() + seconds
+    while time.time() < end:
+        if cond():
+            return True
+        time.sleep(step)
+    return cond()
+
+
+def run_cases(cases, wanted, cleanups):
+    """Runs the (name, function) cases whose name contains one of `wanted`
+    (all when empty), each followed by the functions it left in `cleanups`
+    (last first); returns the exit status: 1 when a case failed."""
+    for name, fn in cases:
+        if wanted and not any(w in name for w in wanted):
+            continue
+        try:
+            fn()
+        except Exception as e:  # a broken case must not stop the others
+            report(name, f"{type(e).__name__}: {e}")
+        finally:
+            while cleanups:
+                try:
+                    cleanups.pop()()
+                except Exception:
+                    pass
+    sys.stdout.flush()
+    return 1 if failures else 0

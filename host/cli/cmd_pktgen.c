@@ -9,18 +9,128 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/internal.h"
 #include "host/cli/cli.h"
+#include "host/cli/doorbells.h"
 #include "host/cli/commands.h"
 #include "host/cli/traffic.h"
+#include "ivshm/doorbell.h"
+#include "ivshm/notify.h"
+
+/* Doorbells and groups: what pktgen alone counts. */
+static struct {
+    uint64_t sleeps;  /* adaptive: sleeps waiting for frames to come back */
+    uint64_t wakeups; /* of which a forwarder rang us */
+    double *trips;    /* --group: seconds from a group's first frame sent to its last back */
+    size_t ntrips, trips_cap;
+} bells;
 
 static void on_signal(int sig)
 {
     (void)sig;
     atomic_store(&pg_stop_requested, true);
 }
+
+/* ---- doorbells ---- */
+
+/*
+ * Connects to the doorbell server of every segment we drive, where one runs
+ * (ivshm serve): to ring a forwarder that sleeps, and to sleep ourselves.
+ * Settles the mode: AUTO is adaptive when rx_from has a server.
+ */
+static int connect_doorbells(struct pg_state *pg, struct ivshm_error *err)
+{
+    for (int i = 0; i < pg->nsegs; i++) {
+        struct pg_segment *s = &pg->segs[i];
+        const char *socket = s == pg->pool_seg ? pg->opt.socket : NULL;
+        bool needed = s == pg->rx_seg && pg->opt.mode == IVSHM_FWD_MODE_ADAPTIVE;
+        int rc = cli_doorbell_connect(pg->opt.dir, s->name, socket, needed, &s->db, err);
+        if (rc)
+            return rc;
+        if (s->ctrl) /* to ring its forwarder at state changes */
+            ivshm_fwd_host_set_doorbell(&pg->fwds, s->ctrl, s->db);
+    }
+    if (pg->opt.mode == IVSHM_FWD_MODE_AUTO)
+        pg->opt.mode = pg->rx_seg->db ? IVSHM_FWD_MODE_ADAPTIVE : IVSHM_FWD_MODE_POLL;
+    return IVSHM_OK;
+}
+
+static bool all_back(const struct pg_state *pg)
+{
+    const struct pg_stats *s = &pg->st;
+    return s->received + s->corrupted + s->duplicated >= s->sent;
+}
+
+/*
+ * Adaptive mode: nothing has moved for `idle_for` seconds. Once that is the
+ * idle spell and frames are out, asks the forwarder to ring us when one comes
+ * back on any receive ring, and sleeps (at most IVSHM_FWD_SLEEP_NS).
+ */
+static void idle_wait(struct pg_state *pg, double idle_for)
+{
+    if (pg->opt.mode != IVSHM_FWD_MODE_ADAPTIVE || idle_for < pg->opt.idle_us * 1e-6 ||
+        all_back(pg))
+        return;
+    struct ivshm_doorbell *db = pg->rx_seg->db;
+    uint16_t id = ivshm_doorbell_id(db);
+    uint32_t armed = 0;
+    bool work = false;
+    for (; armed < pg->nqueues && !work; armed++)
+        work = !ivshm_ring_arm_wake(&pg->queues[armed].recv, IVSHM_WAKE_CONSUMER, id, 0, 1);
+    if (!work) {
+        ivshm_doorbell_wait(db, (int)(IVSHM_FWD_SLEEP_NS / 1000000), NULL, NULL);
+        bells.sleeps++;
+    }
+    for (uint32_t q = 0; q < armed; q++)
+        if (!ivshm_ring_disarm_wake(&pg->queues[q].recv, IVSHM_WAKE_CONSUMER) && !work)
+            bells.wakeups++;
+}
+
+/* ---- groups ---- */
+
+static void record_trip(double seconds)
+{
+    if (bells.ntrips == bells.trips_cap) {
+        size_t cap = bells.trips_cap ? 2 * bells.trips_cap : 1024;
+        double *grown = realloc(bells.trips, cap * sizeof(*grown));
+        if (!grown)
+            return; /* the figure is lost, not the run */
+        bells.trips = grown;
+        bells.trips_cap = cap;
+    }
+    bells.trips[bells.ntrips++] = seconds;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* p50, p99 and max of the round trips, in microseconds. */
+static void trip_figures(double out[3])
+{
+    out[0] = out[1] = out[2] = 0;
+    size_t n = bells.ntrips;
+    if (!n)
+        return;
+    qsort(bells.trips, n, sizeof(double), cmp_double);
+    out[0] = bells.trips[n / 2] * 1e6;
+    out[1] = bells.trips[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1] * 1e6;
+    out[2] = bells.trips[n - 1] * 1e6;
+}
+
+static void sleep_seconds(double s)
+{
+    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    while (nanosleep(&ts, &ts) != 0 && !atomic_load(&pg_stop_requested))
+        ;
+}
+
+/* ---- sending ---- */
 
 /* Fills and enqueues up to a burst on every queue; frames the ring refuses are
  * kept and offered first next time. */
@@ -48,6 +158,8 @@ static uint32_t send_all(struct pg_state *pg, uint64_t *seq, uint64_t limit)
         pg->st.sent += n;
         total += n;
         q->held_at += n;
+        if (n)
+            pg_wake_forwarder(pg, q);
     }
     return total;
 }
@@ -77,6 +189,13 @@ static void traffic(struct pg_state *pg, double *seconds)
     uint64_t seq = 0;
     double start = pg_now(), last_print = start, end_send = start + o->duration;
     uint64_t last_received = 0;
+    /* send_all sends no frame numbered `limit` or above (0: no limit). With
+     * --group: the end of the current group, which must come back whole
+     * before the gap and the next group. */
+    uint64_t limit = o->count;
+    if (o->group)
+        limit = o->count && o->count < o->group ? o->count : o->group;
+    double group_start = start;
 
     /* Progress is a frame into a ring or out of one. None for `timeout`
      * seconds means the forwarder stopped (or never consumes): give up then
@@ -84,14 +203,24 @@ static void traffic(struct pg_state *pg, double *seconds)
     double last_progress = start;
     while (!atomic_load_explicit(&pg_stop_requested, memory_order_relaxed)) {
         double t = pg_now(); /* vDSO: some 20 ns, for up to a burst per queue */
-        bool sending = o->count ? seq < o->count : t < end_send;
+        if (o->group && seq == limit && all_back(pg) && !holding(pg)) {
+            record_trip(t - group_start);
+            if (o->count ? seq >= o->count : t >= end_send)
+                break;
+            sleep_seconds(o->gap);
+            t = group_start = last_progress = pg_now();
+            limit = o->count && o->count - seq < o->group ? o->count : seq + o->group;
+        }
+        bool sending = o->count ? seq < o->count || (o->group && !all_back(pg)) : t < end_send;
         if (!sending)
             break;
-        if (send_all(pg, &seq, o->count) + pg_receive_all(pg)) {
+        if (send_all(pg, &seq, limit) + pg_receive_all(pg)) {
             last_progress = t;
         } else if (t - last_progress > o->timeout) {
             pg->stalled = true;
             break;
+        } else {
+            idle_wait(pg, t - last_progress);
         }
         /* A wait on the pool's free ring gave up (a get or put stuck behind
          * a dead or scribbling peer, or a signal): stop, it is reported. */
@@ -109,14 +238,16 @@ static void traffic(struct pg_state *pg, double *seconds)
     while (!pg->stalled) {
         bool held = holding(pg);
         uint32_t moved = held ? send_all(pg, &seq, seq) : 0;
-        uint64_t back = pg->st.received + pg->st.corrupted + pg->st.duplicated;
-        if (!held && back >= pg->st.sent)
+        if (!held && all_back(pg))
             break;
         moved += pg_receive_all(pg);
+        double t = pg_now();
         if (moved)
-            last_progress = pg_now();
-        else if (pg_now() - last_progress > o->timeout)
+            last_progress = t;
+        else if (t - last_progress > o->timeout)
             pg->stalled = true;
+        else if (o->mode == IVSHM_FWD_MODE_ADAPTIVE)
+            idle_wait(pg, t - last_progress);
         else
             pg_sleep_ms(0);
     }
@@ -140,26 +271,36 @@ static void report(struct pg_state *pg, double seconds, bool done)
     uint64_t back = s->received + s->corrupted;
     uint64_t lost = s->sent > back ? s->sent - back : 0;
     double mpps = seconds > 0 ? (double)s->received / seconds / 1e6 : 0;
-    uint64_t g_recv, g_sent, g_drop;
+    uint64_t g_recv, g_sent, g_drop, g_sleeps, g_wakeups, g_rings;
     ivshm_fwd_host_counters(&pg->fwds, &g_recv, &g_sent, &g_drop);
+    ivshm_fwd_host_wake_counters(&pg->fwds, &g_sleeps, &g_wakeups, &g_rings);
+    double trip[3];
+    trip_figures(trip);
+    const char *mode = ivshm_fwd_mode_name(pg->opt.mode);
     double us[5];
     pg_latency_figures(pg, us);
     if (pg->opt.json) {
         printf("{\"segment\":\"%s\",\"queues\":%u,\"size\":%u,\"burst\":%u,\"sent\":%llu,"
                "\"received\":%llu,\"lost\":%llu,\"corrupted\":%llu,\"duplicated\":%llu,"
-               "\"reordered\":%llu,\"mpps\":%.4f,\"seconds\":%.3f,\"reclaimed\":%u,\"stalled\":%s,",
+               "\"reordered\":%llu,\"mpps\":%.4f,\"seconds\":%.3f,\"reclaimed\":%u,\"stalled\":%s,"
+               "\"mode\":\"%s\",\"sleeps\":%llu,\"wakeups\":%llu,\"rings\":%llu,"
+               "\"groups\":%zu,\"trip_us\":{\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f},",
                pg->opt.name, pg->nqueues, pg->opt.size, pg->opt.burst, (unsigned long long)s->sent,
                (unsigned long long)s->received, (unsigned long long)lost,
                (unsigned long long)s->corrupted, (unsigned long long)s->duplicated,
                (unsigned long long)s->reordered, mpps, seconds, s->reclaimed,
-               pg->stalled ? "true" : "false");
+               pg->stalled ? "true" : "false", mode, (unsigned long long)bells.sleeps,
+               (unsigned long long)bells.wakeups, (unsigned long long)pg->rings, bells.ntrips,
+               trip[0], trip[1], trip[2]);
         if (pg->opt.latency)
             printf("\"latency\":{\"trips\":%zu,\"rate\":%.1f,\"min_us\":%.3f,\"p50_us\":%.3f,"
                    "\"p99_us\":%.3f,\"p99.9_us\":%.3f,\"max_us\":%.3f},",
                    pg->lat.trips, pg->lat.rate, us[0], us[1], us[2], us[3], us[4]);
-        printf("\"forwarder\":{\"received\":%llu,\"sent\":%llu,\"dropped\":%llu,\"done\":%s}}\n",
+        printf("\"forwarder\":{\"received\":%llu,\"sent\":%llu,\"dropped\":%llu,\"sleeps\":%llu,"
+               "\"wakeups\":%llu,\"rings\":%llu,\"done\":%s}}\n",
                (unsigned long long)g_recv, (unsigned long long)g_sent, (unsigned long long)g_drop,
-               done ? "true" : "false");
+               (unsigned long long)g_sleeps, (unsigned long long)g_wakeups,
+               (unsigned long long)g_rings, done ? "true" : "false");
     } else {
         if (pg->stalled)
             printf("pktgen: nothing moved for %.0f s: the forwarder stopped or does not consume\n",
@@ -182,6 +323,16 @@ static void report(struct pg_state *pg, double seconds, bool done)
                    "p99 %.3f us, p99.9 %.3f us, max %.3f us\n",
                    pg->lat.trips, how, us[0], us[1], us[2], us[3], us[4]);
         }
+        if (bells.ntrips)
+            printf("pktgen: %zu groups of up to %llu frames, %.3f s apart: round trip p50 %.1f us, "
+                   "p99 %.1f us, max %.1f us\n",
+                   bells.ntrips, (unsigned long long)pg->opt.group, pg->opt.gap, trip[0], trip[1],
+                   trip[2]);
+        printf("pktgen: mode %s: slept %llu times (%llu rung awake), rang %llu doorbells; "
+               "forwarder slept %llu times (%llu rung awake), rang %llu\n",
+               mode, (unsigned long long)bells.sleeps, (unsigned long long)bells.wakeups,
+               (unsigned long long)pg->rings, (unsigned long long)g_sleeps,
+               (unsigned long long)g_wakeups, (unsigned long long)g_rings);
     }
 }
 
@@ -214,7 +365,7 @@ static int pktgen_run(void *opts, char **args, unsigned nargs)
 
     struct ivshm_error err = {0};
     int status;
-    if (pg_open_all(pg, &err) || frames_fit(pg, &err) ||
+    if (pg_open_all(pg, &err) || frames_fit(pg, &err) || connect_doorbells(pg, &err) ||
         ivshm_fwd_host_wait_ready(&pg->fwds, pg->opt.timeout, &err) || pg_open_queues(pg, &err) ||
         pg_claim_queues(pg, true, &err) || pg_reclaim_dead(pg, pg->opt.timeout, &err) ||
         pg_claim_party(pg, &err)) {
@@ -240,7 +391,15 @@ static int pktgen_run(void *opts, char **args, unsigned nargs)
             status = cli_fail(CLI_EXIT_RUNTIME, "%s", err.msg);
     }
     pg_close(pg);
+    free(bells.trips);
+    bells.trips = NULL;
     return status;
+}
+
+static void pktgen_defaults(void *opts)
+{
+    pg_defaults(opts);
+    ((struct pg_options *)opts)->idle_us = IVSHM_FWD_IDLE_NS / 1000;
 }
 
 #define PG(field) CLI_FIELD(struct pg_options, field)
@@ -264,6 +423,18 @@ static const struct cli_option pktgen_options[] = {
      CLI_FLAG, PG(latency), 0, 0, NULL, NULL},
     {"--rate", "PPS", "--latency at a fixed rate: a frame every 1/PPS s, 1..1000000000", CLI_U64,
      PG(rate), 1, 1000000000, NULL, NULL},
+    {"--mode", "poll|adaptive",
+     "adaptive: sleep on a doorbell while waiting for frames (default when a doorbell server "
+     "runs)",
+     CLI_CALL, PG(mode), 0, 0, cli_parse_fwd_mode, NULL},
+    {"--idle-us", "N", "adaptive: idle spell before sleeping, 1..1000000 us (default 50)", CLI_U32,
+     PG(idle_us), 1, 1000000, NULL, NULL},
+    {"--socket", "PATH", "NAME's doorbell server socket (default DIR/.ivshm-NAME.sock)", CLI_STRING,
+     PG(socket), 0, 0, NULL, NULL},
+    {"--group", "N", "send N frames at a time, each group back before the next", CLI_U64, PG(group),
+     1, UINT64_MAX / 2, NULL, NULL},
+    {"--gap", "S", "--group: idle S seconds between groups (default 0)", CLI_SECONDS, PG(gap), 0,
+     3600, NULL, NULL},
     CLI_OPTION_END,
 };
 
@@ -281,7 +452,7 @@ const struct cli_command cli_cmd_pktgen = {
                "end unless --keep. Buffers of a dead earlier run are reclaimed first.\n"
                "Exit status: 0 iff every frame sent came back intact; 1 otherwise; 2 usage.\n",
     .opts_size = sizeof(struct pg_options),
-    .defaults = pg_defaults,
+    .defaults = pktgen_defaults,
     .options = pktgen_options,
     .more_options = pg_shared_options,
     .run = pktgen_run,

@@ -17,6 +17,7 @@ extern const struct cli_command cli_cmd_destroy;
 extern const struct cli_command cli_cmd_pktgen;
 extern const struct cli_command cli_cmd_reclaim;
 extern const struct cli_command cli_cmd_repair;
+extern const struct cli_command cli_cmd_serve;
 
 /* The options of inspect and list: --dir and --json. */
 struct dir_json_opts {

@@ -68,6 +68,7 @@ static bool send_one(struct pg_state *pg, uint64_t seq)
     }
     pg->lat.sent_at[seq % PG_LATENCY_WINDOW] = t;
     pg->st.sent++;
+    pg_wake_forwarder(pg, &pg->queues[qi]); /* a forwarder asleep: part of the trip */
     return true;
 }
 

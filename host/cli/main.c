@@ -16,8 +16,8 @@ const struct cli_option cli_dir_json_options[] = {
 };
 
 static const struct cli_command *const commands[] = {
-    &cli_cmd_create, &cli_cmd_inspect, &cli_cmd_qemu_args, &cli_cmd_list, &cli_cmd_destroy,
-    &cli_cmd_pktgen, &cli_cmd_reclaim, &cli_cmd_repair,    NULL,
+    &cli_cmd_create, &cli_cmd_inspect, &cli_cmd_qemu_args, &cli_cmd_list,  &cli_cmd_destroy,
+    &cli_cmd_pktgen, &cli_cmd_reclaim, &cli_cmd_repair,    &cli_cmd_serve, NULL,
 };
 
 static const struct cli_program ivshm = {

@@ -14,6 +14,8 @@
 #include "host/internal.h"
 #include "host/cli/cli.h"
 #include "host/cli/traffic.h"
+#include "ivshm/doorbell.h"
+#include "ivshm/notify.h"
 
 _Atomic bool pg_stop_requested;
 
@@ -194,6 +196,7 @@ static struct pg_segment *segment_get(struct pg_state *pg, const char *name, uns
     if (ivshm_segment_attach(pg->opt.dir, name, flags, "pktgen", &s->seg, err) != IVSHM_OK)
         return NULL;
     s->name = name;
+    s->db = NULL;
     s->claimed = 0;
     pg->nsegs++; /* detached with the others, even when the next step fails */
     if (ivshm_fwd_host_add(&pg->fwds, &s->seg.view, &s->ctrl, err) != IVSHM_OK)
@@ -203,8 +206,11 @@ static struct pg_segment *segment_get(struct pg_state *pg, const char *name, uns
 
 void pg_segments_detach(struct pg_state *pg)
 {
-    for (int i = 0; i < pg->nsegs; i++)
+    for (int i = 0; i < pg->nsegs; i++) {
+        ivshm_doorbell_close(pg->segs[i].db);
+        pg->segs[i].db = NULL;
         ivshm_segment_detach(&pg->segs[i].seg);
+    }
     pg->nsegs = 0;
 }
 
@@ -413,4 +419,17 @@ int pg_claim_party(struct pg_state *pg, struct ivshm_error *err)
     if (rc == IVSHM_OK)
         rc = ivshm_mempool_lookup(view, pg->opt.pool, &pg->pool, err);
     return rc ? rc : pg_claim_queues(pg, true, err);
+}
+
+void pg_wake_forwarder(struct pg_state *pg, struct pg_queue *q)
+{
+    if (!pg->tx_seg->db)
+        return;
+    uint32_t w = ivshm_ring_wake_needed(&q->send, IVSHM_WAKE_CONSUMER);
+    if (IVSHM_UNLIKELY(w)) {
+        /* A request for a peer or vector that does not exist (garbage from
+         * a peer, or a server restart) is refused: nothing to do. */
+        ivshm_doorbell_ring(pg->tx_seg->db, ivshm_wake_peer(w), ivshm_wake_vector(w), NULL);
+        pg->rings++;
+    }
 }

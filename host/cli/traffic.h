@@ -31,6 +31,12 @@ struct pg_options {
     int cpu;       /* -1: do not pin */
     bool latency;  /* pktgen: measure round trips (latency.c) */
     uint64_t rate; /* pktgen --latency: frames a second; 0: one in flight */
+    /* pktgen: doorbells and adaptive polling (cmd_pktgen.c) */
+    enum ivshm_fwd_mode mode; /* AUTO: adaptive when rx_from has a doorbell server */
+    uint32_t idle_us;         /* idle spell before sleeping */
+    const char *socket;       /* NAME's doorbell socket (default: the segment's) */
+    uint64_t group;           /* frames a group; 0: no groups */
+    double gap;               /* seconds between groups */
 };
 
 struct pg_segment {
@@ -38,6 +44,7 @@ struct pg_segment {
     struct ivshm_segment seg;
     struct ivshm_fwd_ctrl *ctrl; /* NULL when the segment has no control block */
     uint32_t claimed;            /* queues 0..claimed-1 of ctrl have us as their source */
+    struct ivshm_doorbell *db;   /* client of its doorbell server (pktgen); NULL: none */
 };
 
 struct pg_queue {
@@ -84,6 +91,8 @@ struct pg_state {
     uint64_t seq_issued;
     struct pg_stats st;
     struct pg_latency lat;
+    uint64_t rings; /* doorbells we rang (or tried: a request may name nobody) for a
+                       forwarder asleep on rxN */
 };
 
 /* Set by SIGINT and SIGTERM (pktgen): stop sending (or waiting), collect,
@@ -133,6 +142,10 @@ void pg_frame_fill(struct pg_state *pg, uint64_t handle, uint32_t qi, uint64_t s
  * was received intact, else UINT64_MAX. Returns false for a handle that is
  * not one of the pool's objects (it cannot be freed). */
 bool pg_frame_check(struct pg_state *pg, uint32_t qi, uint64_t handle, uint64_t *seq);
+
+/* After frames went into q's send ring: rings the forwarder when it sleeps
+ * and asked to be rung (notify.h); nothing without a doorbell server. */
+void pg_wake_forwarder(struct pg_state *pg, struct pg_queue *q);
 
 /* Attaches NAME (claiming a party; when every slot is taken, without one:
  * then the pool handle can only give back, see pg_claim_party), --tx-to and

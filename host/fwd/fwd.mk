@@ -5,6 +5,7 @@ IVSHM_FWD_BIN := $(B)/bin/ivshm-fwd
 ALL_TARGETS += $(IVSHM_FWD_BIN)
 INSTALL_BINS += $(IVSHM_FWD_BIN)
 IVSHM_FWD_OBJS := $(HOST_OBJ_DIR)/host/fwd/ivshm_fwd.o $(HOST_OBJ_DIR)/host/cli/cli.o \
+	$(HOST_OBJ_DIR)/host/cli/doorbells.o \
 	$(HOST_OBJ_DIR)/host/cli/units.o
 
 $(IVSHM_FWD_BIN): $(IVSHM_FWD_OBJS) $(LIBIVSHM_A)

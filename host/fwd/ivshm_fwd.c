@@ -5,6 +5,7 @@
  *
  *   ivshm-fwd NAME [rx=RING tx=RING]... [--queues Q] [--burst B]
  *             [--mac rewrite|keep] [--cpu N] [--dir DIR]
+ *             [--mode poll|adaptive] [--idle-us N] [--socket PATH]
  *
  * Forwards rxN -> txN of segment NAME for N < Q (default: every pair there
  * is), or the pairs the rx=/tx= words give (paired in order, as the guest's
@@ -12,8 +13,13 @@
  * state in NAME/ctrl; exits 0 when the host side sets EXIT, after publishing
  * final counters (DONE). --mac keep forwards frames untouched (a wire).
  *
+ * With a doorbell server for NAME (`ivshm serve NAME`), it is a client of
+ * it: it sleeps when idle (adaptive mode, the default then) and rings a host
+ * that sleeps on tx.
+ *
  * Cross-connect: ivshm-fwd vm1 rx=rx0 tx=tx1 rx=rx1 tx=tx0 --mac keep
  */
+#include <limits.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -21,13 +27,18 @@
 
 #include "common/internal.h"
 #include "host/cli/cli.h"
+#include "host/cli/doorbells.h"
 #include "host/fwd_host.h"
+#include "ivshm/doorbell.h"
 #include "ivshm/fwd.h"
 
 struct fwd_opts {
     const char *dir;
+    const char *socket;
     uint32_t queues;
     uint32_t burst;
+    uint32_t idle_us;
+    enum ivshm_fwd_mode mode;
     enum ivshm_fwd_mac_mode mac_mode;
     int cpu;
 };
@@ -49,6 +60,43 @@ static int resolve_segment(void *ctx, const char *name, const struct ivshm_segme
                           seg->view.name);
     *view = &seg->view;
     return IVSHM_OK;
+}
+
+/* ---- the doorbell: a client of `ivshm serve` for our one segment ---- */
+
+static bool doorbell_lookup(void *ctx, const struct ivshm_segment_view *view, uint16_t *id,
+                            void **bell)
+{
+    (void)view; /* every object is in the one segment */
+    struct ivshm_doorbell *db = ctx;
+    if (!db)
+        return false;
+    *id = ivshm_doorbell_id(db);
+    *bell = db;
+    return true;
+}
+
+static void doorbell_ring(void *bell, uint16_t peer, uint16_t vector)
+{
+    /* A peer that is gone or a garbage request: nothing to ring. */
+    ivshm_doorbell_ring(bell, peer, vector, NULL);
+}
+
+static void doorbell_wait(void *ctx, uint64_t timeout_ns)
+{
+    uint64_t ms = (timeout_ns + 999999) / 1000000;
+    ivshm_doorbell_wait(ctx, ms > INT_MAX ? INT_MAX : (int)ms, NULL, NULL);
+}
+
+/* NAME's doorbell server, if one runs (*db stays NULL when none answers:
+ * the forwarder then polls); mode adaptive needs one. */
+static int connect_doorbell(const struct fwd_opts *o, const char *name, struct ivshm_doorbell **db)
+{
+    struct ivshm_error err;
+    bool needed = o->mode == IVSHM_FWD_MODE_ADAPTIVE;
+    if (cli_doorbell_connect(o->dir, name, o->socket, needed, db, &err) != IVSHM_OK)
+        return cli_fail(CLI_EXIT_RUNTIME, "%s", err.msg);
+    return CLI_EXIT_OK;
 }
 
 static int parse_mac(void *opts, const struct cli_option *option, const char *value)
@@ -94,6 +142,8 @@ static int fwd_run(void *opts, char **args, unsigned nargs)
         .mac = {0x02, 0x00, 0x00, 0x00, 0x02, 0x00},
         .mac_mode = o->mac_mode,
         .now_ns = now_ns,
+        .mode = o->mode,
+        .idle_ns = (uint64_t)o->idle_us * 1000,
     };
     if (ivshm_name_check("segment", args[0], IVSHM_E_INVAL, &err) != IVSHM_OK)
         return cli_fail(CLI_EXIT_USAGE, "%s", err.msg);
@@ -105,13 +155,23 @@ static int fwd_run(void *opts, char **args, unsigned nargs)
     if (ivshm_segment_attach(o->dir, args[0], IVSHM_ATTACH_CLAIM, IVSHM_FWD_HOST_FORWARDER_LABEL,
                              &seg, &err))
         return cli_fail(cli_exit_status(err.code), "%s", err.msg);
+    struct ivshm_doorbell *db;
+    status = connect_doorbell(o, args[0], &db);
+    if (status != CLI_EXIT_OK) {
+        ivshm_segment_detach(&seg);
+        return status;
+    }
+    struct ivshm_fwd_doorbells doorbells = {doorbell_lookup, doorbell_ring, doorbell_wait, db};
+    cfg.doorbells = &doorbells;
     struct ivshm_fwd_resolver resolver = {resolve_segment, &seg};
     if (ivshm_fwd_open(&fwd, &cfg, &resolver, &err) != IVSHM_OK) {
         ivshm_fwd_fail(&fwd, err.msg);
+        ivshm_doorbell_close(db);
         ivshm_segment_detach(&seg);
         return cli_fail(CLI_EXIT_RUNTIME, "%s", err.msg);
     }
     uint32_t abandoned = ivshm_fwd_run(&fwd);
+    ivshm_doorbell_close(db);
     ivshm_segment_detach(&seg);
     if (abandoned)
         return cli_fail(CLI_EXIT_RUNTIME, "%u frames could not be forwarded before exit (tx full)",
@@ -130,6 +190,13 @@ static const struct cli_option fwd_options[] = {
      CLI_CALL, FWD(mac_mode), 0, 0, parse_mac, NULL},
     {"--cpu", "N", "run on CPU N only (recommended: not pktgen's CPU)", CLI_INDEX, FWD(cpu), 0,
      CPU_SETSIZE - 1, NULL, NULL},
+    {"--mode", "poll|adaptive",
+     "adaptive: sleep on the doorbell when idle (default when a doorbell server runs)", CLI_CALL,
+     FWD(mode), 0, 0, cli_parse_fwd_mode, NULL},
+    {"--idle-us", "N", "adaptive: idle spell before sleeping, 1..1000000 us (default 50)", CLI_U32,
+     FWD(idle_us), 1, 1000000, NULL, NULL},
+    {"--socket", "PATH", "the doorbell server's socket (default DIR/.ivshm-NAME.sock)", CLI_STRING,
+     FWD(socket), 0, 0, NULL, NULL},
     CLI_OPTION_DIR(struct fwd_opts),
     CLI_OPTION_END,
 };
@@ -144,7 +211,8 @@ static const struct cli_command fwd_command = {
                "as the guest's words do; e.g. a cross-connect with frames left as they came:\n"
                "  ivshm-fwd vm1 rx=rx0 tx=tx1 rx=rx1 tx=tx0 --mac keep\n"
                "Buffers come from NAME/pkts, the state machine is NAME/ctrl (a run-time error\n"
-               "is also set there, as FAIL).\n"
+               "is also set there, as FAIL). With a doorbell server for NAME (ivshm serve),\n"
+               "it sleeps when idle (mode adaptive) and rings a host that sleeps on txN.\n"
                "Exit status: 0 after EXIT and the final counters (DONE); 1 if frames had to\n"
                "be abandoned, or on a run-time error; 2 usage error.\n",
     .opts_size = sizeof(struct fwd_opts),

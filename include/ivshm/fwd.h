@@ -117,13 +117,17 @@ struct ivshm_fwd_counters {
     _Atomic uint64_t received; /* dequeued from rx */
     _Atomic uint64_t sent;     /* enqueued to tx */
     _Atomic uint64_t dropped;  /* not forwarded: invalid handle or frame */
-    uint8_t reserved24[8];     /* +24: assigned to the doorbell work (wakeups) */
+    /* +24: adaptive mode (docs/abi.md 4.1; was reserved, zero: a forwarder
+     * that never sleeps leaves it 0, readers of ABI 1 ignore it), as +40, +48 */
+    _Atomic uint64_t wakeups; /* sleeps rx's producer ended (it took the request, rang us) */
     /* +32: the host traffic source (pktgen, ivshm-port) driving this queue,
      * one 8-byte word changed by CAS only: bits 0..31 `source`, its party
      * index + 1 in this segment (0: none); bits 32..63 `source_attach`, the
      * low 32 bits of that party slot's attach_count when it claimed. */
     _Atomic uint64_t source;
-    uint8_t pad[IVSHM_CACHE_LINE - 40];
+    _Atomic uint64_t sleeps; /* +40: sleeps with a wake request on rx */
+    _Atomic uint64_t rings;  /* +48: doorbells the forwarder rang for tx's consumer */
+    uint8_t pad[IVSHM_CACHE_LINE - 56];
 };
 
 struct ivshm_fwd_ctrl {
@@ -131,13 +135,21 @@ struct ivshm_fwd_ctrl {
     uint32_t queues;            /* queue pairs the forwarder serves (set before READY) */
     _Atomic uint64_t heartbeat; /* bumped by the forwarder while it polls */
     uint8_t mac[6];             /* the forwarder's port address (source MAC it writes) */
-    uint8_t pad0[2];
+    /* The forwarder's doorbell peer ID + 1 (0: it has none and polls), set
+     * before READY; a host that changes state while the forwarder may sleep
+     * rings this ID, vector 0. Was pad (zero) before. docs/abi.md 4.1. */
+    _Atomic uint16_t doorbell;
     char reason[40]; /* NUL-terminated, when state is FAIL */
     struct ivshm_fwd_counters q[IVSHM_FWD_MAX_QUEUES];
 };
 
 _Static_assert(sizeof(struct ivshm_fwd_counters) == IVSHM_CACHE_LINE, "one line per queue");
+_Static_assert(offsetof(struct ivshm_fwd_counters, wakeups) == 24 &&
+                   offsetof(struct ivshm_fwd_counters, sleeps) == 40 &&
+                   offsetof(struct ivshm_fwd_counters, rings) == 48,
+               "wake-up counters at 24, 40, 48 (were reserved)");
 _Static_assert(offsetof(struct ivshm_fwd_counters, source) == 32, "source at +32");
+_Static_assert(offsetof(struct ivshm_fwd_ctrl, doorbell) == 22, "doorbell at 22 (was pad)");
 _Static_assert(offsetof(struct ivshm_fwd_ctrl, q) == IVSHM_CACHE_LINE, "counters at 64");
 _Static_assert(sizeof(struct ivshm_fwd_ctrl) == 17 * IVSHM_CACHE_LINE, "ctrl is 1088 bytes");
 
@@ -209,6 +221,49 @@ void ivshm_frame_fill(uint8_t *frame, uint32_t len, uint64_t seq, const uint8_t 
  * sequence number. */
 bool ivshm_frame_check(const uint8_t *frame, uint32_t len, uint8_t dst_last, uint64_t *seq);
 
+/* ---- adaptive polling --------------------------------------------------------
+ *
+ * A forwarder in adaptive mode polls while frames flow; after an idle spell
+ * (nothing moved for idle_ns) it asks every rx ring's producer to ring its
+ * doorbell (the wake request of notify.h), sleeps until a doorbell or at most
+ * sleep_ns, withdraws the requests and polls again. Under load it never
+ * sleeps, so nobody rings. In every mode it rings the consumer of a tx ring
+ * that asked for it (a host waiting for frames), if it has a doorbell in that
+ * ring's segment. docs/forwarding.md, docs/abi.md 3.1.1 and 4.1.
+ */
+enum ivshm_fwd_mode {
+    IVSHM_FWD_MODE_AUTO = 0,     /* adaptive if ctrl's and every rx ring's segment has a
+                                    doorbell, else poll */
+    IVSHM_FWD_MODE_POLL = 1,     /* never sleeps */
+    IVSHM_FWD_MODE_ADAPTIVE = 2, /* sleeps after an idle spell */
+};
+
+#define IVSHM_FWD_IDLE_NS  50000ull     /* default idle spell: 50 us */
+#define IVSHM_FWD_SLEEP_NS 100000000ull /* default longest sleep: 100 ms */
+/* The vector a forwarder waits on, for its rx rings and for ctrl. */
+#define IVSHM_FWD_VECTOR 0u
+
+/* "auto", "poll" or "adaptive" (static text); NULL for another value. */
+const char *ivshm_fwd_mode_name(enum ivshm_fwd_mode mode);
+
+/* The mode called `name` into *mode. Errors: IVSHM_E_INVAL (another name:
+ * "mode '<name>': not poll or adaptive"). */
+int ivshm_fwd_mode_parse(const char *name, enum ivshm_fwd_mode *mode, struct ivshm_error *err);
+
+/* The forwarder's doorbells, from the platform: the guest's ivshmem-doorbell
+ * devices, or the host's clients of `ivshm serve` (doorbell.h). */
+struct ivshm_fwd_doorbells {
+    /* Our doorbell in the segment of `view`: our peer ID there and a handle
+     * for ring. False when that segment has none. */
+    bool (*lookup)(void *ctx, const struct ivshm_segment_view *view, uint16_t *id, void **bell);
+    /* Rings `vector` of `peer` through `bell`. Must cope with a peer or
+     * vector that does not exist (the request was written by a peer). */
+    void (*ring)(void *bell, uint16_t peer, uint16_t vector);
+    /* Sleeps until one of our doorbells rings, or timeout_ns passes. */
+    void (*wait)(void *ctx, uint64_t timeout_ns);
+    void *ctx;
+};
+
 /* ---- the forwarder ---------------------------------------------------------- */
 
 /* One forwarding queue pair, private to the forwarder. */
@@ -226,6 +281,12 @@ struct ivshm_fwd_port {
     uint32_t pending_len;
     uint32_t pending_at;
     uint64_t received, sent, dropped; /* private copies of the counters */
+    uint64_t sleeps, wakeups, rings;
+    /* Doorbells: ring (NULL when tx's segment has none) and tx_bell ring a
+     * consumer sleeping on tx; rx_id is our peer ID in rx's segment. */
+    void (*ring)(void *bell, uint16_t peer, uint16_t vector);
+    void *tx_bell;
+    uint16_t rx_id;
     uint64_t pending[IVSHM_BURST_MAX];
 };
 
@@ -253,7 +314,11 @@ struct ivshm_fwd_config {
     uint32_t burst;   /* entries per ring operation, 1..IVSHM_BURST_MAX; 0: default */
     uint8_t mac[6];   /* the forwarder's address: the source it writes */
     enum ivshm_fwd_mac_mode mac_mode; /* what it does to a frame's header; 0: REWRITE */
-    uint64_t (*now_ns)(void);         /* a monotonic clock (the drain policy) */
+    uint64_t (*now_ns)(void);         /* a monotonic clock (the drain policy, idle spells) */
+    enum ivshm_fwd_mode mode;
+    uint64_t idle_ns;                            /* adaptive: 0: IVSHM_FWD_IDLE_NS */
+    uint64_t sleep_ns;                           /* adaptive: 0: IVSHM_FWD_SLEEP_NS */
+    const struct ivshm_fwd_doorbells *doorbells; /* NULL: none (mode poll) */
 };
 
 /* A forwarder. Large (ring handles are cache-line aligned): static storage.
@@ -264,6 +329,10 @@ struct ivshm_fwd {
     uint32_t queues;
     uint32_t burst;
     uint64_t (*now_ns)(void);
+    enum ivshm_fwd_mode mode; /* POLL or ADAPTIVE, once open */
+    uint64_t idle_ns, sleep_ns;
+    struct ivshm_fwd_doorbells doorbells;
+    int32_t ctrl_id; /* our peer ID in ctrl's segment; -1: none */
     struct ivshm_ring rx[IVSHM_FWD_MAX_QUEUES];
     struct ivshm_ring tx[IVSHM_FWD_MAX_QUEUES];
     struct ivshm_fwd_port port[IVSHM_FWD_MAX_QUEUES];
@@ -279,7 +348,10 @@ struct ivshm_fwd {
  * found, a later failure can be reported there with ivshm_fwd_fail), sets up
  * a port per pair and writes cfg->mac into ctrl. Publishes nothing else: the state
  * moves when ivshm_fwd_run starts.
- * Errors: IVSHM_E_INVAL (a path, the burst, the MAC mode, or no clock), IVSHM_E_NOENT (a
+ * Resolves the mode (AUTO: ADAPTIVE when ctrl's and every rx ring's segment
+ * has a doorbell) and looks up the doorbells.
+ * Errors: IVSHM_E_INVAL (a path, the burst, the MAC mode, no clock, an unknown
+ * mode, or mode ADAPTIVE with a segment that has no doorbell), IVSHM_E_NOENT (a
  * segment or object missing, or no ring pair at all), IVSHM_E_TOOBIG (ctrl
  * smaller than struct ivshm_fwd_ctrl), IVSHM_E_BADSEG, those of
  * ivshm_mempool_lookup (the resolver's view must hold a party), and whatever
@@ -293,8 +365,9 @@ int ivshm_fwd_open(struct ivshm_fwd *fwd, const struct ivshm_fwd_config *cfg,
 void ivshm_fwd_fail(struct ivshm_fwd *fwd, const char *reason);
 
 /*
- * The forwarder's main loop: publishes the queue count and READY (unless a
- * host already set FWD), polls every port until the host sets EXIT (pausing
+ * The forwarder's main loop: publishes the queue count, its doorbell (in
+ * adaptive mode) and READY (unless a host already set FWD), polls every port
+ * (sleeping when idle, in adaptive mode) until the host sets EXIT (pausing
  * while a host repairs the segment: PAUSE, above), then
  * forwards what it still holds under the drain policy (IVSHM_FWD_DRAIN_NS),
  * publishes the final counters and sets DONE. Returns the number of entries

@@ -11,6 +11,8 @@
  *   party.h    the party table
  *   qemu.h     the QEMU arguments that attach segments to a VM
  *   fwd.h      the forwarding module (preset, ctrl block, frames, loop)
+ *   notify.h   wake requests: sleeping on a ring
+ *   doorbell.h doorbells: a client of the doorbell server (`ivshm serve`)
  *
  * Link with -livshm (which needs -lnuma). Guest programs include the headers
  * they need through guest_rt/guest.h instead.
@@ -19,9 +21,11 @@
 #define IVSHM_IVSHM_H
 
 #include "builder.h"
+#include "doorbell.h"
 #include "fwd.h"
 #include "layout.h"
 #include "mempool.h"
+#include "notify.h"
 #include "party.h"
 #include "qemu.h"
 #include "ring.h"

@@ -130,7 +130,14 @@ struct ivshm_ring_side {
     _Atomic uint32_t head;   /* reserved up to here (MP/MC); equals tail otherwise */
     _Atomic uint32_t tail;   /* published up to here */
     _Atomic uint64_t events; /* producer: enqueues refused (full); consumer: empty */
-    uint8_t pad[IVSHM_CACHE_LINE - 16];
+    /* Wake request of the *other* side (notify.h): a party of the other side
+     * about to sleep stores IVSHM_WAKE_ARMED | its doorbell peer ID and
+     * vector; this side, after publishing, takes it (exchange with 0) and
+     * rings that doorbell. prod.wake: a consumer waiting for entries;
+     * cons.wake: a producer waiting for room. 0: nobody asleep. It was pad
+     * (zero, unread) before, so readers that ignore it see ABI 1 unchanged. */
+    _Atomic uint32_t wake;
+    uint8_t pad[IVSHM_CACHE_LINE - 20];
 };
 
 struct ivshm_ring_shared {
@@ -182,6 +189,8 @@ _Static_assert(offsetof(struct ivshm_dir_entry, param1) == 60, "param1 at 60");
 _Static_assert(sizeof(struct ivshm_party) == 64, "party entry is 64 bytes");
 _Static_assert(offsetof(struct ivshm_party, heartbeat) == 24, "heartbeat at 24");
 _Static_assert(sizeof(struct ivshm_ring_side) == IVSHM_CACHE_LINE, "ring side is one line");
+_Static_assert(offsetof(struct ivshm_ring_side, events) == 8, "events at 8");
+_Static_assert(offsetof(struct ivshm_ring_side, wake) == 16, "wake request at 16 (was pad)");
 _Static_assert(sizeof(struct ivshm_ring_shared) == 4 * IVSHM_CACHE_LINE, "ring control 256 B");
 _Static_assert(offsetof(struct ivshm_ring_shared, cons) == 2 * IVSHM_CACHE_LINE, "cons at 128");
 _Static_assert(sizeof(_Atomic uint32_t) == 4 && sizeof(_Atomic uint64_t) == 8,

@@ -39,6 +39,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from fwd_tests import (ENV, FWD_ELF, GUEST, IVSHM, PIN, cleanups, create, inspect_object,  # noqa: E402
                        pool_state, run_cases, start_fwd, start_vm, tail, wait_fwd, wait_vm)
+import guest_qemu  # noqa: E402
 from guest_qemu import report  # noqa: E402
 
 COUNT = 100000
@@ -47,29 +48,11 @@ PKTGEN_CPU = ["--cpu", "0"] if PIN else []  # the forwarder runs on CPU 1
 
 def pktgen(name, *extra, timeout=240):
     """Runs pktgen to the end; returns (exit status, summary dict or None, stderr)."""
-    args = [IVSHM, "pktgen", name, "--json", "--timeout", "60", *PKTGEN_CPU, *extra]
-    try:
-        proc = subprocess.run(args, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return "timeout", None, ""
-    try:
-        summary = json.loads(proc.stdout.strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        summary = None
-    return proc.returncode, summary, proc.stderr.strip()
+    return guest_qemu.pktgen(IVSHM, ENV, name, "--timeout", "60", *PKTGEN_CPU, *extra,
+                             timeout=timeout)
 
 
-def check_summary(summary, count):
-    """What is wrong with a pktgen summary for `count` frames, or None."""
-    if summary is None:
-        return "pktgen printed no JSON summary"
-    for key in ("lost", "corrupted", "duplicated", "reordered"):
-        if summary[key] != 0:
-            return f"{key}={summary[key]} ({summary})"
-    if summary["sent"] != count or summary["received"] != count:
-        return f"sent={summary['sent']} received={summary['received']}, expected {count}"
-    return None
+check_summary = guest_qemu.summary_problem
 
 
 def kill_pktgen_mid_run(name, settle=0.0):

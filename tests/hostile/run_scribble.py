@@ -14,7 +14,7 @@ and every failing pktgen says why in one line. With --repair it then runs
 same VM: repair pauses and resumes it through ctrl; a forwarder that ended
 because the scribbler wrote EXIT into ctrl is started again), and requires
 one clean pktgen through it to lose nothing. In the header and dir regions
-the damage is not repairable in place (docs/abi.md 5): there `ivshm repair`
+the damage is not repairable in place (docs/abi.md 6): there `ivshm repair`
 must refuse in one line, exit 1, and no pktgen is run.
 
 --guest forwards with fwd.elf in QEMU (build/guest/fwd.elf) instead of
@@ -130,7 +130,7 @@ def seg_ctrl_offset(name, seg=None):
     return _ctrl_offsets.get(name)
 
 
-UNREPAIRABLE = ("header", "dir")  # docs/abi.md 5
+UNREPAIRABLE = ("header", "dir")  # docs/abi.md 6
 
 
 def repair(name, region, fwd, vm_log, problems):

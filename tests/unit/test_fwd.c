@@ -1,19 +1,24 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The fwd module: preset, ring names, test frames, ivshm_fwd_open (defaults,
- * explicit paths, every error), FAIL reporting, and ivshm_fwd_run with the
- * drain policy (a clean exit, and tx that nobody empties), and the MAC modes
- * (rewrite, keep).
+ * explicit paths, every error), FAIL reporting, ivshm_fwd_run with the
+ * drain policy (a clean exit, and tx that nobody empties), the MAC modes
+ * (rewrite, keep), and adaptive mode (modes, sleeping, doorbells and their
+ * counters) with a fake doorbell.
  */
 #include <check.h>
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <semaphore.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "common/internal.h"
 #include "ivshm/fwd.h"
+#include "ivshm/notify.h"
 #include "test_calls.h"
 #include "test_run.h"
 #include "test_util.h"
@@ -463,6 +468,109 @@ START_TEST(test_open_makes_counters_consistent)
 }
 END_TEST
 
+/* ---- adaptive mode, with a fake doorbell ---- */
+
+#define FAKE_ID 7
+
+/* The doorbell of every segment: peer FAKE_ID; ringing FAKE_ID wakes the
+ * forwarder, any ring is logged. */
+static struct {
+    bool present;
+    sem_t bell;
+    _Atomic unsigned rung, waits;
+    _Atomic uint32_t last; /* peer << 16 | vector of the last ring */
+} fake;
+
+static bool fake_lookup(void *ctx, const struct ivshm_segment_view *view, uint16_t *id, void **bell)
+{
+    (void)view;
+    *id = FAKE_ID;
+    *bell = ctx;
+    return fake.present;
+}
+
+static void fake_ring(void *bell, uint16_t peer, uint16_t vector)
+{
+    ck_assert_ptr_eq(bell, &fake);
+    atomic_store(&fake.last, (uint32_t)peer << 16 | vector);
+    atomic_fetch_add(&fake.rung, 1);
+    if (peer == FAKE_ID)
+        sem_post(&fake.bell);
+}
+
+static void fake_wait(void *ctx, uint64_t timeout_ns)
+{
+    ck_assert_ptr_eq(ctx, &fake);
+    atomic_fetch_add(&fake.waits, 1);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += (time_t)(timeout_ns / 1000000000u);
+    ts.tv_nsec += (long)(timeout_ns % 1000000000u);
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    while (sem_timedwait(&fake.bell, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+static const struct ivshm_fwd_doorbells fake_doorbells = {fake_lookup, fake_ring, fake_wait, &fake};
+
+static void fake_reset(bool present)
+{
+    fake.present = present;
+    sem_init(&fake.bell, 0, 0);
+    atomic_store(&fake.rung, 0);
+    atomic_store(&fake.waits, 0);
+    atomic_store(&fake.last, 0);
+}
+
+START_TEST(test_modes)
+{
+    enum ivshm_fwd_mode m;
+    struct ivshm_error err = {0};
+    ck_assert_int_eq(ivshm_fwd_mode_parse("adaptive", &m, &err), IVSHM_OK);
+    ck_assert_int_eq(m, IVSHM_FWD_MODE_ADAPTIVE);
+    ck_assert_int_eq(ivshm_fwd_mode_parse("poll", &m, &err), IVSHM_OK);
+    ck_assert_int_eq(m, IVSHM_FWD_MODE_POLL);
+    ck_assert_int_eq(ivshm_fwd_mode_parse("sleepy", &m, &err), IVSHM_E_INVAL);
+    ck_assert_str_eq(err.msg, "mode 'sleepy': not poll or adaptive");
+    ck_assert_str_eq(ivshm_fwd_mode_name(IVSHM_FWD_MODE_AUTO), "auto");
+    ck_assert_ptr_null(ivshm_fwd_mode_name((enum ivshm_fwd_mode)3));
+
+    static struct ivshm_fwd fwd;
+    struct ivshm_segment_view v;
+    void *mem = make_fwd_segment(2, &v);
+    struct ivshm_fwd_config cfg = {.doorbells = &fake_doorbells};
+    fake_reset(true); /* every segment has a doorbell: auto is adaptive */
+    ck_assert_int_eq(open_fwd(&fwd, &v, &cfg, &err), IVSHM_OK);
+    ck_assert_int_eq(fwd.mode, IVSHM_FWD_MODE_ADAPTIVE);
+    ck_assert_int_eq(fwd.ctrl_id, FAKE_ID);
+    ck_assert_uint_eq(fwd.port[1].rx_id, FAKE_ID);
+    ck_assert_ptr_eq(fwd.port[1].tx_bell, &fake);
+    ck_assert_uint_eq(fwd.idle_ns, IVSHM_FWD_IDLE_NS);
+    ck_assert_uint_eq(fwd.sleep_ns, IVSHM_FWD_SLEEP_NS);
+    cfg.mode = IVSHM_FWD_MODE_POLL; /* asked for: polls, still rings sleepers on tx */
+    ck_assert_int_eq(open_fwd(&fwd, &v, &cfg, &err), IVSHM_OK);
+    ck_assert_int_eq(fwd.mode, IVSHM_FWD_MODE_POLL);
+    ck_assert_ptr_nonnull(fwd.port[0].ring);
+    fake_reset(false); /* no doorbell: auto polls, adaptive is refused */
+    cfg.mode = IVSHM_FWD_MODE_AUTO;
+    ck_assert_int_eq(open_fwd(&fwd, &v, &cfg, &err), IVSHM_OK);
+    ck_assert_int_eq(fwd.mode, IVSHM_FWD_MODE_POLL);
+    ck_assert_ptr_null(fwd.port[0].ring);
+    cfg.mode = IVSHM_FWD_MODE_ADAPTIVE;
+    ck_assert_int_eq(open_fwd(&fwd, &v, &cfg, &err), IVSHM_E_INVAL);
+    ck_assert_str_eq(err.msg, "adaptive mode: unit/ctrl lies in a segment without a doorbell");
+    cfg = (struct ivshm_fwd_config){.mode = IVSHM_FWD_MODE_ADAPTIVE};
+    ck_assert_int_eq(open_fwd(&fwd, &v, &cfg, &err), IVSHM_E_INVAL); /* no doorbells at all */
+    cfg.mode = (enum ivshm_fwd_mode)9;
+    ck_assert_int_eq(open_fwd(&fwd, &v, &cfg, &err), IVSHM_E_INVAL);
+    ck_assert_str_eq(err.msg, "mode 9: not auto (0), poll (1) or adaptive (2)");
+    free(mem);
+}
+END_TEST
+
 static void wait_state(struct ivshm_fwd_ctrl *ctrl, uint32_t state)
 {
     while (atomic_load(&ctrl->state) != state)
@@ -551,6 +659,128 @@ START_TEST(test_run_pause)
 }
 END_TEST
 
+/* Takes n frames off tx0 and gives their buffers back. */
+static void take_frames(struct ivshm_fwd *fwd, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t h;
+        while (ivshm_ring_dequeue(&fwd->tx[0], &h) != IVSHM_OK)
+            sched_yield();
+        ck_assert_int_eq(ivshm_mempool_put(&fwd->pool, NULL, h), IVSHM_OK);
+    }
+}
+
+/* Waits until the forwarder asked rx0's producer to ring it: it sleeps. */
+static uint32_t await_sleeper(struct ivshm_fwd *fwd)
+{
+    uint32_t w;
+    while (!(w = ivshm_ring_wake_request(&fwd->rx[0], IVSHM_WAKE_CONSUMER)))
+        sched_yield();
+    return w;
+}
+
+/* A forwarder on a fresh one-pair segment (*mem, to free), with the fake
+ * doorbell, running ivshm_fwd_run in thread *t. */
+static void start_with_fake(struct ivshm_fwd *fwd, struct ivshm_fwd_config *cfg, void **mem,
+                            struct run_arg *a, pthread_t *t)
+{
+    static struct ivshm_segment_view v;
+    struct ivshm_error err = {0};
+    *mem = make_fwd_segment(1, &v);
+    fake_reset(true);
+    cfg->doorbells = &fake_doorbells;
+    ck_assert_int_eq(open_fwd(fwd, &v, cfg, &err), IVSHM_OK);
+    *a = (struct run_arg){fwd, 0};
+    ck_assert_int_eq(pthread_create(t, NULL, run_thread, a), 0);
+}
+
+START_TEST(test_adaptive_sleeps_and_wakes)
+{
+    static struct ivshm_fwd fwd;
+    void *mem;
+    struct run_arg a;
+    pthread_t t;
+    /* A long sleep bound: every wake-up below must come from a doorbell. */
+    struct ivshm_fwd_config cfg = {.sleep_ns = 30000000000ull};
+    start_with_fake(&fwd, &cfg, &mem, &a, &t);
+    for (unsigned burst = 0; burst < 3; burst++) {
+        uint32_t w = await_sleeper(&fwd);
+        ck_assert_uint_eq(ivshm_wake_peer(w), FAKE_ID);
+        ck_assert_uint_eq(ivshm_wake_vector(w), IVSHM_FWD_VECTOR);
+        send_frames(&fwd, &fwd.rx[0], 10, burst * 10);
+        /* What a producer does after publishing (pktgen's wake_forwarder). */
+        w = ivshm_ring_wake_needed(&fwd.rx[0], IVSHM_WAKE_CONSUMER);
+        ck_assert_uint_ne(w, 0);
+        fake_ring(&fake, ivshm_wake_peer(w), ivshm_wake_vector(w));
+        take_frames(&fwd, 10);
+    }
+    ck_assert_uint_eq(atomic_load(&fwd.ctrl->doorbell), FAKE_ID + 1);
+    /* A consumer asleep on tx0 (peer 42, vector 3) is rung once, after the
+     * forwarder published. */
+    await_sleeper(&fwd);
+    ck_assert(ivshm_ring_arm_wake(&fwd.tx[0], IVSHM_WAKE_CONSUMER, 42, 3, 1));
+    send_frames(&fwd, &fwd.rx[0], 5, 30);
+    fake_ring(&fake, FAKE_ID, IVSHM_FWD_VECTOR);
+    take_frames(&fwd, 5);
+    while (atomic_load(&fwd.ctrl->q[0].rings) == 0)
+        sched_yield();
+    ck_assert_uint_eq(atomic_load(&fake.last), 42u << 16 | 3);
+    /* A garbage request (a peer and a vector that do not exist) is rung as
+     * written, once: the platform's ring copes with it. */
+    await_sleeper(&fwd);
+    atomic_store(&fwd.tx[0].shared->prod.wake, 0xFFFFFFFFu);
+    send_frames(&fwd, &fwd.rx[0], 1, 35);
+    fake_ring(&fake, FAKE_ID, IVSHM_FWD_VECTOR);
+    take_frames(&fwd, 1);
+    while (atomic_load(&fwd.ctrl->q[0].rings) < 2)
+        sched_yield();
+    ck_assert_uint_eq(atomic_load(&fake.last), 0xFFFFu << 16 | IVSHM_WAKE_VECTOR_MAX);
+    /* EXIT while it sleeps: the host rings ctrl.doorbell - 1 after its store. */
+    await_sleeper(&fwd);
+    atomic_store(&fwd.ctrl->state, IVSHM_FWD_EXIT);
+    fake_ring(&fake, atomic_load(&fwd.ctrl->doorbell) - 1, IVSHM_FWD_VECTOR);
+    ck_assert_int_eq(pthread_join(t, NULL), 0);
+    ck_assert_uint_eq(a.abandoned, 0);
+    ck_assert_uint_eq(atomic_load(&fwd.ctrl->state), IVSHM_FWD_DONE);
+    struct ivshm_fwd_counters *c = &fwd.ctrl->q[0];
+    ck_assert_uint_eq(atomic_load(&c->received), 36);
+    ck_assert_uint_eq(atomic_load(&c->sent), 36);
+    ck_assert_uint_eq(atomic_load(&c->rings), 2);
+    /* Six sleeps, each ended by a doorbell: three rung through rx0's request
+     * (the bursts), three directly (the tx and garbage rounds, and EXIT). */
+    ck_assert_uint_eq(atomic_load(&c->sleeps), 6);
+    ck_assert_uint_eq(atomic_load(&c->wakeups), 3);
+    ck_assert_uint_eq(ivshm_ring_wake_request(&fwd.rx[0], IVSHM_WAKE_CONSUMER), 0);
+    free(mem);
+}
+END_TEST
+
+START_TEST(test_poll_mode_rings_nothing)
+{
+    static struct ivshm_fwd fwd;
+    void *mem;
+    struct run_arg a;
+    pthread_t t;
+    struct ivshm_fwd_config cfg = {.mode = IVSHM_FWD_MODE_POLL};
+    start_with_fake(&fwd, &cfg, &mem, &a, &t);
+    for (unsigned i = 0; i < 200; i++) { /* idle spells between bursts: still no sleep */
+        send_frames(&fwd, &fwd.rx[0], 20, i * 20);
+        take_frames(&fwd, 20);
+        ck_assert_uint_eq(ivshm_ring_wake_request(&fwd.rx[0], IVSHM_WAKE_CONSUMER), 0);
+    }
+    while (atomic_load(&fwd.ctrl->state) != IVSHM_FWD_READY)
+        sched_yield();
+    atomic_store(&fwd.ctrl->state, IVSHM_FWD_EXIT);
+    ck_assert_int_eq(pthread_join(t, NULL), 0);
+    ck_assert_uint_eq(atomic_load(&fwd.ctrl->doorbell), 0); /* never sleeps: nothing to ring */
+    ck_assert_uint_eq(atomic_load(&fake.rung), 0);
+    ck_assert_uint_eq(atomic_load(&fake.waits), 0);
+    ck_assert_uint_eq(atomic_load(&fwd.ctrl->q[0].sleeps), 0);
+    ck_assert_uint_eq(atomic_load(&fwd.ctrl->q[0].sent), 4000);
+    free(mem);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("fwd");
@@ -570,5 +800,11 @@ int main(void)
         (const TTest *[]){test_run_clean_exit, test_run_drain_gives_up, test_run_pause, NULL});
     tcase_set_tags(run, "threads");
     tcase_set_timeout(run, 60);
+    test_case(s, "modes", (const TTest *[]){test_modes, NULL});
+    TCase *adaptive = test_case(
+        s, "adaptive",
+        (const TTest *[]){test_adaptive_sleeps_and_wakes, test_poll_mode_rings_nothing, NULL});
+    tcase_set_tags(adaptive, "threads");
+    tcase_set_timeout(adaptive, 60);
     return test_run(s);
 }

@@ -740,7 +740,8 @@ START_TEST(test_qemu_args)
     static char names[32][8];
     for (int i = 0; i < 32; i++) {
         snprintf(names[i], sizeof(names[i]), "s%d", i);
-        segs[i] = (struct ivshm_qemu_segment){names[i], "/dev/hugepages/ivshm-x", 2u << 20, -1};
+        segs[i] = (struct ivshm_qemu_segment){
+            .name = names[i], .path = "/dev/hugepages/ivshm-x", .size = 2u << 20, .numa_node = -1};
     }
     segs[5].numa_node = 1;
     static char out[65536];
@@ -758,7 +759,7 @@ START_TEST(test_qemu_args)
         lines += *p == '\n';
     ck_assert_int_eq(lines, 32);
 
-    struct ivshm_qemu_opts pc = {IVSHM_QEMU_PC, 0};
+    struct ivshm_qemu_opts pc = {.machine = IVSHM_QEMU_PC};
     ck_assert_int_eq(ivshm_qemu_args(segs, 1, &pc, out, sizeof(out), &err), IVSHM_OK);
     ck_assert_ptr_null(strstr(out, "pcie-root-port"));
     ck_assert_ptr_null(strstr(out, "bus="));
@@ -769,9 +770,28 @@ START_TEST(test_qemu_args)
     segs[0].path = "/tmp/a b";
     ck_assert_int_eq(ivshm_qemu_args(segs, 1, NULL, out, sizeof(out), &err), IVSHM_E_INVAL);
     segs[0].path = "/tmp/ok";
-    struct ivshm_qemu_opts late = {IVSHM_QEMU_Q35, 0x1c};
+    struct ivshm_qemu_opts late = {.machine = IVSHM_QEMU_Q35, .first_slot = 0x1c};
     ck_assert_int_eq(ivshm_qemu_args(segs, 32, &late, out, sizeof(out), &err), IVSHM_E_INVAL);
     ck_assert_int_eq(ivshm_qemu_args(segs, 32, NULL, out, 100, &err), IVSHM_E_NOSPC);
+
+    /* Doorbell: a chardev on each segment's socket, the device at the same
+     * place, no memory backend (the server passes the segment file). */
+    struct ivshm_qemu_opts bell = {.doorbell = true};
+    ck_assert_int_eq(ivshm_qemu_args(segs, 2, &bell, out, sizeof(out), &err), IVSHM_E_INVAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "no doorbell socket"));
+    for (int i = 0; i < 32; i++)
+        segs[i].socket = "/tmp/s,ock";
+    ck_assert_int_eq(ivshm_qemu_args(segs, 32, &bell, out, sizeof(out), &err), IVSHM_OK);
+    ck_assert_ptr_nonnull(strstr(out, "-chardev socket,id=ivshm-sock-s31,path=/tmp/s,,ock "
+                                      "-device ivshmem-doorbell,id=ivshm-s31,"
+                                      "chardev=ivshm-sock-s31,vectors=4,bus=ivshm-port-s31"));
+    ck_assert_ptr_nonnull(strstr(out, "addr=0x13.0x7,"));
+    ck_assert_ptr_null(strstr(out, "memory-backend-file"));
+    bell.vectors = 65;
+    ck_assert_int_eq(ivshm_qemu_args(segs, 1, &bell, out, sizeof(out), &err), IVSHM_E_INVAL);
+    bell.vectors = 1;
+    segs[0].socket = "/tmp/a b";
+    ck_assert_int_eq(ivshm_qemu_args(segs, 1, &bell, out, sizeof(out), &err), IVSHM_E_INVAL);
 }
 END_TEST
 
