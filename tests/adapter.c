@@ -107,6 +107,11 @@ int ta_mempool_put(struct ivshm_mempool *mp, struct ivshm_mempool_cache *cache,
     return ivshm_mempool_put_bulk(mp, cache, handles, n, freed);
 }
 
+void ta_mempool_set_debug(struct ivshm_mempool *mp, bool on)
+{
+    ivshm_mempool_set_debug(mp, on);
+}
+
 uint32_t ta_mempool_index(const struct ivshm_mempool *mp, uint64_t handle)
 {
     return ivshm_mempool_index(mp, handle);

@@ -55,6 +55,7 @@ int ta_mempool_get(struct ivshm_mempool *mp, struct ivshm_mempool_cache *cache, 
                    uint32_t n);
 int ta_mempool_put(struct ivshm_mempool *mp, struct ivshm_mempool_cache *cache,
                    const uint64_t *handles, uint32_t n, uint32_t *freed);
+void ta_mempool_set_debug(struct ivshm_mempool *mp, bool on);
 /* Object index of a handle, UINT32_MAX if it is none of the pool's. */
 uint32_t ta_mempool_index(const struct ivshm_mempool *mp, uint64_t handle);
 void *ta_mempool_ptr(const struct ivshm_mempool *mp, uint64_t handle);
