@@ -82,6 +82,10 @@ const char *bench_bin(const char *program, char *out, size_t size);
 pid_t bench_spawn(char *const argv[], int out_fd);
 /* Its exit status, 128 + signal when killed. */
 int bench_wait_exit(pid_t pid);
+/* One read of a child's output from fd, appended to out[*len..size - 1)
+ * (EINTR retried); when the buffer fills it starts over, as only the last
+ * lines matter. Returns what read returned: 0 at the end, < 0 on error. */
+ssize_t bench_read_more(int fd, char *out, size_t size, size_t *len);
 void bench_sleep_seconds(double s);
 /* Runs build/bin/ivshm with args (NULL-terminated, at most 14); dies when it
  * fails. */

@@ -63,6 +63,20 @@ int bench_wait_exit(pid_t pid)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+ssize_t bench_read_more(int fd, char *out, size_t size, size_t *len)
+{
+    ssize_t n;
+    do
+        n = read(fd, out + *len, size - 1 - *len);
+    while (n < 0 && errno == EINTR);
+    if (n > 0) {
+        *len += (size_t)n;
+        if (*len + 1 >= size)
+            *len = 0;
+    }
+    return n;
+}
+
 void bench_sleep_seconds(double s)
 {
     struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};

@@ -98,14 +98,8 @@ static double measure_ivshm_port(bool zero_copy)
             signalled = true;
             continue;
         }
-        ssize_t n = read(pipefd[0], out + len, sizeof(out) - 1 - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-        if (len + 1 >= sizeof(out))
-            len = 0; /* only the last line matters */
+        if (bench_read_more(pipefd[0], out, sizeof(out), &len) <= 0)
+            break; /* (only the last line matters) */
         if (!signalled && memchr(out, '\n', len)) {
             bench_sleep_seconds(run_seconds);
             kill(port_pid, SIGINT);

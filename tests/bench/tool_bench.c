@@ -40,16 +40,8 @@ static double run_pktgen(uint64_t frames)
     close(pipefd[1]);
     char out[4096];
     size_t len = 0;
-    for (;;) {
-        ssize_t n = read(pipefd[0], out + len, sizeof(out) - 1 - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-        if (len + 1 >= sizeof(out))
-            len = 0; /* only the summary, the last line, matters */
-    }
+    while (bench_read_more(pipefd[0], out, sizeof(out), &len) > 0)
+        ; /* only the summary, the last line, matters */
     out[len] = '\0';
     close(pipefd[0]);
     int status = bench_wait_exit(pid);
