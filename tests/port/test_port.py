@@ -55,7 +55,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from fwd_tests import (BUILD, ENV, FWD_ELF, TMP, cleanups, create, inspect_object,  # noqa: E402
-                       pool_problem, pool_state, run, run_cases, serve, start_fwd, start_vm,
+                       ivshm, pool_problem, pool_state, run, run_cases, serve, start_fwd, start_vm,
                        wait_fwd, wait_vm)
 from guest_qemu import cpu_seconds, report  # noqa: E402
 
@@ -534,16 +534,26 @@ def case_wedged_free_ring():
             struct.pack_into("<I", mem, free_ring, head + 1)
             mem.close()
 
+    def attached(port):
+        """Until port holds a party slot in seg (or 30 s)."""
+        deadline = time.monotonic() + 30
+        while port.running() and time.monotonic() < deadline:
+            parties = json.loads(ivshm("inspect", seg, "--json").stdout)["parties"]
+            if any(p["pid"] == port.proc.pid and p["state"] == "alive" for p in parties):
+                return
+            time.sleep(0.05)
+
     def killed_port(queue, tag):
         port = Port(eal("net_null0"), ["--port", f"0={seg}:{queue}"], tag)
-        deadline = time.monotonic() + 30
-        while pool_state(seg)[0] == pool_state(seg)[1] and time.monotonic() < deadline:
-            time.sleep(0.05)
+        attached(port)
+        time.sleep(0.5)  # it takes buffers (net_null never runs dry)
         port.kill()
 
     problems = []
-    # Beside a live user: refused.
+    # Beside a live user: refused. The live one must be attached before the
+    # check (on a loaded machine its EAL may start later than the others').
     live = Port(eal("net_null0"), ["--port", f"0={seg}:1"], "wedged-live")
+    attached(live)
     killed_port(0, "wedged-dead1")
     wedge()
     proc = subprocess.run([PORT, *eal("net_null0"), "--", "--port", f"0={seg}:0"], env=ENV,
