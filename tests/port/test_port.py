@@ -438,6 +438,17 @@ def case_kill_restart():
                        f"reclaimed, {summary['tx_packets']} frames sent after the restart")
 
 
+def counters(summary):
+    """The nonzero counters of a summary's ports, the PMD's included, and the
+    forwarder's: where frames went when some were lost."""
+    out = []
+    for p in summary["ports"]:
+        c = {k: v for k, v in p.items() if isinstance(v, int) and v and k != "port"}
+        c.update({f"eth.{k}": v for k, v in p["eth"].items() if v})
+        out.append(f"{p['device']} {c}")
+    return "; ".join(out) + f"; forwarder {summary['forwarder']}"
+
+
 def case_two_processes():
     seg = "tp"
     create(seg, queues=2)
@@ -468,7 +479,10 @@ def case_two_processes():
     # Both stop at once, as a user's `kill PID_A PID_B` would.
     port_a.proc.send_signal(signal.SIGINT)
     stopped_b, summary_b = stop_problem(port_b, "ivshm-port b")
-    stopped_a, _ = stop_problem(port_a, "ivshm-port a")
+    stopped_a, summary_a = stop_problem(port_a, "ivshm-port a")
+    if problems:  # where the frames went
+        problems += [f"{name}: {counters(s)}" for name, s in (("a", summary_a), ("b", summary_b))
+                     if s]
     problem = "; ".join(problems) or stopped_a or stopped_b or wait_fwd(fwd) or pool_problem(seg)
     report("two-processes", problem, "; ".join(figures) + (
         f"; restarted b reclaimed {summary_b['reclaimed']}" if summary_b else ""))
