@@ -79,11 +79,12 @@ def tail(path, lines=6):
         return "(no log)"
 
 
-def start_vm(image, segments, cmdline="", uefi=False, tag="vm"):
+def start_vm(image, segments, cmdline="", uefi=False, tag="vm", doorbell=False):
     """Starts QEMU with the forwarder image in the background, the segments
-    attached; returns (Popen, log path)."""
+    attached (as ivshmem-doorbell devices with `doorbell`: a server must run
+    for them); returns (Popen, log path)."""
     args = FWD_CPU + guest_qemu.guest_args(image, uefi, TMP, cmdline)
-    args += ivshm("qemu-args", *segments).stdout.split()
+    args += ivshm("qemu-args", *(["--doorbell"] if doorbell else []), *segments).stdout.split()
     log = os.path.join(TMP, f"{tag}.log")
     proc = subprocess.Popen(args, stdout=open(log, "w"), stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL)
@@ -110,6 +111,21 @@ def start_fwd(seg, *args, stderr=subprocess.PIPE):
     proc = subprocess.Popen([FWD_HOST, seg, *args] + (["--cpu", "1"] if PIN else []), env=ENV,
                             stderr=stderr, text=True)
     cleanups.append(lambda: proc.poll() is None and proc.kill())
+    return proc
+
+
+def serve(*names):
+    """`ivshm serve NAMES` in the background until the end of the case, once
+    it listens on every segment's socket; returns its Popen."""
+    log = os.path.join(TMP, f"serve-{'-'.join(names)}.log")
+    proc = subprocess.Popen([IVSHM, "serve", *names], env=ENV, stdout=subprocess.DEVNULL,
+                            stderr=open(log, "w"), stdin=subprocess.DEVNULL)
+    cleanups.append(lambda: proc.poll() is None and (proc.terminate(), proc.wait(10)))
+    with open(log) as f:
+        if not guest_qemu.wait_for(lambda: f.seek(0) == 0 and f.read().count("serving on") ==
+                                   len(names) or proc.poll() is not None, 10) or \
+                proc.poll() is not None:
+            raise RuntimeError(f"ivshm serve {' '.join(names)}: {tail(log)}")
     return proc
 
 

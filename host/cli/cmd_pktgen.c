@@ -423,12 +423,10 @@ static const struct cli_option pktgen_options[] = {
      CLI_FLAG, PG(latency), 0, 0, NULL, NULL},
     {"--rate", "PPS", "--latency at a fixed rate: a frame every 1/PPS s, 1..1000000000", CLI_U64,
      PG(rate), 1, 1000000000, NULL, NULL},
-    {"--mode", "poll|adaptive",
-     "adaptive: sleep on a doorbell while waiting for frames (default when a doorbell server "
-     "runs)",
-     CLI_CALL, PG(mode), 0, 0, cli_parse_fwd_mode, NULL},
-    {"--idle-us", "N", "adaptive: idle spell before sleeping, 1..1000000 us (default 50)", CLI_U32,
-     PG(idle_us), 1, 1000000, NULL, NULL},
+    CLI_OPTION_MODE(struct pg_options,
+                    "adaptive: sleep on a doorbell while waiting for frames (default when a "
+                    "doorbell server runs)"),
+    CLI_OPTION_IDLE_US(struct pg_options),
     {"--socket", "PATH", "NAME's doorbell server socket (default DIR/.ivshm-NAME.sock)", CLI_STRING,
      PG(socket), 0, 0, NULL, NULL},
     {"--group", "N", "send N frames at a time, each group back before the next", CLI_U64, PG(group),

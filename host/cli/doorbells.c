@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Doorbells and adaptive mode for ivshm-fwd and pktgen (doorbells.h). */
+/* Doorbells and adaptive mode for ivshm-fwd, pktgen and ivshm-port (doorbells.h). */
 #include <limits.h>
 #include <stdio.h>
 
 #include "common/internal.h"
 #include "host/cli/doorbells.h"
 #include "ivshm/doorbell.h"
+#include "ivshm/notify.h"
 
 int cli_parse_fwd_mode(void *opts, const struct cli_option *option, const char *value)
 {
@@ -32,4 +33,15 @@ int cli_doorbell_connect(const char *dir, const char *name, const char *socket, 
         return ivshm_fail(err, rc, "%s: no doorbell server (mode adaptive needs `ivshm serve %s`)",
                           name, name);
     return rc == IVSHM_E_NOENT && !socket ? IVSHM_OK : rc;
+}
+
+bool cli_doorbell_wake(struct ivshm_doorbell *db, struct ivshm_ring *ring)
+{
+    if (!db)
+        return false;
+    uint32_t w = ivshm_ring_wake_needed(ring, IVSHM_WAKE_CONSUMER);
+    if (IVSHM_LIKELY(!w))
+        return false;
+    ivshm_doorbell_ring(db, ivshm_wake_peer(w), ivshm_wake_vector(w), NULL);
+    return true;
 }

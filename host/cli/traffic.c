@@ -13,9 +13,9 @@
 #include "common/internal.h"
 #include "host/internal.h"
 #include "host/cli/cli.h"
+#include "host/cli/doorbells.h"
 #include "host/cli/traffic.h"
 #include "ivshm/doorbell.h"
-#include "ivshm/notify.h"
 
 _Atomic bool pg_stop_requested;
 
@@ -423,13 +423,6 @@ int pg_claim_party(struct pg_state *pg, struct ivshm_error *err)
 
 void pg_wake_forwarder(struct pg_state *pg, struct pg_queue *q)
 {
-    if (!pg->tx_seg->db)
-        return;
-    uint32_t w = ivshm_ring_wake_needed(&q->send, IVSHM_WAKE_CONSUMER);
-    if (IVSHM_UNLIKELY(w)) {
-        /* A request for a peer or vector that does not exist (garbage from
-         * a peer, or a server restart) is refused: nothing to do. */
-        ivshm_doorbell_ring(pg->tx_seg->db, ivshm_wake_peer(w), ivshm_wake_vector(w), NULL);
+    if (cli_doorbell_wake(pg->tx_seg->db, &q->send))
         pg->rings++;
-    }
 }

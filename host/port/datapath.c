@@ -14,7 +14,8 @@
  *               through port_zero_copy_free when it is done with it.
  *
  * Only the inline ring and mempool operations of libivshm are used here (and
- * ivshm_fwd_host_put, which steps over handles the pool refuses).
+ * ivshm_fwd_host_put, which steps over handles the pool refuses), and the
+ * waker's side of a wake request (cli_doorbell_wake) after an enqueue.
  */
 #include <string.h>
 #include <time.h>
@@ -23,12 +24,8 @@
 #include <rte_mbuf.h>
 #include <rte_memcpy.h>
 
+#include "host/cli/doorbells.h"
 #include "port.h"
-
-/* Counters belong to one worker; others only read them. */
-#define COUNT(field, n)                                                                            \
-    atomic_store_explicit(&(field), atomic_load_explicit(&(field), memory_order_relaxed) + (n),    \
-                          memory_order_relaxed)
 
 uint64_t port_now_ns(void)
 {
@@ -76,13 +73,13 @@ static inline void copy_from_mbuf(uint8_t *dst, const struct rte_mbuf *mb, uint3
         rte_memcpy(dst, p, len);
 }
 
-static uint32_t port_to_vm(const struct port_state *ps, struct port_map *m)
+uint32_t port_map_receive(const struct port_state *ps, struct port_map *m)
 {
     struct rte_mbuf *pkts[IVSHM_BURST_MAX];
     uint16_t n = rte_eth_rx_burst(m->port_id, 0, pkts, (uint16_t)ps->opt.burst);
     if (n == 0)
         return 0;
-    COUNT(m->c.rx_packets, n);
+    PORT_COUNT(m->c.rx_packets, n);
 
     /* After the ring was found full, look at its room first: no point in
      * copying frames it cannot take. (Only then: the count reads the
@@ -102,7 +99,7 @@ static uint32_t port_to_vm(const struct port_state *ps, struct port_map *m)
             big++;
     }
     if (want && ivshm_mempool_get_bulk(&m->mp, &m->cache, h, want) != IVSHM_OK) {
-        COUNT(m->c.rx_no_buffer, want);
+        PORT_COUNT(m->c.rx_no_buffer, want);
         want = 0;
     }
     uint32_t good = 0;
@@ -125,9 +122,13 @@ static uint32_t port_to_vm(const struct port_state *ps, struct port_map *m)
     if (sent < good)
         port_put_all(m, h + sent, good - sent);
     m->to_vm_full = sent < good || room < n;
-    COUNT(m->c.rx_to_vm, sent);
-    COUNT(m->c.rx_too_big, big);
-    COUNT(m->c.rx_ring_full, (n - room) + (good - sent));
+    /* A forwarder asleep on the ring asked to be rung (notify.h); under
+     * load the request word stays 0 and this is one exchange a burst. */
+    if (sent && m->wake_db && cli_doorbell_wake(m->wake_db, &m->to_vm))
+        PORT_COUNT(m->c.rings, 1);
+    PORT_COUNT(m->c.rx_to_vm, sent);
+    PORT_COUNT(m->c.rx_too_big, big);
+    PORT_COUNT(m->c.rx_ring_full, (n - room) + (good - sent));
     return n;
 }
 
@@ -159,9 +160,9 @@ static void transmit(struct port_map *m, struct rte_mbuf **pkts, uint32_t n)
     uint16_t sent = n ? rte_eth_tx_burst(m->port_id, 0, pkts, (uint16_t)n) : 0;
     if (sent < n) {
         rte_pktmbuf_free_bulk(pkts + sent, n - sent);
-        COUNT(m->c.tx_port_full, n - sent);
+        PORT_COUNT(m->c.tx_port_full, n - sent);
     }
-    COUNT(m->c.tx_packets, sent);
+    PORT_COUNT(m->c.tx_packets, sent);
 }
 
 /* Zero-copy: the mbuf points into the buffer; the PMD's free of the mbuf
@@ -185,13 +186,13 @@ uint32_t port_map_transmit(const struct port_state *ps, struct port_map *m)
     uint32_t n = ivshm_ring_dequeue_burst(&m->from_vm, h, ps->opt.burst, NULL);
     if (n == 0)
         return 0;
-    COUNT(m->c.tx_from_vm, n);
+    PORT_COUNT(m->c.tx_from_vm, n);
     const bool zero_copy = m->zero_copy;
     struct rte_mbuf *pkts[IVSHM_BURST_MAX];
     uint64_t done[IVSHM_BURST_MAX]; /* buffers to free now */
     uint32_t good = 0, ndone = 0, invalid = 0;
     if (rte_pktmbuf_alloc_bulk(zero_copy ? ps->ext_mbufs : ps->mbufs, pkts, n) != 0) {
-        COUNT(m->c.tx_no_mbuf, n);
+        PORT_COUNT(m->c.tx_no_mbuf, n);
         for (uint32_t i = 0; i < n; i++)
             if (ivshm_mempool_index(&m->mp, h[i]) != UINT32_MAX)
                 done[ndone++] = h[i];
@@ -220,7 +221,7 @@ uint32_t port_map_transmit(const struct port_state *ps, struct port_map *m)
     port_put_all(m, done, ndone);
     if (good < n)
         rte_pktmbuf_free_bulk(pkts + good, n - good);
-    COUNT(m->c.tx_invalid, invalid);
+    PORT_COUNT(m->c.tx_invalid, invalid);
     transmit(m, pkts, good);
     if (m->nback)
         port_flush_returned(m);
@@ -229,6 +230,6 @@ uint32_t port_map_transmit(const struct port_state *ps, struct port_map *m)
 
 uint32_t port_map_poll(const struct port_state *ps, struct port_map *m)
 {
-    uint32_t moved = port_to_vm(ps, m);
+    uint32_t moved = port_map_receive(ps, m);
     return moved + port_map_transmit(ps, m);
 }

@@ -32,6 +32,7 @@
 
 #include "common/internal.h"
 #include "host/cli/cli.h"
+#include "host/cli/doorbells.h"
 #include "port.h"
 
 #define PROG        "ivshm-port"
@@ -51,7 +52,11 @@
     X(tx_packets)                                                                                  \
     X(tx_port_full)                                                                                \
     X(tx_invalid)                                                                                  \
-    X(tx_no_mbuf)
+    X(tx_no_mbuf)                                                                                  \
+    X(sleeps)                                                                                      \
+    X(wakeups)                                                                                     \
+    X(port_wakeups)                                                                                \
+    X(rings)
 
 static _Atomic bool stop_requested;
 static _Atomic unsigned signals_seen; /* a second signal cuts the stop short */
@@ -122,6 +127,81 @@ static int parse_pool(void *opts, const struct cli_option *option, const char *p
     if (!pi_split_path(path, seg, name, &err))
         return cli_fail(CLI_EXIT_USAGE, "%s '%s': expected SEG/NAME", option->name, path);
     ((struct port_options *)opts)->pool = path;
+    return CLI_EXIT_OK;
+}
+
+/* --socket SEG=PATH (repeatable), or PATH alone when the rings are in one
+ * segment (checked by check_sockets, once every --port is known). */
+static int parse_socket(void *opts, const struct cli_option *option, const char *spec)
+{
+    (void)opts;
+    if (port.nsockets == PI_MAX_SEGS)
+        return cli_fail(CLI_EXIT_USAGE, "%s %s: more than %u sockets", option->name, spec,
+                        PI_MAX_SEGS);
+    struct port_socket *s = &port.sockets[port.nsockets];
+    const char *eq = strchr(spec, '=');
+    /* A path may hold '=' too: SEG= only when what stands before it is a
+     * name (no '/'). */
+    bool named = eq && eq != spec && !memchr(spec, '/', (size_t)(eq - spec));
+    size_t len = named ? (size_t)(eq - spec) : 0;
+    if (len >= sizeof(s->seg) || (named && eq[1] == '\0') || spec[0] == '\0')
+        return cli_fail(CLI_EXIT_USAGE, "%s '%s': expected SEG=PATH or PATH", option->name, spec);
+    memcpy(s->seg, spec, len);
+    s->seg[len] = '\0';
+    s->path = named ? eq + 1 : spec;
+    port.nsockets++;
+    return CLI_EXIT_OK;
+}
+
+/* The segment of ring path k (0: to-VM, 1: from-VM) of mapping i. */
+static void ring_segment(const struct port_state *ps, unsigned i, int k, char seg[PI_NAME_SIZE])
+{
+    char name[PI_NAME_SIZE];
+    pi_split_path(k ? ps->maps[i].from_vm_path : ps->maps[i].to_vm_path, seg, name,
+                  NULL); /* checked by parse_port */
+}
+
+/* Whether a ring of the mappings is in segment `seg`. */
+static bool rings_in(const struct port_state *ps, const char *seg)
+{
+    char s[PI_NAME_SIZE];
+    for (unsigned i = 0; i < ps->nmaps; i++)
+        for (int k = 0; k < 2; k++) {
+            ring_segment(ps, i, k, s);
+            if (strcmp(s, seg) == 0)
+                return true;
+        }
+    return false;
+}
+
+/* Every --socket names a segment one of the rings is in; PATH alone stands
+ * for the segment of every ring, when there is one. */
+static int check_sockets(struct port_state *ps)
+{
+    char first[PI_NAME_SIZE];
+    ring_segment(ps, 0, 0, first);
+    bool one = true;
+    for (unsigned i = 0; i < ps->nmaps; i++)
+        for (int k = 0; k < 2; k++) {
+            char s[PI_NAME_SIZE];
+            ring_segment(ps, i, k, s);
+            one &= strcmp(s, first) == 0;
+        }
+    for (unsigned i = 0; i < ps->nsockets; i++) {
+        struct port_socket *s = &ps->sockets[i];
+        if (!s->seg[0] && !one)
+            return cli_fail(CLI_EXIT_USAGE,
+                            "--socket %s: the rings are in several segments; give SEG=PATH",
+                            s->path);
+        if (!s->seg[0])
+            snprintf(s->seg, sizeof(s->seg), "%s", first);
+        else if (!rings_in(ps, s->seg))
+            return cli_fail(CLI_EXIT_USAGE, "--socket %s=%s: no ring of a --port is in %s", s->seg,
+                            s->path, s->seg);
+        for (unsigned j = 0; j < i; j++)
+            if (strcmp(ps->sockets[j].seg, s->seg) == 0)
+                return cli_fail(CLI_EXIT_USAGE, "--socket: two sockets for %s", s->seg);
+    }
     return CLI_EXIT_OK;
 }
 
@@ -302,6 +382,24 @@ static int zero_copy_setup(struct port_map *m, const struct rte_eth_dev_info *in
     return 0;
 }
 
+/* One queue each way, then start. *step gets what failed. */
+static int configure_and_start(const struct port_state *ps, const struct port_map *m,
+                               const struct rte_eth_conf *conf, const char **step)
+{
+    uint16_t nb_rxd = RX_DESC, nb_txd = TX_DESC;
+    int rc;
+    *step = "set up";
+    if ((rc = rte_eth_dev_configure(m->port_id, 1, 1, conf)) != 0 ||
+        (rc = rte_eth_dev_adjust_nb_rx_tx_desc(m->port_id, &nb_rxd, &nb_txd)) != 0 ||
+        (rc = rte_eth_rx_queue_setup(m->port_id, 0, nb_rxd, rte_eth_dev_socket_id(m->port_id), NULL,
+                                     ps->mbufs)) != 0 ||
+        (rc = rte_eth_tx_queue_setup(m->port_id, 0, nb_txd, rte_eth_dev_socket_id(m->port_id),
+                                     NULL)) != 0)
+        return rc;
+    *step = "start";
+    return rte_eth_dev_start(m->port_id);
+}
+
 static int port_start(struct port_state *ps, struct port_map *m, struct ivshm_error *err)
 {
     struct rte_eth_dev_info info;
@@ -309,26 +407,26 @@ static int port_start(struct port_state *ps, struct port_map *m, struct ivshm_er
     if (rc != 0)
         return ivshm_fail(err, IVSHM_E_INVAL, "--port %s: device info: %s", m->spec,
                           rte_strerror(-rc));
+    if (ps->opt.zero_copy && (rc = zero_copy_setup(m, &info, err)) != 0)
+        return rc;
+    m->zero_copy = ps->opt.zero_copy;
     struct rte_eth_conf conf;
     memset(&conf, 0, sizeof(conf));
     /* Frames longer than an mbuf arrive chained rather than dropped unseen:
      * they are then counted (too big) where they would not fit a buffer. */
     if (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_SCATTER)
         conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_SCATTER;
-    uint16_t nb_rxd = RX_DESC, nb_txd = TX_DESC;
-    if ((rc = rte_eth_dev_configure(m->port_id, 1, 1, &conf)) != 0 ||
-        (rc = rte_eth_dev_adjust_nb_rx_tx_desc(m->port_id, &nb_rxd, &nb_txd)) != 0 ||
-        (rc = rte_eth_rx_queue_setup(m->port_id, 0, nb_rxd, rte_eth_dev_socket_id(m->port_id), NULL,
-                                     ps->mbufs)) != 0 ||
-        (rc = rte_eth_tx_queue_setup(m->port_id, 0, nb_txd, rte_eth_dev_socket_id(m->port_id),
-                                     NULL)) != 0)
-        return ivshm_fail(err, IVSHM_E_INVAL, "--port %s: cannot set up %s: %s", m->spec,
-                          m->dev_name, rte_strerror(rc < 0 ? -rc : rc));
-    if (ps->opt.zero_copy && (rc = zero_copy_setup(m, &info, err)) != 0)
-        return rc;
-    m->zero_copy = ps->opt.zero_copy;
-    if ((rc = rte_eth_dev_start(m->port_id)) != 0)
-        return ivshm_fail(err, IVSHM_E_INVAL, "--port %s: cannot start %s: %s", m->spec,
+    /* Adaptive mode: the port's rx interrupt, where its PMD has one, wakes
+     * a sleeping worker (adaptive.c). A PMD that refuses it runs without. */
+    conf.intr_conf.rxq = port_wants_rx_intr(ps);
+    const char *step;
+    rc = configure_and_start(ps, m, &conf, &step);
+    if (rc != 0 && conf.intr_conf.rxq) {
+        conf.intr_conf.rxq = 0;
+        rc = configure_and_start(ps, m, &conf, &step);
+    }
+    if (rc != 0)
+        return ivshm_fail(err, IVSHM_E_INVAL, "--port %s: cannot %s %s: %s", m->spec, step,
                           m->dev_name, rte_strerror(rc < 0 ? -rc : rc));
     /* A wire passes every frame, whatever its destination. Some PMDs have
      * no such mode (and need none): not an error. */
@@ -474,26 +572,52 @@ static void print_rates(const struct port_state *ps, double t, double dt, uint64
     fflush(stdout);
 }
 
+/* Idle rounds between two readings of the clock, in adaptive mode (as the
+ * fwd module's loop). */
+#define IDLE_CHECK_ROUNDS 16u
+
 static int worker_main(void *arg)
 {
     struct port_state *ps = arg;
     unsigned lcore = rte_lcore_id();
     bool main_lcore = lcore == rte_get_main_lcore();
-    struct port_map *mine[PORT_MAX_MAPS];
-    unsigned n = 0;
-    for (unsigned i = 0; i < ps->nmaps; i++)
-        if (ps->maps[i].lcore == lcore)
-            mine[n++] = &ps->maps[i];
+    struct port_worker *w = NULL;
+    for (unsigned i = 0; i < ps->nworkers; i++)
+        if (ps->workers[i].lcore == lcore)
+            w = &ps->workers[i];
+    unsigned n = w ? w->nmaps : 0;
     if (n == 0 && !main_lcore)
         return 0;
+    bool adaptive = w && w->epfd >= 0;
+    uint64_t idle_ns = (uint64_t)ps->opt.idle_us * 1000, idle_since = 0;
+    uint32_t idle = 0;
     uint64_t stats_ns = (uint64_t)(ps->opt.stats * 1e9), next = ps->start_ns + stats_ns;
     uint64_t last_t = ps->start_ns, last[2 * PORT_MAX_MAPS] = {0};
     for (uint64_t iter = 0;; iter++) {
+        uint32_t moved = 0;
         for (unsigned i = 0; i < n; i++)
-            port_map_poll(ps, mine[i]);
+            moved += port_map_poll(ps, w->maps[i]);
+        bool slept = false;
+        if (moved) {
+            idle = 0;
+        } else if (adaptive && ++idle % IDLE_CHECK_ROUNDS == 0) {
+            /* Adaptive: an idle round reads the clock every few rounds; after
+             * the idle spell, sleep. Still idle after a sleep, sleep again
+             * at once: the spell is not waited again until frames moved (a
+             * port without an rx interrupt ends each sleep early, and would
+             * otherwise cost a spell each time). The stop and --stats are
+             * looked at after each sleep, not 1024 rounds later. */
+            uint64_t now = port_now_ns();
+            if (idle == IDLE_CHECK_ROUNDS)
+                idle_since = now;
+            else if (now - idle_since >= idle_ns) {
+                port_worker_sleep(ps, w);
+                slept = true;
+            }
+        }
         if (n == 0)
             usleep(10000); /* the main lcore with no port: it only prints */
-        else if (iter & 1023)
+        else if ((iter & 1023) && !slept)
             continue;
         if (atomic_load_explicit(&stop_requested, memory_order_relaxed))
             break;
@@ -518,18 +642,20 @@ static uint64_t counter(const _Atomic uint64_t *c)
 static void report(const struct port_state *ps, uint32_t held, int fwd_stopped)
 {
     double seconds = (double)(ps->stop_ns - ps->start_ns) * 1e-9;
-    uint64_t f_recv, f_sent, f_drop;
+    uint64_t f_recv, f_sent, f_drop, f_sleeps, f_wakeups, f_rings;
     ivshm_fwd_host_counters(&ps->set.fwds, &f_recv, &f_sent, &f_drop);
+    ivshm_fwd_host_wake_counters(&ps->set.fwds, &f_sleeps, &f_wakeups, &f_rings);
     const char *mode = ps->opt.zero_copy ? "zero-copy" : "copy";
+    const char *polling = ivshm_fwd_mode_name(ps->opt.mode);
     if (ps->opt.json) {
         uint64_t rx = 0, tx = 0;
         uint64_t refused = 0;
         for (unsigned i = 0; i < ps->nmaps; i++)
             refused += ps->maps[i].refused;
-        printf("{\"seconds\":%.3f,\"transmit\":\"%s\",\"burst\":%u,\"reclaimed\":%u,"
-               "\"buffers_held\":%u,\"refused\":%" PRIu64 ",\"forwarder_stopped\":%s,"
-               "\"ports\":[",
-               seconds, mode, ps->opt.burst, ps->reclaimed, held, refused,
+        printf("{\"seconds\":%.3f,\"transmit\":\"%s\",\"mode\":\"%s\",\"burst\":%u,"
+               "\"reclaimed\":%u,\"buffers_held\":%u,\"refused\":%" PRIu64
+               ",\"forwarder_stopped\":%s,\"ports\":[",
+               seconds, mode, polling, ps->opt.burst, ps->reclaimed, held, refused,
                fwd_stopped < 0 ? "null"
                : fwd_stopped   ? "true"
                                : "false");
@@ -537,9 +663,9 @@ static void report(const struct port_state *ps, uint32_t held, int fwd_stopped)
             const struct port_map *m = &ps->maps[i];
             const struct rte_eth_stats *es = &m->eth;
             printf("%s{\"port\":%u,\"device\":\"%s\",\"to_vm\":\"%s\",\"from_vm\":\"%s\","
-                   "\"pool\":\"%s\"",
+                   "\"pool\":\"%s\",\"rx_interrupt\":%s",
                    i ? "," : "", m->port_id, m->dev_name, m->to_vm_path, m->from_vm_path,
-                   m->pool_path);
+                   m->pool_path, m->rx_fd >= 0 ? "true" : "false");
 #define JSON_COUNTER(f) printf(",\"" #f "\":%" PRIu64, counter(&m->c.f));
             PORT_COUNTERS(JSON_COUNTER)
 #undef JSON_COUNTER
@@ -552,8 +678,9 @@ static void report(const struct port_state *ps, uint32_t held, int fwd_stopped)
         }
         printf("],\"rx_packets\":%" PRIu64 ",\"tx_packets\":%" PRIu64 ",\"tx_mpps\":%.4f,"
                "\"forwarder\":{\"received\":%" PRIu64 ",\"sent\":%" PRIu64 ",\"dropped\":%" PRIu64
-               "}}\n",
-               rx, tx, seconds > 0 ? (double)tx / seconds / 1e6 : 0.0, f_recv, f_sent, f_drop);
+               ",\"sleeps\":%" PRIu64 ",\"wakeups\":%" PRIu64 ",\"rings\":%" PRIu64 "}}\n",
+               rx, tx, seconds > 0 ? (double)tx / seconds / 1e6 : 0.0, f_recv, f_sent, f_drop,
+               f_sleeps, f_wakeups, f_rings);
         fflush(stdout);
         return;
     }
@@ -566,14 +693,16 @@ static void report(const struct port_state *ps, uint32_t held, int fwd_stopped)
 #undef TEXT_COUNTER
         printf("\n");
     }
-    printf(PROG ": %.2f s, %s transmit, %u buffers reclaimed from a dead process, %u held at "
-                "exit; forwarder received %" PRIu64 " sent %" PRIu64 " dropped %" PRIu64 "%s\n",
-           seconds, mode, ps->reclaimed, held, f_recv, f_sent, f_drop,
-           fwd_stopped == 0 ? " (did not finish after EXIT)" : "");
+    printf(PROG ": %.2f s, %s transmit, mode %s, %u buffers reclaimed from a dead process, %u "
+                "held at exit; forwarder received %" PRIu64 " sent %" PRIu64 " dropped %" PRIu64
+                " slept %" PRIu64 " (%" PRIu64 " rung awake) rang %" PRIu64 "%s\n",
+           seconds, mode, polling, ps->reclaimed, held, f_recv, f_sent, f_drop, f_sleeps, f_wakeups,
+           f_rings, fwd_stopped == 0 ? " (did not finish after EXIT)" : "");
     fflush(stdout);
 }
 
-/* Spreads the mappings over the lcores EAL gave us, main lcore first. */
+/* Spreads the mappings over the lcores EAL gave us, main lcore first: a
+ * worker for each lcore that has some. */
 static void assign_lcores(struct port_state *ps)
 {
     unsigned lcores[PORT_MAX_WORKERS], n = 0;
@@ -584,8 +713,15 @@ static void assign_lcores(struct port_state *ps)
         if (n < PORT_MAX_WORKERS)
             lcores[n++] = id;
     }
-    for (unsigned i = 0; i < ps->nmaps; i++)
-        ps->maps[i].lcore = lcores[i % n];
+    ps->nworkers = ps->nmaps < n ? ps->nmaps : n;
+    for (unsigned i = 0; i < ps->nworkers; i++) {
+        ps->workers[i].lcore = lcores[i];
+        ps->workers[i].nmaps = 0;
+    }
+    for (unsigned i = 0; i < ps->nmaps; i++) {
+        struct port_worker *w = &ps->workers[i % ps->nworkers];
+        w->maps[w->nmaps++] = &ps->maps[i];
+    }
 }
 
 static int run(struct port_state *ps)
@@ -596,7 +732,10 @@ static int run(struct port_state *ps)
     for (unsigned i = 0; i < ps->nmaps; i++)
         if (resolve_port(ps, &ps->maps[i], &err) != 0)
             goto out;
-    if (open_segments(ps, &err) != 0 || create_mbuf_pools(ps, &err) != 0)
+    /* Doorbells before the ports (mode AUTO settles whether they need
+     * their rx interrupts) and before READY (a sleeping forwarder is rung). */
+    if (open_segments(ps, &err) != 0 || port_doorbells_connect(ps, &err) != 0 ||
+        create_mbuf_pools(ps, &err) != 0)
         goto out;
     for (; started < ps->nmaps; started++)
         if (port_start(ps, &ps->maps[started], &err) != 0)
@@ -617,8 +756,10 @@ static int run(struct port_state *ps)
         m->mp = m->pool->mp;
         ivshm_mempool_cache_init(&m->cache, PORT_CACHE_SIZE);
     }
-    ivshm_fwd_host_start(&ps->set.fwds);
     assign_lcores(ps);
+    if (port_workers_prepare(ps, &err) != 0)
+        goto out;
+    ivshm_fwd_host_start(&ps->set.fwds);
     ps->start_ns = port_now_ns();
     rte_eal_mp_remote_launch(worker_main, ps, CALL_MAIN);
     rte_eal_mp_wait_lcore();
@@ -661,6 +802,7 @@ out:
     /* Buffers still out are marked with our party: keep the slot claimed
      * (we look dead once we exit), so they can be reclaimed. */
     pi_close(&ps->set, held != 0);
+    port_doorbells_close(ps);
     if (ps->mbufs)
         rte_mempool_free(ps->mbufs);
     if (ps->ext_mbufs)
@@ -756,6 +898,7 @@ static void port_defaults(void *opts)
     struct port_options *o = opts;
     o->burst = IVSHM_FWD_BURST_DEFAULT;
     o->timeout = 30;
+    o->idle_us = IVSHM_FWD_IDLE_NS / 1000;
 }
 
 /* Runs after our options parsed (before EAL starts: a usage error must not
@@ -770,6 +913,8 @@ static int port_run(void *opts, char **args, unsigned nargs)
     if (port.nmaps == 0)
         return cli_fail(CLI_EXIT_USAGE, "--port: give at least one --port P=SEG:Q after '--'");
     port.opt = *(const struct port_options *)opts;
+    if (check_sockets(&port) != CLI_EXIT_OK)
+        return CLI_EXIT_USAGE;
     set_pools(&port);
     /* EAL's start-up chatter off unless asked for (--log-level). */
     rte_log_set_global_level(RTE_LOG_WARNING);
@@ -804,6 +949,17 @@ static const struct cli_option port_option_table[] = {
      CLI_SECONDS, OPT(timeout), 0, 0, NULL, NULL},
     {"--exit", NULL, "when stopping, set EXIT: the forwarder finishes", CLI_FLAG, OPT(exit_fwd), 0,
      0, NULL, NULL},
+    CLI_OPTION_MODE(struct port_options,
+                    "adaptive: sleep when idle, woken by the forwarder's doorbell or the port "
+                    "(default when a doorbell server runs for every segment of the rings)"),
+    CLI_OPTION_IDLE_US(struct port_options),
+    {"--sleep-us", "N",
+     "adaptive: longest sleep, 1..1000000 us (default 1000, 100000 when every port has an rx "
+     "interrupt)",
+     CLI_U32, OPT(sleep_us), 1, 1000000, NULL, NULL},
+    {"--socket", "[SEG=]PATH",
+     "SEG's doorbell server socket (default DIR/.ivshm-SEG.sock; repeatable)", CLI_CALL, 0, 0, 0,
+     parse_socket, NULL},
     CLI_OPTION_DIR(struct port_options),
     CLI_OPTION_END,
 };

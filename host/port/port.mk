@@ -23,8 +23,10 @@ $(PORT_OBJ_DIR)/%.o: host/port/%.c
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(PORT_CFLAGS) -c $< -o $@
 
-# Its own options go through the CLI framework of host/cli/ (as ivshm-fwd's).
-PORT_CLI_OBJS := $(HOST_OBJ_DIR)/host/cli/cli.o $(HOST_OBJ_DIR)/host/cli/units.o
+# Its own options go through the CLI framework of host/cli/ (as ivshm-fwd's),
+# its doorbells through the CLI's client of the doorbell server.
+PORT_CLI_OBJS := $(HOST_OBJ_DIR)/host/cli/cli.o $(HOST_OBJ_DIR)/host/cli/units.o \
+                 $(HOST_OBJ_DIR)/host/cli/doorbells.o
 
 $(IVSHM_PORT_BIN): $(PORT_OBJS) $(PORT_CLI_OBJS) $(LIBIVSHM_A)
 	@mkdir -p $(@D)

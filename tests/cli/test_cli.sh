@@ -165,6 +165,17 @@ if [[ -x $PORT_BIN ]]; then
     expect_fail "ivshm-port: no '--'" 2 "$D" "then '--'" "$PORT_BIN" -l 0 --port 0=t1:0
     expect_fail "ivshm-port: a bad --pool" 2 "$D" "--pool 'pkts': expected SEG/NAME" \
         "$PORT_BIN" -l 0 -- --port 0=t1:0 --pool pkts
+    expect_fail "ivshm-port: --mode of no mode" 2 "$D" "--mode 'sleepy': must be poll or adaptive" \
+        "$PORT_BIN" -l 0 -- --port 0=t1:0 --mode sleepy
+    expect_fail "ivshm-port: --sleep-us out of range" 2 "$D" "--sleep-us '0'" \
+        "$PORT_BIN" -l 0 -- --port 0=t1:0 --sleep-us 0
+    expect_fail "ivshm-port: --socket of a segment without a ring" 2 "$D" \
+        "--socket t2=/tmp/x.sock: no ring of a --port is in t2" \
+        "$PORT_BIN" -l 0 -- --port 0=t1:0 --socket t2=/tmp/x.sock
+    expect_fail "ivshm-port: --socket PATH for several segments" 2 "$D" "give SEG=PATH" \
+        "$PORT_BIN" -l 0 -- --port 0=t1:0 --port 1=t2:0 --socket /tmp/x.sock
+    expect_fail "ivshm-port: two sockets for one segment" 2 "$D" "two sockets for t1" \
+        "$PORT_BIN" -l 0 -- --port 0=t1:0 --socket /tmp/x.sock --socket t1=/tmp/y.sock
 else
     echo "ok - ivshm-port's command line # SKIP not built (no DPDK)"
 fi

@@ -27,6 +27,15 @@
   one-queue-twice  a second ivshm-port, and a pktgen, on a queue a live
                    ivshm-port drives: refused in one line naming it
                    (docs/abi.md 4.1); the first runs on, the pool is whole
+  adaptive-vm      ivshm serve, fwd.elf booted with `qemu-args --doorbell`,
+                   ivshm-port between two taps, both adaptive by default:
+                   pings 200 ms apart with 0 % loss, each side sleeping
+                   between them and woken by the other's doorbell (and
+                   ivshm-port by the tap's rx interrupt); idle, ivshm-port
+                   uses little CPU
+  adaptive-idle    ivshm-port on ports without an rx interrupt (net_null)
+                   in adaptive mode sleeps in short bounded sleeps: little
+                   CPU when idle; --mode poll never sleeps
 
 Needs root (taps, namespaces) and build/bin/ivshm-port (DPDK): otherwise it
 prints "skipped: REASON", which tests/harness counts as skipped. Each case
@@ -46,9 +55,9 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from fwd_tests import (BUILD, ENV, FWD_ELF, TMP, cleanups, create, inspect_object,  # noqa: E402
-                       pool_problem, pool_state, run, run_cases, start_fwd, start_vm, wait_fwd,
-                       wait_vm)
-from guest_qemu import report  # noqa: E402
+                       ivshm, pool_problem, pool_state, run, run_cases, serve, start_fwd, start_vm,
+                       wait_fwd, wait_vm)
+from guest_qemu import cpu_seconds, report  # noqa: E402
 
 PORT = os.path.join(BUILD, "bin", "ivshm-port")
 # Names unique to this run: interfaces and namespaces are global.
@@ -306,6 +315,11 @@ def case_errors():
         (["-l", "0", "--bogus", "--", "--port", "0=pe:0"], 1, ["--bogus"], "bad EAL argument"),
         (null + ["--", "--port", "0=pe:0", "--burst", "65"], 2, ["--burst"], "burst too large"),
         (null + ["--port", "0=pe:0"], 2, ["'--'"], "no '--'"),
+        # before the wait for READY: no forwarder runs here either
+        (null + ["--", "--port", "0=pe:0", "--mode", "adaptive"], 1,
+         ["pe: no doorbell server", "ivshm serve pe"], "adaptive without a doorbell server"),
+        (null + ["--", "--port", "0=pe:0", "--socket", "/nonexistent/pe.sock"], 1,
+         ["/nonexistent/pe.sock", "not running"], "a --socket nobody listens on"),
     ]
     problems = [p for p in (expect_error(*c) for c in checks) if p]
     report("errors", "; ".join(problems) or pool_problem("pe"))
@@ -341,6 +355,8 @@ def kernel_traffic(name, via_vm):
     problem = problem or stopped
     if not problem and summary["forwarder_stopped"] is not True:
         problem = f"the forwarder did not finish after EXIT: {summary}"
+    if not problem and summary["mode"] != "poll":
+        problem = f"mode {summary['mode']} with no doorbell server"
     problem = problem or (wait_vm(vm, log) if via_vm else wait_fwd(fwd)) or pool_problem(seg)
     report(name, problem, f"ping 200 x 10 ms: {loss:g} % loss, rtt avg {avg:.3f} ms max "
                           f"{mx:.3f} ms; iperf3 TCP 5 s: {up:.3f} Gbit/s a->b, {down:.3f} "
@@ -422,6 +438,17 @@ def case_kill_restart():
                        f"reclaimed, {summary['tx_packets']} frames sent after the restart")
 
 
+def counters(summary):
+    """The nonzero counters of a summary's ports, the PMD's included, and the
+    forwarder's: where frames went when some were lost."""
+    out = []
+    for p in summary["ports"]:
+        c = {k: v for k, v in p.items() if isinstance(v, int) and v and k != "port"}
+        c.update({f"eth.{k}": v for k, v in p["eth"].items() if v})
+        out.append(f"{p['device']} {c}")
+    return "; ".join(out) + f"; forwarder {summary['forwarder']}"
+
+
 def case_two_processes():
     seg = "tp"
     create(seg, queues=2)
@@ -452,7 +479,10 @@ def case_two_processes():
     # Both stop at once, as a user's `kill PID_A PID_B` would.
     port_a.proc.send_signal(signal.SIGINT)
     stopped_b, summary_b = stop_problem(port_b, "ivshm-port b")
-    stopped_a, _ = stop_problem(port_a, "ivshm-port a")
+    stopped_a, summary_a = stop_problem(port_a, "ivshm-port a")
+    if problems:  # where the frames went
+        problems += [f"{name}: {counters(s)}" for name, s in (("a", summary_a), ("b", summary_b))
+                     if s]
     problem = "; ".join(problems) or stopped_a or stopped_b or wait_fwd(fwd) or pool_problem(seg)
     report("two-processes", problem, "; ".join(figures) + (
         f"; restarted b reclaimed {summary_b['reclaimed']}" if summary_b else ""))
@@ -518,16 +548,26 @@ def case_wedged_free_ring():
             struct.pack_into("<I", mem, free_ring, head + 1)
             mem.close()
 
+    def attached(port):
+        """Until port holds a party slot in seg (or 30 s)."""
+        deadline = time.monotonic() + 30
+        while port.running() and time.monotonic() < deadline:
+            parties = json.loads(ivshm("inspect", seg, "--json").stdout)["parties"]
+            if any(p["pid"] == port.proc.pid and p["state"] == "alive" for p in parties):
+                return
+            time.sleep(0.05)
+
     def killed_port(queue, tag):
         port = Port(eal("net_null0"), ["--port", f"0={seg}:{queue}"], tag)
-        deadline = time.monotonic() + 30
-        while pool_state(seg)[0] == pool_state(seg)[1] and time.monotonic() < deadline:
-            time.sleep(0.05)
+        attached(port)
+        time.sleep(0.5)  # it takes buffers (net_null never runs dry)
         port.kill()
 
     problems = []
-    # Beside a live user: refused.
+    # Beside a live user: refused. The live one must be attached before the
+    # check (on a loaded machine its EAL may start later than the others').
     live = Port(eal("net_null0"), ["--port", f"0={seg}:1"], "wedged-live")
+    attached(live)
     killed_port(0, "wedged-dead1")
     wedge()
     proc = subprocess.run([PORT, *eal("net_null0"), "--", "--port", f"0={seg}:0"], env=ENV,
@@ -575,11 +615,102 @@ def case_one_queue_twice():
     report("one-queue-twice", problem)
 
 
+def idle_share(pid, seconds):
+    """Share of one CPU that pid used over `seconds` (utime + stime)."""
+    c0, t0 = cpu_seconds(pid), time.monotonic()
+    time.sleep(seconds)
+    return (cpu_seconds(pid) - c0) / (time.monotonic() - t0)
+
+
+def wake_counts(summary):
+    """ivshm-port's wake-up counters, summed over its ports."""
+    return {k: sum(p[k] for p in summary["ports"]) for k in
+            ("sleeps", "wakeups", "port_wakeups", "rings")}
+
+
+def case_adaptive_vm():
+    seg = "ka"
+    create(seg, queues=2)
+    serve(seg)
+    # No mode= word: the guest is adaptive because its devices have doorbells.
+    vm, log = start_vm(FWD_ELF, [seg], " ".join(cross_words(seg)) + " mac=keep",
+                       tag="adaptive-vm", doorbell=True)
+    a, b = Netns("a"), Netns("b")
+    ia, ib = f"ivp{TAG}e", f"ivp{TAG}f"
+    # No --mode: adaptive, since the server answers.
+    port = Port(eal(tap(0, ia, "02:00:00:77:00:05"), tap(1, ib, "02:00:00:77:00:06")),
+                ["--port", f"0={seg}:0", "--port", f"1={seg}:1", "--exit"], "adaptive-vm")
+    plug(port, ia, a, "10.77.0.1")
+    plug(port, ib, b, "10.77.0.2")
+    if not ping_until_up(a, "10.77.0.2", 60):
+        problem, _ = stop_problem(port)
+        report("adaptive-vm", f"no ping reply within 60 s ({problem or 'ivshm-port stopped'})")
+        return
+    # 200 ms apart: both sides fall asleep (idle spell 50 us) between two.
+    loss, avg, mx, out = ping(a, "10.77.0.2", 20, 0.2)
+    problems = [] if loss == 0 else [f"ping lost {loss} %: {out}"]
+    share = idle_share(port.proc.pid, 3.0)
+    if share > 0.3:
+        problems.append(f"idle ivshm-port used {share:.0%} of a CPU")
+    stopped, summary = stop_problem(port)
+    if stopped:
+        problems.append(stopped)
+    else:
+        f, w = summary["forwarder"], wake_counts(summary)
+        if summary["mode"] != "adaptive":
+            problems.append(f"ivshm-port in mode {summary['mode']} beside a doorbell server")
+        if f["sleeps"] == 0 or f["wakeups"] == 0:
+            problems.append(f"the forwarder slept {f['sleeps']} times, rung awake {f['wakeups']}")
+        if w["sleeps"] == 0 or w["wakeups"] == 0 or w["rings"] == 0:
+            problems.append(f"ivshm-port slept {w['sleeps']} times, rung awake {w['wakeups']}, "
+                            f"rang the forwarder {w['rings']} times")
+        if not all(p["rx_interrupt"] for p in summary["ports"]) or w["port_wakeups"] == 0:
+            problems.append(f"the taps' rx interrupts woke ivshm-port {w['port_wakeups']} times "
+                            f"(rx_interrupt: {[p['rx_interrupt'] for p in summary['ports']]})")
+        if summary["forwarder_stopped"] is not True:
+            problems.append("the forwarder did not finish after EXIT")
+    problem = "; ".join(problems) or wait_vm(vm, log) or pool_problem(seg)
+    report("adaptive-vm", problem, summary and
+           f"ping 20 x 200 ms: {loss:g} % loss, rtt avg {avg:.3f} ms max {mx:.3f} ms; idle "
+           f"ivshm-port {share:.1%} of a CPU; ivshm-port {wake_counts(summary)}; forwarder "
+           f"{summary['forwarder']}")
+
+
+def case_adaptive_idle():
+    seg = "ai"
+    create(seg)
+    serve(seg)
+    fwd = start_wire(seg)
+    problems, figures = [], []
+    for mode in ("adaptive", "poll"):
+        args = ["--port", f"0={seg}:0", "--mode", mode] + (["--exit"] if mode == "poll" else [])
+        port = Port(eal("net_null0,no-rx=1"), args, f"idle-{mode}")
+        time.sleep(1.5)  # EAL is up, the worker idle
+        share = idle_share(port.proc.pid, 2.0)
+        stopped, summary = stop_problem(port)
+        if stopped:
+            problems.append(f"{mode}: {stopped}")
+            continue
+        sleeps = wake_counts(summary)["sleeps"]
+        figures.append(f"{mode}: {share:.1%} of a CPU, {sleeps} sleeps")
+        if summary["mode"] != mode:
+            problems.append(f"--mode {mode} ran in mode {summary['mode']}")
+        elif mode == "poll" and sleeps:
+            problems.append(f"mode poll slept {sleeps} times")
+        elif mode == "adaptive" and (share > 0.3 or sleeps == 0 or
+                                     summary["ports"][0]["rx_interrupt"]):
+            problems.append(f"adaptive, idle: {share:.0%} of a CPU, {sleeps} sleeps, rx_interrupt "
+                            f"{summary['ports'][0]['rx_interrupt']} (net_null has none)")
+    problem = "; ".join(problems) or wait_fwd(fwd) or pool_problem(seg)
+    report("adaptive-idle", problem, "; ".join(figures))
+
+
 CASES = [("errors", case_errors), ("garbage", case_garbage),
          ("wedged-free-ring", case_wedged_free_ring), ("namespaces-vm", case_namespaces_vm),
          ("namespaces-host", case_namespaces_host), ("pcap", case_pcap),
          ("kill-restart", case_kill_restart), ("two-processes", case_two_processes),
-         ("one-queue-twice", case_one_queue_twice)]
+         ("one-queue-twice", case_one_queue_twice), ("adaptive-vm", case_adaptive_vm),
+         ("adaptive-idle", case_adaptive_idle)]
 
 
 def main():
