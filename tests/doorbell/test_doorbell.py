@@ -31,7 +31,7 @@ ivshmem-doorbell device with guest_rt/apps/doorbell.c.
                     EXIT wakes it; no doorbell without a sleeper
   fwd-direct        fwd.elf booted with `qemu-args --doorbell` and no other
                     word: the same, 1,000,000 frames
-  fwd-uefi          fwd.efi the same way, 200,000 frames
+  fwd-uefi          fwd.efi the same way, 1,000,000 frames
   fwd-restart       the server restarts while a VM forwarder and a host
                     forwarder sleep: nothing crashes, frames still get
                     through (at the sleep bound), EXIT still stops both
@@ -1063,7 +1063,7 @@ CASES = [
     ("guest-restart", check_guest_restart),
     ("fwd-host", check_fwd_host),
     ("fwd-direct", lambda: check_fwd_guest(False, 1000000)),
-    ("fwd-uefi", lambda: check_fwd_guest(True, 200000)),
+    ("fwd-uefi", lambda: check_fwd_guest(True, 1000000)),
     ("fwd-restart", check_fwd_restart),
     ("fwd-garbage", check_fwd_garbage),
     ("fwd-client-fds", check_fwd_client_fds),
