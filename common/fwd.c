@@ -619,6 +619,18 @@ static uint32_t drain(struct ivshm_fwd *fwd)
  * (returns true). Any other value, a peer's garbage included, keeps it
  * paused: a repair may be rewriting the rings.
  */
+/* What a host reads in ctrl before it trusts us: the queue count, and
+ * where to ring us when it changes state (0: we never sleep). Written at the
+ * start and again on resuming after PAUSE, in case a peer wrote over them. */
+static void publish_ctrl(struct ivshm_fwd *fwd)
+{
+    const bool adaptive = fwd->mode == IVSHM_FWD_MODE_ADAPTIVE;
+    fwd->ctrl->queues = fwd->queues;
+    atomic_store_explicit(&fwd->ctrl->doorbell,
+                          adaptive && fwd->ctrl_id >= 0 ? (uint16_t)(fwd->ctrl_id + 1) : 0,
+                          memory_order_relaxed);
+}
+
 static bool pause_for_repair(struct ivshm_fwd *fwd, uint64_t *beat)
 {
     struct ivshm_fwd_ctrl *ctrl = fwd->ctrl;
@@ -647,7 +659,7 @@ static bool pause_for_repair(struct ivshm_fwd *fwd, uint64_t *beat)
         ivshm_ring_resync(fwd->port[i].rx);
         ivshm_ring_resync(fwd->port[i].tx);
     }
-    ctrl->queues = fwd->queues; /* in case a peer wrote over it */
+    publish_ctrl(fwd);
     return false;
 }
 
@@ -700,15 +712,22 @@ static void fwd_sleep(struct ivshm_fwd *fwd)
 /* Idle rounds between two readings of the clock, in adaptive mode. */
 #define IDLE_CHECK_ROUNDS 16u
 
+/* Beats the heart with *beat and looks at the state: true when the run must
+ * end (EXIT, or EXIT during a repair's PAUSE). */
+static bool beat_and_check(struct ivshm_fwd *fwd, uint64_t *beat)
+{
+    struct ivshm_fwd_ctrl *ctrl = fwd->ctrl;
+    atomic_store_explicit(&ctrl->heartbeat, *beat, memory_order_relaxed);
+    if (exit_requested(ctrl))
+        return true;
+    return pause_requested(ctrl) && pause_for_repair(fwd, beat);
+}
+
 uint32_t ivshm_fwd_run(struct ivshm_fwd *fwd)
 {
     struct ivshm_fwd_ctrl *ctrl = fwd->ctrl;
-    ctrl->queues = fwd->queues;
-    bool adaptive = fwd->mode == IVSHM_FWD_MODE_ADAPTIVE;
-    /* Where a host rings us when it changes state (0: we never sleep). */
-    atomic_store_explicit(&ctrl->doorbell,
-                          adaptive && fwd->ctrl_id >= 0 ? (uint16_t)(fwd->ctrl_id + 1) : 0,
-                          memory_order_relaxed);
+    const bool adaptive = fwd->mode == IVSHM_FWD_MODE_ADAPTIVE;
+    publish_ctrl(fwd);
     uint32_t state = atomic_load_explicit(&ctrl->state, memory_order_acquire);
     if (state != IVSHM_FWD_FWD) {
         /* Release: queues, mac and doorbell are visible with READY. */
@@ -723,13 +742,8 @@ uint32_t ivshm_fwd_run(struct ivshm_fwd *fwd)
             moved += ivshm_fwd_poll(&fwd->port[i]);
         /* Check the state and beat the heart every few rounds only: both touch
          * a line the host reads, and the ring lines matter more. */
-        if ((++beat % IVSHM_FWD_HEARTBEAT_POLLS) == 0) {
-            atomic_store_explicit(&ctrl->heartbeat, beat, memory_order_relaxed);
-            if (exit_requested(ctrl))
-                break;
-            if (pause_requested(ctrl) && pause_for_repair(fwd, &beat))
-                break;
-        }
+        if ((++beat % IVSHM_FWD_HEARTBEAT_POLLS) == 0 && beat_and_check(fwd, &beat))
+            break;
         /* Adaptive mode: the fast path costs the test of moved; an idle
          * round reads the clock every IDLE_CHECK_ROUNDS. */
         if (moved) {
@@ -748,10 +762,8 @@ uint32_t ivshm_fwd_run(struct ivshm_fwd *fwd)
         /* Alive after a sleep too; and a host that rang us with EXIT is
          * answered now, not some rounds later. A repair's PAUSE does not
          * ring: it is seen here, at the latest a sleep (sleep_ns) after. */
-        atomic_store_explicit(&ctrl->heartbeat, ++beat, memory_order_relaxed);
-        if (exit_requested(ctrl))
-            break;
-        if (pause_requested(ctrl) && pause_for_repair(fwd, &beat))
+        ++beat;
+        if (beat_and_check(fwd, &beat))
             break;
     }
     uint32_t held = drain(fwd);

@@ -108,7 +108,8 @@ int ivshm_ring_init_raw(struct ivshm_ring *ring, void *mem, uint32_t slots, uint
                         bool format);
 
 /* Re-reads the handle's private copies of the other side's tail from the
- * shared indices (after someone rewrote them: ivshm_ring_reset, a repair). */
+ * shared indices (after someone rewrote them: ivshm_ring_reset, a repair,
+ * a mempool rebuild) and clears the handle's timeout (ivshm_ring_error). */
 void ivshm_ring_resync(struct ivshm_ring *ring);
 
 /* Empties the ring for a repair, while nobody else uses it: every index

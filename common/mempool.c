@@ -57,9 +57,7 @@ int ivshm_mempool_lookup(const struct ivshm_segment_view *view, const char *name
     if (view->party < 0)
         return ivshm_fail(err, IVSHM_E_INVAL, "%s/%s: attach claiming a party to use a mempool",
                           view->name, name);
-    struct ivshm_dir_entry e;
-    int rc = ivshm_object_lookup(view, name, IVSHM_OBJ_MEMPOOL, &e, err);
-    return rc ? rc : ivshm_mempool_attach(mp, view, &e, view->party, err);
+    return ivshm_mempool_lookup_any(view, name, mp, err);
 }
 
 void ivshm_mempool_set_debug(struct ivshm_mempool *mp, bool on)
@@ -154,8 +152,6 @@ static int ring_failure(const struct ivshm_mempool *mp, int otherwise)
  * a duplicate, and is dropped (counted in mp->dropped). */
 static int refill(struct ivshm_mempool *mp, struct ivshm_mempool_cache *cache, uint32_t need)
 {
-    if (mp->party == IVSHM_MEMPOOL_NO_PARTY)
-        return IVSHM_E_INVAL; /* nobody to mark the objects as taken by */
     const uint8_t cached = (uint8_t)IVSHM_OBJ_CACHED(mp->party);
     const struct geom g = geom_of(mp);
     uint64_t *dst = &cache->objs[cache->len];
@@ -195,7 +191,7 @@ static IVSHM_INLINE uint32_t take_free(const struct geom *gp, const uint64_t *ha
 static int get_uncached(struct ivshm_mempool *mp, uint64_t *handles, uint32_t n)
 {
     if (mp->party == IVSHM_MEMPOOL_NO_PARTY)
-        return IVSHM_E_INVAL;
+        return IVSHM_E_INVAL; /* nobody to mark the objects as taken by */
     if (ivshm_ring_dequeue_bulk(&mp->ring, handles, n, NULL) != n)
         return ring_failure(mp, IVSHM_E_NOBUFS);
     const struct geom g = geom_of(mp);
@@ -449,7 +445,9 @@ static uint32_t put_debug(const struct geom *g, const uint64_t *handles, uint32_
 int ivshm__mempool_get_slow(struct ivshm_mempool *mp, struct ivshm_mempool_cache *cache,
                             uint64_t *handles, uint32_t n)
 {
-    if (cache == NULL || cache->size == 0 || n > IVSHM_MEMPOOL_CACHE_MAX)
+    /* A handle of no party has no cache of its own: get_uncached refuses it. */
+    if (cache == NULL || cache->size == 0 || n > IVSHM_MEMPOOL_CACHE_MAX ||
+        mp->party == IVSHM_MEMPOOL_NO_PARTY)
         return get_uncached(mp, handles, n);
     if (mp->debug)
         return get_debug(mp, cache, handles, n);
@@ -517,8 +515,7 @@ uint32_t ivshm_mempool_reclaim(struct ivshm_mempool *mp, int party)
     uint32_t reclaimed = 0;
     for (uint32_t i = 0; i < mp->count; i++) {
         uint8_t s = atomic_load_explicit(&mp->state[i], memory_order_relaxed);
-        if ((IVSHM_OBJ_IS_ALLOCATED(s) || IVSHM_OBJ_IS_CACHED(s)) &&
-            IVSHM_OBJ_PARTY(s) == (uint32_t)party) {
+        if (held(s) && IVSHM_OBJ_PARTY(s) == (uint32_t)party) {
             ivshm__mempool_mark(mp, i, IVSHM_OBJ_FREE);
             uint64_t h = ivshm_mempool_handle(mp, i);
             if (ivshm_ring_enqueue_bulk(&mp->ring, &h, 1, NULL) == 1)
@@ -543,8 +540,7 @@ static uint32_t rebuild(struct ivshm_mempool *mp, uint64_t take, bool invalid_to
     uint32_t n = 0, taken = 0;
     for (uint32_t i = 0; i < mp->count; i++) {
         uint8_t s = atomic_load_explicit(&mp->state[i], memory_order_relaxed);
-        bool held = IVSHM_OBJ_IS_ALLOCATED(s) || IVSHM_OBJ_IS_CACHED(s);
-        bool back = held ? (take >> IVSHM_OBJ_PARTY(s)) & 1 : invalid_too;
+        bool back = held(s) ? (take >> IVSHM_OBJ_PARTY(s)) & 1 : invalid_too;
         if (s != IVSHM_OBJ_FREE && !back)
             continue; /* a live party's, or (rebuild) a state byte of no known form */
         taken += s != IVSHM_OBJ_FREE;
@@ -556,10 +552,7 @@ static uint32_t rebuild(struct ivshm_mempool *mp, uint64_t take, bool invalid_to
     atomic_store_explicit(&shared->prod.head, base + n, memory_order_relaxed);
     /* Release: the slots and state bytes above are visible with the tail. */
     atomic_store_explicit(&shared->prod.tail, base + n, memory_order_release);
-    atomic_store_explicit(&mp->ring.prod_seen_cons_tail, base, memory_order_relaxed);
-    atomic_store_explicit(&mp->ring.cons_seen_prod_tail, base + n, memory_order_relaxed);
-    /* The ring works again: a wait this handle gave up on is over. */
-    atomic_store_explicit(&mp->ring.error, IVSHM_OK, memory_order_relaxed);
+    ivshm_ring_resync(&mp->ring); /* the ring works again: so does this handle */
     return taken;
 }
 

@@ -44,6 +44,9 @@ void ivshm_ring_resync(struct ivshm_ring *r)
     atomic_store_explicit(&r->cons_seen_prod_tail,
                           atomic_load_explicit(&s->prod.tail, memory_order_acquire),
                           memory_order_relaxed);
+    /* The indices a wait of this handle gave up on are gone: its timeout is
+     * over (ivshm_ring_error is sticky until the ring is rewritten). */
+    atomic_store_explicit(&r->error, IVSHM_OK, memory_order_relaxed);
 }
 
 uint32_t ivshm_ring_reset(struct ivshm_ring *r)

@@ -444,13 +444,18 @@ static int open_channel(struct ivshm_server *s, struct channel *ch, const char *
     if (rc)
         return rc;
     ch->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    struct stat st;
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = ch};
-    if (ch->listen_fd < 0 || bind(ch->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 ||
-        listen(ch->listen_fd, 64) != 0 || stat(ch->sock_path, &st) != 0 ||
-        epoll_ctl(s->epfd, EPOLL_CTL_ADD, ch->listen_fd, &ev) != 0)
+    if (ch->listen_fd < 0 || bind(ch->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) != 0)
         return ivshm_fail(err, errno == EADDRINUSE ? IVSHM_E_EXIST : IVSHM_E_SYSTEM,
                           "%s: cannot listen: %s", ch->sock_path, strerror(errno));
+    struct stat st;
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = ch};
+    if (listen(ch->listen_fd, 64) != 0 || stat(ch->sock_path, &st) != 0 ||
+        epoll_ctl(s->epfd, EPOLL_CTL_ADD, ch->listen_fd, &ev) != 0) {
+        int saved = errno;
+        unlink(ch->sock_path); /* ours: bound just now; no half-made socket stays */
+        return ivshm_fail(err, IVSHM_E_SYSTEM, "%s: cannot listen: %s", ch->sock_path,
+                          strerror(saved));
+    }
     ch->sock_dev = st.st_dev;
     ch->sock_ino = st.st_ino;
     return IVSHM_OK;

@@ -119,7 +119,7 @@ static void trip_figures(double out[3])
         return;
     qsort(bells.trips, n, sizeof(double), cmp_double);
     out[0] = bells.trips[n / 2] * 1e6;
-    out[1] = bells.trips[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1] * 1e6;
+    out[1] = bells.trips[n * 99 / 100] * 1e6;
     out[2] = bells.trips[n - 1] * 1e6;
 }
 

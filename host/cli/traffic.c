@@ -418,6 +418,8 @@ int pg_claim_party(struct pg_state *pg, struct ivshm_error *err)
     int rc = ivshm_party_claim_self(view, pg->opt.name, "pktgen", err);
     if (rc == IVSHM_OK)
         rc = ivshm_mempool_lookup(view, pg->opt.pool, &pg->pool, err);
+    if (rc == IVSHM_OK)
+        bound_waits(pg); /* the new pool handle starts with the default wait */
     return rc ? rc : pg_claim_queues(pg, true, err);
 }
 

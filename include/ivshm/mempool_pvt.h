@@ -40,35 +40,6 @@ static IVSHM_INLINE uint32_t ivshm__mempool_index(uint64_t handle, uint64_t objs
     return IVSHM_LIKELY(idx < count) ? (uint32_t)idx : UINT32_MAX;
 }
 
-/* The hot loops copy the handle's geometry into locals first: the state
- * bytes they store are character types, which may alias anything, so the
- * compiler would otherwise reload every field after every store. */
-struct ivshm__mempool_geom {
-    uint64_t objs_offset;
-    uint64_t inverse;
-    _Atomic uint8_t *state;
-    uint32_t shift;
-    uint32_t count;
-};
-
-static IVSHM_INLINE struct ivshm__mempool_geom ivshm__mempool_geom(const struct ivshm_mempool *mp)
-{
-    struct ivshm__mempool_geom g = {mp->objs_offset, mp->odd_inverse, mp->state, mp->stride_shift,
-                                    mp->count};
-    return g;
-}
-
-static IVSHM_INLINE uint32_t ivshm__geom_index(const struct ivshm__mempool_geom *g, uint64_t h)
-{
-    return ivshm__mempool_index(h, g->objs_offset, g->shift, g->inverse, g->count);
-}
-
-/* A state byte that names a holder: allocated by or cached by some party. */
-static IVSHM_INLINE bool ivshm__obj_held(uint8_t s)
-{
-    return IVSHM_OBJ_IS_ALLOCATED(s) || IVSHM_OBJ_IS_CACHED(s);
-}
-
 /* The paths behind the inline get and put, in common/mempool.c: the
  * uncached ones, the debug mode, refill and flush, and puts of more than one
  * object into a cache (a loop that, inlined into a caller's own loop, lost

@@ -103,7 +103,8 @@ int ivshm_ring_lookup(const struct ivshm_segment_view *view, const char *name,
  */
 void ivshm_ring_set_wait(struct ivshm_ring *r, uint64_t max_cycles, const _Atomic bool *abort);
 
-/* IVSHM_OK, or IVSHM_E_TIMEOUT when a wait of this handle gave up (sticky). */
+/* IVSHM_OK, or IVSHM_E_TIMEOUT when a wait of this handle gave up (sticky
+ * until the ring's indices are rewritten: a repair, a mempool rebuild). */
 static inline int ivshm_ring_error(const struct ivshm_ring *r)
 {
     return atomic_load_explicit(&r->error, memory_order_relaxed);
